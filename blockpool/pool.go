@@ -1,0 +1,271 @@
+package blockpool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the pool. They are wrapped with context; test with errors.Is.
+var (
+	// ErrInvalidConfig reports a bad Config.
+	ErrInvalidConfig = errors.New("blockpool: invalid config")
+	// ErrNoSpace reports that fewer free blocks remain than requested.
+	ErrNoSpace = errors.New("blockpool: not enough free blocks")
+	// ErrInvalidBlock reports an out-of-range block id or a block in the wrong state
+	// (releasing a free block, caching a free or already cached block).
+	ErrInvalidBlock = errors.New("blockpool: invalid block")
+	// ErrInvalidKey reports a Key whose token count differs from the block size.
+	ErrInvalidKey = errors.New("blockpool: invalid key")
+	// ErrInUse reports that an operation needing an idle pool found referenced blocks.
+	ErrInUse = errors.New("blockpool: blocks in use")
+)
+
+// Config configures a Pool.
+type Config struct {
+	// NumBlocks is the number of physical blocks; must be > 0.
+	NumBlocks int
+	// BlockSize is the number of tokens per block; must be > 0. Default 16.
+	BlockSize int
+	// Policy places released blocks in the free queue. Default UnhashedFirst{}.
+	Policy ReleasePolicy
+	// OnEvict, if set, is called when a cached block loses its hash because it was
+	// popped for reuse (not for Uncache or ResetCache). last reports whether no other
+	// block carries the hash any more.
+	OnEvict func(id BlockID, hash uint64, last bool)
+}
+
+// DefaultConfig returns a config for n blocks of 16 tokens with the default policy.
+func DefaultConfig(n int) Config { return Config{NumBlocks: n, BlockSize: 16, Policy: UnhashedFirst{}} }
+
+// Pool is the set of physical blocks of one device. It is not safe for concurrent use.
+// Every method that returns an error leaves the pool unchanged.
+type Pool struct {
+	blocks    []block // blocks[0..n-1] are real; blocks[n] is the free-queue sentinel
+	free      freeQueue
+	index     hashIndex
+	policy    ReleasePolicy
+	onEvict   func(BlockID, uint64, bool)
+	evictions uint64
+}
+
+// New validates cfg and returns a pool whose free queue holds every block in id order.
+func New(cfg Config) (*Pool, error) {
+	if cfg.NumBlocks <= 0 || cfg.NumBlocks >= 1<<31-1 {
+		return nil, fmt.Errorf("%w: NumBlocks %d out of range", ErrInvalidConfig, cfg.NumBlocks)
+	}
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = 16
+	}
+	if cfg.BlockSize < 0 {
+		return nil, fmt.Errorf("%w: BlockSize %d must be positive", ErrInvalidConfig, cfg.BlockSize)
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = UnhashedFirst{}
+	}
+	p := &Pool{blocks: make([]block, cfg.NumBlocks+1), policy: cfg.Policy, onEvict: cfg.OnEvict}
+	p.free.init(p.blocks)
+	for i := range cfg.NumBlocks {
+		b := &p.blocks[i]
+		b.dupPrev, b.dupNext = NoBlock, NoBlock
+		p.free.pushTail(BlockID(i))
+	}
+	p.index.init(p.blocks, cfg.NumBlocks, cfg.BlockSize)
+	return p, nil
+}
+
+// NumBlocks returns the number of physical blocks.
+func (p *Pool) NumBlocks() int { return len(p.blocks) - 1 }
+
+// BlockSize returns the tokens per block.
+func (p *Pool) BlockSize() int { return p.index.blockSize }
+
+// NumFree returns the number of blocks with reference count 0 (cached ones included).
+func (p *Pool) NumFree() int { return p.free.n }
+
+// NumCached returns the number of blocks that carry a hash (in use or free).
+func (p *Pool) NumCached() int { return p.index.count }
+
+// NumDistinctHashes returns the number of distinct hashes in the index.
+func (p *Pool) NumDistinctHashes() int { return p.index.distinct }
+
+// Evictions returns how many cached blocks lost their hash by being reused.
+func (p *Pool) Evictions() uint64 { return p.evictions }
+
+// Policy returns the release policy.
+func (p *Pool) Policy() ReleasePolicy { return p.policy }
+
+func (p *Pool) check(id BlockID) error {
+	if id < 0 || int(id) >= p.NumBlocks() {
+		return fmt.Errorf("%w: id %d not in [0,%d)", ErrInvalidBlock, id, p.NumBlocks())
+	}
+	return nil
+}
+
+// RefCount returns block id's reference count (0 for an out-of-range id).
+func (p *Pool) RefCount(id BlockID) int {
+	if p.check(id) != nil {
+		return 0
+	}
+	return int(p.blocks[id].ref)
+}
+
+// Hash returns block id's hash and whether it is cached.
+func (p *Pool) Hash(id BlockID) (uint64, bool) {
+	if p.check(id) != nil || !p.blocks[id].cached() {
+		return 0, false
+	}
+	return p.blocks[id].hash, true
+}
+
+// Ref returns the (id, generation) reference to a block, for use as a child's Parent.
+func (p *Pool) Ref(id BlockID) BlockRef { return BlockRef{ID: id, Gen: p.blocks[id].gen} }
+
+// FreeOrder appends the free queue, head (next to be reused) to tail, to dst.
+func (p *Pool) FreeOrder(dst []BlockID) []BlockID {
+	s := p.free.sentinel
+	for id := p.blocks[s].next; id != s; id = p.blocks[id].next {
+		dst = append(dst, id)
+	}
+	return dst
+}
+
+// Allocate pops n blocks from the head of the free queue, appends them to dst with
+// reference count 1, and returns dst. A popped cached block loses its hash (an
+// eviction, reported to OnEvict). All or nothing: with fewer than n free blocks it
+// returns ErrNoSpace and changes nothing.
+func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
+	if n < 0 {
+		return dst, fmt.Errorf("%w: allocate %d blocks", ErrInvalidBlock, n)
+	}
+	if n > p.free.n {
+		return dst, fmt.Errorf("%w: need %d, free %d", ErrNoSpace, n, p.free.n)
+	}
+	for range n {
+		id := p.free.popHead()
+		b := &p.blocks[id]
+		if b.cached() {
+			h, last := p.index.remove(id)
+			p.evictions++
+			if p.onEvict != nil {
+				p.onEvict(id, h, last)
+			}
+		}
+		b.ref = 1
+		dst = append(dst, id)
+	}
+	return dst, nil
+}
+
+// Retain adds a reference to block id. A free block (a prefix hit on a cached block) is
+// unlinked from the free queue and keeps its hash.
+func (p *Pool) Retain(id BlockID) error {
+	if err := p.check(id); err != nil {
+		return err
+	}
+	b := &p.blocks[id]
+	if b.ref == 0 {
+		p.free.remove(id)
+	}
+	b.ref++
+	return nil
+}
+
+// Release drops one reference from each block in ids. Blocks that reach zero enter the
+// free queue as the policy says, in the given order: ids is in eviction-priority order
+// (the first is evicted first among those placed at the same end). A block released
+// twice in ids loses two references. All or nothing: if any block would drop below
+// zero or is out of range, nothing changes and ErrInvalidBlock is returned.
+func (p *Pool) Release(ids []BlockID) error {
+	return p.release(ids, false)
+}
+
+// ReleaseTable releases a block table tail-first (table[len-1] is evicted first), so
+// the end of a prefix chain leaves the cache before its beginning.
+func (p *Pool) ReleaseTable(table []BlockID) error {
+	return p.release(table, true)
+}
+
+func (p *Pool) release(ids []BlockID, reversed bool) error {
+	at := func(i int) BlockID {
+		if reversed {
+			return ids[len(ids)-1-i]
+		}
+		return ids[i]
+	}
+	for i := range ids {
+		id := at(i)
+		if err := p.check(id); err != nil || p.blocks[id].ref == 0 {
+			for j := range i { // undo
+				p.blocks[at(j)].ref++
+			}
+			if err == nil {
+				err = fmt.Errorf("%w: block %d is already free", ErrInvalidBlock, id)
+			}
+			return err
+		}
+		p.blocks[id].ref--
+	}
+	headCursor := p.free.sentinel // head-bound blocks keep their relative order
+	for i := range ids {
+		id := at(i)
+		b := &p.blocks[id]
+		if b.ref != 0 || b.prev != NoBlock { // still held, or listed twice
+			continue
+		}
+		if p.policy.ToHead(b.cached()) {
+			p.free.insertAfter(id, headCursor)
+			headCursor = id
+		} else {
+			p.free.pushTail(id)
+		}
+	}
+	return nil
+}
+
+// Cache registers block id, which must be referenced and not cached, under k. It
+// reports whether k.Hash is new to the index (no other block carries it).
+func (p *Pool) Cache(id BlockID, k Key) (first bool, err error) {
+	if err := p.check(id); err != nil {
+		return false, err
+	}
+	if len(k.Tokens) != p.index.blockSize {
+		return false, fmt.Errorf("%w: %d tokens, block size %d", ErrInvalidKey, len(k.Tokens), p.index.blockSize)
+	}
+	b := &p.blocks[id]
+	if b.ref == 0 || b.cached() {
+		return false, fmt.Errorf("%w: block %d (ref %d, cached %v) cannot be cached", ErrInvalidBlock, id, b.ref, b.cached())
+	}
+	return p.index.insert(id, &k), nil
+}
+
+// Lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
+// parent reference all equal k's. It changes nothing.
+func (p *Pool) Lookup(k Key) (BlockID, bool) {
+	if len(k.Tokens) != p.index.blockSize {
+		return NoBlock, false
+	}
+	return p.index.lookup(&k)
+}
+
+// Uncache removes block id's hash (its contents are no longer trusted), wherever the
+// block is. It reports the hash and whether it was the last block carrying it.
+func (p *Pool) Uncache(id BlockID) (hash uint64, last bool, err error) {
+	if err := p.check(id); err != nil {
+		return 0, false, err
+	}
+	if !p.blocks[id].cached() {
+		return 0, false, fmt.Errorf("%w: block %d is not cached", ErrInvalidBlock, id)
+	}
+	h, last := p.index.remove(id)
+	return h, last, nil
+}
+
+// ResetCache removes every hash. It is refused with ErrInUse while any block is
+// referenced. The free-queue order is kept.
+func (p *Pool) ResetCache() error {
+	if p.free.n != p.NumBlocks() {
+		return fmt.Errorf("%w: %d of %d blocks referenced", ErrInUse, p.NumBlocks()-p.free.n, p.NumBlocks())
+	}
+	p.index.clear()
+	return nil
+}

@@ -1,0 +1,140 @@
+package prefix
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func seq(n int) []int32 {
+	t := make([]int32, n)
+	for i := range t {
+		t[i] = int32(i*7 + 3)
+	}
+	return t
+}
+
+func hashesOf(t *testing.T, s *Scheme, ex Extras, toks []int32) []Hash {
+	t.Helper()
+	c := s.NewChain(ex)
+	c.Extend(toks)
+	out := make([]Hash, c.Len())
+	for i := range out {
+		out[i] = c.Hash(i)
+	}
+	return out
+}
+
+func TestOnlyFullBlocksAreHashed(t *testing.T) {
+	s, _ := New(Config{BlockSize: 4})
+	for _, n := range []int{0, 1, 3, 4, 5, 8, 11} {
+		c := s.NewChain(Extras{})
+		require.Equal(t, n/4, c.Extend(seq(n)), "n=%d", n)
+	}
+}
+
+func TestIncrementalEqualsOneShot(t *testing.T) {
+	s, _ := New(Config{BlockSize: 4})
+	toks := seq(37)
+	want := hashesOf(t, s, Extras{Adapter: "a"}, toks)
+	c := s.NewChain(Extras{Adapter: "a"})
+	for n := 0; n <= len(toks); n++ {
+		c.Extend(toks[:n])
+	}
+	require.Equal(t, len(want), c.Len())
+	for i := range want {
+		require.Equal(t, want[i], c.Hash(i))
+	}
+	// Truncate then re-extend reproduces the same hashes.
+	c.Truncate(3)
+	require.Equal(t, 3, c.Len())
+	c.Extend(toks)
+	for i := range want {
+		require.Equal(t, want[i], c.Hash(i))
+	}
+}
+
+func TestChaining(t *testing.T) {
+	s, _ := New(Config{BlockSize: 4})
+	a := seq(12)
+	b := append([]int32(nil), a...)
+	b[1] = 999 // change block 0 only
+	ha, hb := hashesOf(t, s, Extras{}, a), hashesOf(t, s, Extras{}, b)
+	for i := range ha {
+		require.NotEqual(t, ha[i], hb[i], "block %d must differ: its prefix differs", i)
+	}
+	c := append([]int32(nil), a...)
+	c[9] = 999 // change block 2 only
+	hc := hashesOf(t, s, Extras{}, c)
+	require.Equal(t, ha[:2], hc[:2])
+	require.NotEqual(t, ha[2], hc[2])
+}
+
+func TestExtraKeysIsolate(t *testing.T) {
+	s, _ := New(Config{BlockSize: 4})
+	toks := seq(12)
+	plain := hashesOf(t, s, Extras{}, toks)
+	for name, ex := range map[string]Extras{
+		"salt":    {CacheSalt: "tenant-a"},
+		"adapter": {Adapter: "lora-1"},
+	} {
+		h := hashesOf(t, s, ex, toks)
+		for i := range h {
+			require.NotEqual(t, plain[i], h[i], "%s block %d", name, i)
+		}
+	}
+	require.NotEqual(t, hashesOf(t, s, Extras{CacheSalt: "a"}, toks)[2], hashesOf(t, s, Extras{CacheSalt: "b"}, toks)[2])
+	// A multimodal item changes the blocks it overlaps (and, by chaining, later ones),
+	// but not earlier ones.
+	img := hashesOf(t, s, Extras{MM: []MMItem{{ID: "x", Offset: 5, Length: 2}}}, toks)
+	require.Equal(t, plain[0], img[0])
+	require.NotEqual(t, plain[1], img[1])
+	// The same image at another offset inside the same block hashes differently.
+	img2 := hashesOf(t, s, Extras{MM: []MMItem{{ID: "x", Offset: 6, Length: 2}}}, toks)
+	require.NotEqual(t, img[1], img2[1])
+	// Fingerprints: zero without extras, non-zero and distinct with different extras.
+	c := s.NewChain(Extras{})
+	c.Extend(toks)
+	require.Zero(t, c.ExtraFingerprint(0))
+	d := s.NewChain(Extras{Adapter: "a"})
+	d.Extend(toks)
+	e := s.NewChain(Extras{Adapter: "b"})
+	e.Extend(toks)
+	require.NotZero(t, d.ExtraFingerprint(1))
+	require.NotEqual(t, d.ExtraFingerprint(1), e.ExtraFingerprint(1))
+}
+
+func TestExtrasValidate(t *testing.T) {
+	require.NoError(t, Extras{MM: []MMItem{{ID: "a", Offset: 0, Length: 1}, {ID: "b", Offset: 3, Length: 1}}}.Validate())
+	for _, ex := range []Extras{
+		{MM: []MMItem{{ID: "a", Offset: -1, Length: 1}}},
+		{MM: []MMItem{{ID: "a", Offset: 0, Length: 0}}},
+		{MM: []MMItem{{ID: "a", Offset: 5, Length: 1}, {ID: "b", Offset: 3, Length: 1}}},
+	} {
+		require.True(t, errors.Is(ex.Validate(), ErrInvalidExtras))
+	}
+}
+
+func TestCopyFromIsIndependent(t *testing.T) {
+	s, _ := New(Config{BlockSize: 2})
+	a := s.NewChain(Extras{})
+	a.Extend(seq(6))
+	var b Chain
+	b.CopyFrom(&a)
+	b.Truncate(1)
+	require.Equal(t, 3, a.Len())
+	require.Equal(t, 1, b.Len())
+	require.Equal(t, a.Hash(0), b.Hash(0))
+}
+
+func BenchmarkExtend2048(b *testing.B) {
+	s, _ := New(DefaultConfig())
+	toks := seq(2048)
+	c := s.NewChain(Extras{})
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Reset()
+		c.Extend(toks)
+	}
+}
