@@ -1,0 +1,68 @@
+package paged
+
+import "fmt"
+
+// CheckInvariants verifies every invariant of the manager and its pool and returns the
+// first violation. It is O(blocks + tokens) and meant for tests and fuzzers:
+//   - the pool's own invariants (ref 0 ⇔ free queue, free + referenced = total,
+//     hash ⇔ indexed, well-formed lists);
+//   - each block's reference count equals its number of occurrences in live tables;
+//   - per sequence: computed ≤ tokens, computed ≤ reserved ≤ table capacity,
+//     numCached×bs ≤ computed, chain covers exactly the full blocks of tokens, an
+//     unstarted sequence holds nothing;
+//   - table[0:numCached] are cached under the sequence's own chain hashes (only full,
+//     computed blocks are hashed);
+//   - no shared or cached block overlaps a sequence's writable range
+//     [computed, reserved): a shared block is never written in place.
+func (m *Manager) CheckInvariants() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.pool.CheckInvariants(); err != nil {
+		return err
+	}
+	refs := make([]int, m.pool.NumBlocks())
+	live := 0
+	for i := range m.seqs {
+		s := &m.seqs[i]
+		if !s.live {
+			continue
+		}
+		live++
+		bs := m.bs
+		switch {
+		case s.computed < 0 || s.computed > len(s.tokens):
+			return fmt.Errorf("seq %d: computed %d of %d tokens", i, s.computed, len(s.tokens))
+		case s.reserved < s.computed || s.reserved > len(s.table)*bs:
+			return fmt.Errorf("seq %d: reserved %d, computed %d, capacity %d", i, s.reserved, s.computed, len(s.table)*bs)
+		case s.numCached*bs > s.computed:
+			return fmt.Errorf("seq %d: %d cached blocks but %d computed", i, s.numCached, s.computed)
+		case s.chain.Len() != len(s.tokens)/bs:
+			return fmt.Errorf("seq %d: chain has %d hashes for %d tokens", i, s.chain.Len(), len(s.tokens))
+		case !s.claimed && (len(s.table) != 0 || s.computed != 0):
+			return fmt.Errorf("seq %d: unstarted but holds %d blocks", i, len(s.table))
+		case !m.cfg.EnablePrefixCaching && s.numCached != 0:
+			return fmt.Errorf("seq %d: caching off but %d blocks cached", i, s.numCached)
+		}
+		for j, b := range s.table {
+			refs[b]++
+			h, cached := m.pool.Hash(b)
+			if j < s.numCached && (!cached || h != uint64(s.chain.Hash(j))) {
+				return fmt.Errorf("seq %d block %d (id %d): registered but hash %x cached %v, chain %x", i, j, b, h, cached, s.chain.Hash(j))
+			}
+			lo, hi := j*bs, (j+1)*bs
+			if max(lo, s.computed) < min(hi, s.reserved) && (cached || m.pool.RefCount(b) > 1) {
+				return fmt.Errorf("seq %d block %d (id %d): writable [%d,%d) but shared (ref %d) or cached (%v)",
+					i, j, b, s.computed, s.reserved, m.pool.RefCount(b), cached)
+			}
+		}
+	}
+	if live != m.live {
+		return fmt.Errorf("live count %d, found %d", m.live, live)
+	}
+	for b, r := range refs {
+		if got := m.pool.RefCount(int32(b)); got != r {
+			return fmt.Errorf("block %d: ref count %d, tables hold it %d times", b, got, r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package paged
+
+import (
+	"fmt"
+
+	"github.com/pagedkv/pagedkv/blockpool"
+	"github.com/pagedkv/pagedkv/prefix"
+)
+
+// SeqID is a handle to a live sequence, returned by Add and Fork. Handles are never
+// reused: a freed sequence's SeqID stays invalid. The zero SeqID is never valid.
+type SeqID uint64
+
+// SeqOptions are per-sequence options given to Add.
+type SeqOptions struct {
+	// Adapter is the LoRA adapter name; sequences share blocks only with sequences
+	// that use the same adapter.
+	Adapter string
+	// CacheSalt isolates tenants: sequences share blocks only with sequences that
+	// use the same salt.
+	CacheSalt string
+	// MM lists multimodal items by content id and placeholder range (sorted by
+	// offset); blocks overlapping an item are shared only with equal items there.
+	MM []prefix.MMItem
+	// Capacity, if larger than the prompt, preallocates room for that many tokens so
+	// Append does not grow the token slice.
+	Capacity int
+}
+
+// sequence is the manager's state for one sequence. Positions are token indices.
+type sequence struct {
+	live bool
+	gen  uint32 // handle generation, bumped on free
+	// tokens are the prompt and accepted tokens (never unverified drafts).
+	tokens []int32
+	// computed: tokens [0, computed) have KV in the cache (claimed hits included).
+	// Invariant: computed ≤ len(tokens) and computed ≤ reserved.
+	computed int
+	// reserved: positions [0, reserved) have slots. reserved ≤ len(table)×blockSize.
+	// Invariant: every block overlapping [computed, reserved) is private to this
+	// sequence (ref 1) and uncached, so writing there is safe.
+	reserved int
+	// table maps block index j (positions [j×bs, (j+1)×bs)) to a physical block.
+	table []blockpool.BlockID
+	// numCached: table[0:numCached] are registered in the prefix index under this
+	// sequence's chain hashes. Invariant: numCached×bs ≤ computed.
+	numCached int
+	// claimed is set by the first reservation (which claims prefix hits).
+	// Invariant: !claimed ⇒ len(table) == 0 and computed == 0.
+	claimed bool
+	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
+	chain   prefix.Chain
+	adapter string
+	stamp   uint64 // batch duplicate detection
+}
+
+func makeID(idx int, gen uint32) SeqID { return SeqID(uint64(gen)<<32 | uint64(idx+1)) }
+
+func (m *Manager) seq(id SeqID) (*sequence, error) {
+	idx := int(uint32(id)) - 1
+	if idx < 0 || idx >= len(m.seqs) || !m.seqs[idx].live || m.seqs[idx].gen != uint32(id>>32) {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownSequence, id)
+	}
+	return &m.seqs[idx], nil
+}
+
+// newSeq takes a slot for a new sequence (reusing a freed slot and its buffers).
+func (m *Manager) newSeq() (*sequence, SeqID) {
+	var idx int
+	if n := len(m.freeSlots); n > 0 {
+		idx = m.freeSlots[n-1]
+		m.freeSlots = m.freeSlots[:n-1]
+	} else {
+		m.seqs = append(m.seqs, sequence{})
+		idx = len(m.seqs) - 1
+	}
+	s := &m.seqs[idx]
+	s.live = true
+	s.tokens = s.tokens[:0]
+	s.table = s.table[:0]
+	s.computed, s.reserved, s.numCached, s.claimed = 0, 0, 0, false
+	m.live++
+	return s, makeID(idx, s.gen)
+}
+
+func (m *Manager) dropSeq(id SeqID) {
+	idx := int(uint32(id)) - 1
+	s := &m.seqs[idx]
+	s.live = false
+	s.gen++
+	m.freeSlots = append(m.freeSlots, idx)
+	m.live--
+}
+
+func (m *Manager) blocksFor(tokens int) int { return (tokens + m.bs - 1) / m.bs }

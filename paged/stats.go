@@ -1,0 +1,88 @@
+package paged
+
+// Stats is a snapshot of the manager's counters.
+type Stats struct {
+	NumBlocks    int
+	UsedBlocks   int     // blocks referenced by live sequences
+	FreeBlocks   int     // blocks in the free queue (cached ones included)
+	CachedBlocks int     // blocks carrying a hash (in use or free)
+	Usage        float64 // UsedBlocks / NumBlocks
+	Sequences    int     // live sequences
+
+	// Prefix-cache queries and hits in tokens, recorded once per sequence at its
+	// first reservation (a failed reservation records nothing).
+	PrefixRequests, PrefixQueries, PrefixHits uint64
+	HitRate                                   float64 // PrefixHits / PrefixQueries
+	// The same over the most recent Config.StatsWindow requests.
+	RecentQueries, RecentHits uint64
+	RecentHitRate             float64
+
+	Evictions    uint64 // cached blocks that lost their hash by being reused
+	CopyOnWrites uint64 // block copies returned to the engine
+}
+
+type statsState struct {
+	requests, queries, hits uint64
+	// ring of the most recent requests' (queries, hits)
+	ringQ, ringH     []uint64
+	ringPos, ringLen int
+	recentQ, recentH uint64
+	evictions, cows  uint64
+}
+
+func (s *statsState) init(window int) {
+	s.ringQ = make([]uint64, window)
+	s.ringH = make([]uint64, window)
+}
+
+func (s *statsState) record(queries, hits int) {
+	s.requests++
+	s.queries += uint64(queries)
+	s.hits += uint64(hits)
+	if s.ringLen == len(s.ringQ) {
+		s.recentQ -= s.ringQ[s.ringPos]
+		s.recentH -= s.ringH[s.ringPos]
+	} else {
+		s.ringLen++
+	}
+	s.ringQ[s.ringPos], s.ringH[s.ringPos] = uint64(queries), uint64(hits)
+	s.recentQ += uint64(queries)
+	s.recentH += uint64(hits)
+	s.ringPos = (s.ringPos + 1) % len(s.ringQ)
+}
+
+func (s *statsState) resetWindow() {
+	clear(s.ringQ)
+	clear(s.ringH)
+	s.ringPos, s.ringLen, s.recentQ, s.recentH = 0, 0, 0, 0
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Stats returns a snapshot of the counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, free := m.pool.NumBlocks(), m.pool.NumFree()
+	st := &m.stats
+	return Stats{
+		NumBlocks: n, UsedBlocks: n - free, FreeBlocks: free, CachedBlocks: m.pool.NumCached(),
+		Usage: float64(n-free) / float64(n), Sequences: m.live,
+		PrefixRequests: st.requests, PrefixQueries: st.queries, PrefixHits: st.hits,
+		HitRate:       ratio(st.hits, st.queries),
+		RecentQueries: st.recentQ, RecentHits: st.recentH, RecentHitRate: ratio(st.recentH, st.recentQ),
+		Evictions: st.evictions, CopyOnWrites: st.cows,
+	}
+}
+
+// NumFreeBlocks returns the number of free blocks (cached ones included).
+func (m *Manager) NumFreeBlocks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pool.NumFree()
+}
