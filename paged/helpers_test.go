@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/pagedkv/pagedkv/blockpool"
+	"github.com/pagedkv/pagedkv/prefix"
 	"github.com/stretchr/testify/require"
 )
 
@@ -89,3 +90,5 @@ func decode(t testing.TB, m *Manager, id SeqID, tok int32) (int64, []BlockCopy) 
 }
 
 func allToTail() blockpool.ReleasePolicy { return blockpool.AllToTail{} }
+
+type prefixHash = prefix.Hash

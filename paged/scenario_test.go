@@ -69,8 +69,8 @@ func TestScenarioDecodeFillsBlock(t *testing.T) {
 
 func TestScenarioEvictionOrder(t *testing.T) {
 	m := newMgr(t, 8, 4)
-	a, _ := prefill(t, m, span(0, 10), SeqOptions{})   // blocks 0 1 2; 0,1 cached
-	b, _ := prefill(t, m, span(100, 9), SeqOptions{})  // blocks 3 4 5; 3,4 cached
+	a, _ := prefill(t, m, span(0, 10), SeqOptions{})  // blocks 0 1 2; 0,1 cached
+	b, _ := prefill(t, m, span(100, 9), SeqOptions{}) // blocks 3 4 5; 3,4 cached
 	require.Equal(t, []int32{6, 7}, freeOrder(m))
 	// Free A: within a sequence, tail first. Block 2 (partial, unhashed) goes to the
 	// head; cached 1 then 0 go to the tail.
@@ -205,7 +205,7 @@ func TestScenarioLookahead(t *testing.T) {
 func TestScenarioRollbackIntoCachedBlockCopies(t *testing.T) {
 	m := newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 8), SeqOptions{}) // blocks 0 1 cached
-	require.NoError(t, m.Rollback(a, 1))           // position 7 must be recomputed
+	require.NoError(t, m.Rollback(a, 1))            // position 7 must be recomputed
 	st, _ := m.State(a)
 	require.Equal(t, 1, st.Cached)
 	require.NoError(t, m.Append(a, 99))
@@ -257,8 +257,8 @@ func TestScenarioForkThenCopyOnWrite(t *testing.T) {
 func TestScenarioWatermark(t *testing.T) {
 	m := newMgr(t, 100, 4, func(c *Config) { c.Watermark = 0.1 })
 	require.Equal(t, 10, m.WatermarkBlocks())
-	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))   // 90 blocks, 10 left
-	require.Equal(t, AdmitNever, m.CanAdmit(361, 0)) // 91 blocks can never leave 10
+	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))    // 90 blocks, 10 left
+	require.Equal(t, AdmitNever, m.CanAdmit(361, 0))  // 91 blocks can never leave 10
 	a, _ := prefill(t, m, span(0, 200), SeqOptions{}) // 50 blocks used
 	require.Equal(t, AdmitNow, m.CanAdmit(160, 0))
 	require.Equal(t, AdmitLater, m.CanAdmit(161, 0))
