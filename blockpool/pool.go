@@ -117,6 +117,13 @@ func (p *Pool) Hash(id BlockID) (uint64, bool) {
 	return p.blocks[id].hash, true
 }
 
+// Writable reports whether block id can be written in place by its holder: it is
+// referenced exactly once and carries no hash. id must be in range.
+func (p *Pool) Writable(id BlockID) bool {
+	b := &p.blocks[id]
+	return b.ref == 1 && b.dupPrev == NoBlock
+}
+
 // Ref returns the (id, generation) reference to a block, for use as a child's Parent.
 func (p *Pool) Ref(id BlockID) BlockRef { return BlockRef{ID: id, Gen: p.blocks[id].gen} }
 

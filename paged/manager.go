@@ -2,6 +2,7 @@ package paged
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 
 	"github.com/pagedkv/pagedkv/blockpool"
@@ -16,6 +17,7 @@ type Manager struct {
 	mu     sync.Mutex
 	cfg    Config
 	bs     int
+	shift  int // log2(bs) if bs is a power of two, else -1
 	pool   *blockpool.Pool
 	scheme *prefix.Scheme
 
@@ -27,6 +29,7 @@ type Manager struct {
 	stats statsState
 
 	// scratch buffers, reused under the lock
+	batch    []*sequence
 	hitBuf   []blockpool.BlockID
 	tmpChain prefix.Chain
 	evHashes []prefix.Hash
@@ -38,7 +41,10 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, bs: cfg.BlockSize}
+	m := &Manager{cfg: cfg, bs: cfg.BlockSize, shift: -1}
+	if b := cfg.BlockSize; b&(b-1) == 0 {
+		m.shift = bits.TrailingZeros(uint(b))
+	}
 	var err error
 	m.scheme, err = prefix.New(prefix.Config{BlockSize: cfg.BlockSize, Hasher: cfg.Hasher, Seed: cfg.HashSeed})
 	if err != nil {

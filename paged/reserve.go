@@ -93,7 +93,7 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 func (m *Manager) planReserve(s *sequence, claimedBlocks, start, target int) int {
 	have := len(s.table) + claimedBlocks
 	need := max(0, m.blocksFor(target)-have)
-	for j := start / m.bs; j < min(len(s.table), m.blocksFor(target)); j++ {
+	for j := m.div(start); j < min(len(s.table), m.blocksFor(target)); j++ {
 		if m.mustReplace(s.table[j]) {
 			need++
 		}
@@ -102,19 +102,13 @@ func (m *Manager) planReserve(s *sequence, claimedBlocks, start, target int) int
 }
 
 // mustReplace reports whether a block cannot be written in place.
-func (m *Manager) mustReplace(b blockpool.BlockID) bool {
-	if m.pool.RefCount(b) > 1 {
-		return true
-	}
-	_, cached := m.pool.Hash(b)
-	return cached
-}
+func (m *Manager) mustReplace(b blockpool.BlockID) bool { return !m.pool.Writable(b) }
 
 // applyReserve makes positions [computed, target) writable; the caller has checked
 // that planReserve's blocks are free.
 func (m *Manager) applyReserve(s *sequence, target int, copies []BlockCopy) []BlockCopy {
 	end := m.blocksFor(target)
-	for j := s.computed / m.bs; j < min(len(s.table), end); j++ {
+	for j := m.div(s.computed); j < min(len(s.table), end); j++ {
 		old := s.table[j]
 		if !m.mustReplace(old) {
 			continue
@@ -158,11 +152,13 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 	defer m.mu.Unlock()
 	m.stamp++
 	need := 0
+	batch := m.batch[:0]
 	for _, id := range ids {
 		s, err := m.seq(id)
 		if err != nil {
 			return copies, err
 		}
+		batch = append(batch, s)
 		if s.stamp == m.stamp {
 			return copies, fmt.Errorf("%w: sequence %d appears twice in the batch", ErrInvalidArgument, id)
 		}
@@ -175,8 +171,8 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 	if need > m.pool.NumFree() {
 		return copies, fmt.Errorf("%w: batch of %d needs %d blocks, %d free", ErrNoSpace, len(ids), need, m.pool.NumFree())
 	}
-	for i, id := range ids {
-		s, _ := m.seq(id)
+	m.batch = batch
+	for i, s := range batch {
 		m.appendTokens(s, tokens[i:i+1])
 		copies = m.applyReserve(s, s.computed+1+lookahead, copies)
 		slots[i] = m.slot(s, s.computed)
@@ -185,5 +181,6 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 }
 
 func (m *Manager) slot(s *sequence, pos int) int64 {
-	return int64(s.table[pos/m.bs])*int64(m.bs) + int64(pos%m.bs)
+	j := m.div(pos)
+	return int64(s.table[j])*int64(m.bs) + int64(pos-j*m.bs)
 }

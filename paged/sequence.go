@@ -92,4 +92,14 @@ func (m *Manager) dropSeq(id SeqID) {
 	m.live--
 }
 
-func (m *Manager) blocksFor(tokens int) int { return (tokens + m.bs - 1) / m.bs }
+// blocksFor returns the number of blocks that hold n tokens.
+func (m *Manager) blocksFor(n int) int { return m.div(n + m.bs - 1) }
+
+// div returns n / BlockSize, with a shift when the block size is a power of two
+// (divisions dominate the per-token cost otherwise).
+func (m *Manager) div(n int) int {
+	if m.shift >= 0 {
+		return n >> m.shift
+	}
+	return n / m.bs
+}

@@ -23,7 +23,7 @@ func (m *Manager) Append(id SeqID, tokens ...int32) error {
 
 func (m *Manager) appendTokens(s *sequence, tokens []int32) {
 	s.tokens = append(s.tokens, tokens...)
-	if len(s.tokens)/m.bs > s.chain.Len() {
+	if m.div(len(s.tokens)) > s.chain.Len() {
 		s.chain.Extend(s.tokens)
 	}
 }
@@ -77,11 +77,13 @@ func (m *Manager) MarkComputedBatch(ids []SeqID, n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stamp++
+	batch := m.batch[:0]
 	for _, id := range ids {
 		s, err := m.seq(id)
 		if err != nil {
 			return err
 		}
+		batch = append(batch, s)
 		if s.stamp == m.stamp {
 			return fmt.Errorf("%w: sequence %d appears twice in the batch", ErrInvalidArgument, id)
 		}
@@ -90,8 +92,8 @@ func (m *Manager) MarkComputedBatch(ids []SeqID, n int) error {
 			return fmt.Errorf("sequence %d: %w", id, err)
 		}
 	}
-	for _, id := range ids {
-		s, _ := m.seq(id)
+	m.batch = batch
+	for _, s := range batch {
 		m.markComputed(s, n)
 	}
 	return nil
@@ -109,7 +111,7 @@ func (m *Manager) markComputed(s *sequence, n int) {
 	if !m.cfg.EnablePrefixCaching {
 		return
 	}
-	full := s.computed / m.bs
+	full := m.div(s.computed)
 	if full <= s.numCached {
 		return
 	}
