@@ -89,7 +89,7 @@ type Hardware struct {
 // DefaultHardware is OPT-13B on one A100-40GB, 16-bit weights and KV, 90% of memory.
 func DefaultHardware() Hardware {
 	return Hardware{Model: Models["opt-13b"], GPU: GPUs["a100-40"], TP: 1, MemUtil: 0.9,
-		KVBytesPerElem: 2, WeightBytesPerParam: 2, MemEfficiency: 0.8, ComputeEfficiency: 0.5, Overhead: 0.002}
+		KVBytesPerElem: 2, WeightBytesPerParam: 2, MemEfficiency: 0.8, ComputeEfficiency: 0.5, Overhead: 0.012}
 }
 
 // kvHeadsPerGPU: KV heads are split over TP GPUs (replicated when fewer than TP).
