@@ -166,13 +166,13 @@ type engine struct {
 	winStart, winEnd float64
 	// time-weighted accumulators over the window
 	wSum, wBatch, wToken, wRes, wInt, wExt float64
-	shareW, shareLogical, sharePhysical float64
-	peakBlocks                           int
-	series                               []Point
+	shareW, shareLogical, sharePhysical    float64
+	peakBlocks                             int
+	series                                 []Point
 
 	completed, rejected, truncated, preemptions int
-	latencySum, ttftSum, outTokens            float64
-	firstArrival, lastFinish                  float64
+	latencySum, ttftSum, outTokens              float64
+	firstArrival, lastFinish                    float64
 }
 
 func (e *engine) run(reqs []Request) {

@@ -57,9 +57,9 @@ type policy interface {
 
 // memSample is one instant's KV memory in token slots.
 type memSample struct {
-	capacity         int
-	token, reserved  int // slots holding KV; slots that will hold KV before the request ends
-	internal         int // slots held beyond the request's final length
-	usedBlocks       int // paged: blocks referenced
+	capacity          int
+	token, reserved   int // slots holding KV; slots that will hold KV before the request ends
+	internal          int // slots held beyond the request's final length
+	usedBlocks        int // paged: blocks referenced
 	logical, physical int // paged: table entries vs distinct blocks (sharing)
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/pagedkv/pagedkv/sim"
+)
+
+type options struct {
+	workload, trace, model, gpu string
+	tp                          int
+	memUtil                     float64
+	kvBits                      int
+	policies                    []string
+	blockSizes                  []int
+	rate, duration              float64
+	requests                    int
+	n, beam                     int
+	systemPrompt                int
+	systemFrac                  float64
+	turns                       int
+	prefixCaching, chunked      bool
+	maxBatchTokens, maxSeqs     int
+	seed                        uint64
+	outDir                      string
+	json, progress              bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("kvsim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line by run; -help prints usage
+	fs.StringVar(&o.workload, "workload", "sharegpt", "synthetic length profile: "+sim.Names(sim.Profiles))
+	fs.StringVar(&o.trace, "trace", "", "replay a trace file instead (.csv Azure 2023, .jsonl Mooncake)")
+	fs.StringVar(&o.model, "model", "opt-13b", "model: "+sim.Names(sim.Models))
+	fs.StringVar(&o.gpu, "gpu", "a100-40", "GPU: "+sim.Names(sim.GPUs))
+	fs.IntVar(&o.tp, "tp", 1, "tensor-parallel degree")
+	fs.Float64Var(&o.memUtil, "mem-util", 0.9, "fraction of GPU memory for weights and KV")
+	fs.IntVar(&o.kvBits, "kv-bits", 16, "KV element size in bits: 16 or 8")
+	policies := fs.String("policies", "paged,orca-max,orca-pow2,orca-oracle", "comma-separated policies: "+strings.Join(sim.Policies, ", "))
+	blocks := fs.String("block-sizes", "16", "comma-separated block sizes to sweep (paged)")
+	fs.Float64Var(&o.rate, "rate", 2, "Poisson arrival rate, requests/s (0: all at once)")
+	fs.Float64Var(&o.duration, "duration", 3600, "seconds of arrivals (synthetic; requests = rate × duration)")
+	fs.IntVar(&o.requests, "requests", 0, "number of requests (overrides -duration; required with -rate 0)")
+	fs.IntVar(&o.n, "n", 1, "parallel samples per request")
+	fs.IntVar(&o.beam, "beam", 0, "beam-search width (0: none)")
+	fs.IntVar(&o.systemPrompt, "system-prompt", 0, "tokens of a shared system prompt")
+	fs.Float64Var(&o.systemFrac, "system-frac", 1, "fraction of requests that use the system prompt")
+	fs.IntVar(&o.turns, "turns", 1, "turns per multi-turn session")
+	fs.BoolVar(&o.prefixCaching, "prefix-caching", true, "prefix caching (paged)")
+	fs.BoolVar(&o.chunked, "chunked-prefill", false, "split prompts across iterations")
+	fs.IntVar(&o.maxBatchTokens, "max-batch-tokens", 0, "token budget per iteration (0: max(2048, model max length))")
+	fs.IntVar(&o.maxSeqs, "max-seqs", 256, "cap on running requests")
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
+	fs.StringVar(&o.outDir, "out", "kvsim-out", "directory for charts (SVG and PNG); empty: no charts")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr when it is a terminal")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "usage: kvsim [flags]   (no flags: the vLLM paper's default experiment)")
+			fs.PrintDefaults()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if _, ok := sim.Profiles[o.workload]; !ok && o.trace == "" {
+		return nil, fmt.Errorf("unknown -workload %q (want %s)", o.workload, sim.Names(sim.Profiles))
+	}
+	if _, ok := sim.Models[o.model]; !ok {
+		return nil, fmt.Errorf("unknown -model %q (want %s)", o.model, sim.Names(sim.Models))
+	}
+	if _, ok := sim.GPUs[o.gpu]; !ok {
+		return nil, fmt.Errorf("unknown -gpu %q (want %s)", o.gpu, sim.Names(sim.GPUs))
+	}
+	if o.kvBits != 16 && o.kvBits != 8 {
+		return nil, fmt.Errorf("-kv-bits %d: want 16 or 8", o.kvBits)
+	}
+	for _, p := range strings.Split(*policies, ",") {
+		p = strings.TrimSpace(p)
+		if !validPolicy(p) {
+			return nil, fmt.Errorf("unknown policy %q (want %s)", p, strings.Join(sim.Policies, ", "))
+		}
+		o.policies = append(o.policies, p)
+	}
+	for _, b := range strings.Split(*blocks, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(b))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad -block-sizes entry %q", b)
+		}
+		o.blockSizes = append(o.blockSizes, v)
+	}
+	switch {
+	case o.rate < 0 || o.duration <= 0 || o.requests < 0 || o.n < 1 || o.beam < 0 || o.tp < 1 || o.turns < 1 ||
+		o.systemPrompt < 0 || o.systemFrac < 0 || o.systemFrac > 1 || o.maxSeqs < 1 || o.maxBatchTokens < 0:
+		return nil, fmt.Errorf("a numeric flag is out of range (see -help)")
+	case o.rate == 0 && o.requests == 0 && o.trace == "":
+		return nil, fmt.Errorf("-rate 0 needs -requests")
+	}
+	return o, nil
+}
+
+func validPolicy(p string) bool {
+	for _, q := range sim.Policies {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
