@@ -1,0 +1,270 @@
+package attention
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Params are the attention parameters of one call.
+type Params struct {
+	// QHeads is the number of query heads, a multiple of the cache's KVHeads. Query
+	// head i reads KV head i / (QHeads/KVHeads) (grouped-query attention; QHeads ==
+	// KVHeads is multi-head, KVHeads == 1 multi-query).
+	QHeads int
+	// Scale multiplies q·k; 0 means 1/√HeadDim.
+	Scale float32
+	// Window, if > 0, is a sliding window: a query at position p attends to key
+	// positions (p − Window, p].
+	Window int
+}
+
+// Kernel runs paged attention over a Cache with a fixed set of worker goroutines and
+// reusable scratch: in steady state a call allocates nothing. A Kernel serves one
+// call at a time (use one per goroutine); Close stops its workers.
+//
+// Work is split into tasks of (sequence, KV head, context part) for decode and (query
+// tile, KV head) for prefill. Query heads that share a KV head are computed together,
+// so each K and V row is read once per task. Long contexts with few sequences are cut
+// into parts whose partial softmax states (running max, sum, weighted values) are
+// merged afterwards, as in PagedAttention V2 / flash-decoding, so all cores work.
+type Kernel struct {
+	workers []*worker
+	wake    []chan struct{}
+	wg      sync.WaitGroup
+	next    atomic.Int64
+	closed  bool
+
+	// current call
+	c      *Cache
+	layer  int
+	p      Params
+	scale  float32
+	group  int
+	q      []float32
+	out    []float32
+	tables [][]int32
+	ctx    []int
+	tasks  []task
+	parts  int
+	// partial states for split decode: per (seq, kv head, part): G maxes, G sums, G×d acc
+	partM, partL, partAcc []float32
+	// prefill
+	prefill bool
+	start   int
+	table   []int32
+}
+
+type task struct {
+	seq, head, part int
+	b0, b1          int // block range
+	q0, q1          int // prefill: query tokens [q0, q1)
+}
+
+// prefillTile is the number of query tokens a prefill task processes together.
+const prefillTile = 8
+
+// NewKernel starts a kernel with n workers (n ≤ 0: GOMAXPROCS).
+func NewKernel(n int) *Kernel {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	k := &Kernel{}
+	for range n {
+		w := &worker{k: k}
+		ch := make(chan struct{})
+		k.workers = append(k.workers, w)
+		k.wake = append(k.wake, ch)
+		go w.loop(ch)
+	}
+	return k
+}
+
+// Close stops the workers. The Kernel must not be used afterwards.
+func (k *Kernel) Close() {
+	if !k.closed {
+		k.closed = true
+		for _, ch := range k.wake {
+			close(ch)
+		}
+	}
+}
+
+// Workers returns the number of worker goroutines.
+func (k *Kernel) Workers() int { return len(k.workers) }
+
+func (k *Kernel) run() {
+	k.next.Store(0)
+	k.wg.Add(len(k.workers))
+	for _, ch := range k.wake {
+		ch <- struct{}{}
+	}
+	k.wg.Wait()
+}
+
+func (k *Kernel) setup(c *Cache, layer int, p Params) error {
+	if k.closed {
+		return fmt.Errorf("%w: kernel closed", ErrInvalidConfig)
+	}
+	if err := c.checkLayer(layer); err != nil {
+		return err
+	}
+	kv := c.cfg.KVHeads
+	if p.QHeads <= 0 || p.QHeads%kv != 0 || p.Window < 0 {
+		return fmt.Errorf("%w: %d query heads for %d KV heads, window %d", ErrInvalidConfig, p.QHeads, kv, p.Window)
+	}
+	k.c, k.layer, k.p, k.group = c, layer, p, p.QHeads/kv
+	k.scale = p.Scale
+	if k.scale == 0 {
+		k.scale = float32(1 / math.Sqrt(float64(c.cfg.HeadDim)))
+	}
+	for _, w := range k.workers {
+		w.ensure(c.cfg, max(k.group*prefillTile, k.group))
+	}
+	return nil
+}
+
+func checkTable(c *Cache, table []int32, n int) error {
+	if len(table)*c.cfg.BlockSize < n {
+		return fmt.Errorf("%w: %d tokens but the block table covers %d", ErrOutOfRange, n, len(table)*c.cfg.BlockSize)
+	}
+	for _, b := range table[:(n+c.cfg.BlockSize-1)/c.cfg.BlockSize] {
+		if b < 0 || int(b) >= c.cfg.NumBlocks {
+			return fmt.Errorf("%w: block id %d not in [0,%d)", ErrOutOfRange, b, c.cfg.NumBlocks)
+		}
+	}
+	return nil
+}
+
+// Decode computes one query token per sequence: q and out are [seq][query head][head
+// dim]; sequence s attends to its first ctxLens[s] cached tokens through tables[s]
+// (its own token, at position ctxLens[s]−1, must already be written).
+func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]int32, ctxLens []int, out []float32) error {
+	if err := k.setup(c, layer, p); err != nil {
+		return err
+	}
+	n, d := len(tables), c.cfg.HeadDim
+	if len(ctxLens) != n || len(q) != n*p.QHeads*d || len(out) != len(q) {
+		return fmt.Errorf("%w: %d tables, %d lengths, q %d, out %d (want %d)", ErrShape, n, len(ctxLens), len(q), len(out), n*p.QHeads*d)
+	}
+	totalBlocks := 0
+	for s, t := range tables {
+		if ctxLens[s] <= 0 {
+			return fmt.Errorf("%w: sequence %d has context length %d", ErrOutOfRange, s, ctxLens[s])
+		}
+		if err := checkTable(c, t, ctxLens[s]); err != nil {
+			return fmt.Errorf("sequence %d: %w", s, err)
+		}
+		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
+	}
+	k.q, k.out, k.tables, k.ctx, k.prefill, k.table = q, out, tables, ctxLens, false, nil
+	// Split contexts so there are at least 4 tasks per worker when possible.
+	kv := c.cfg.KVHeads
+	k.parts = 1
+	if units := n * kv; units < 4*len(k.workers) && n > 0 {
+		k.parts = min((4*len(k.workers)+units-1)/units, max(1, totalBlocks/n))
+	}
+	k.tasks = k.tasks[:0]
+	for s := range n {
+		nb := (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
+		first := 0 // first block inside the sliding window
+		if p.Window > 0 {
+			first = max(0, ctxLens[s]-p.Window) / c.cfg.BlockSize
+		}
+		span := nb - first
+		for h := range kv {
+			for part := range k.parts {
+				b0, b1 := first+span*part/k.parts, first+span*(part+1)/k.parts
+				k.tasks = append(k.tasks, task{seq: s, head: h, part: part, b0: b0, b1: b1})
+			}
+		}
+	}
+	if k.parts > 1 {
+		g := k.group
+		slots := n * kv * k.parts
+		k.partM = grow(k.partM, slots*g)
+		k.partL = grow(k.partL, slots*g)
+		k.partAcc = grow(k.partAcc, slots*g*d)
+	}
+	k.run()
+	if k.parts > 1 {
+		k.mergeParts()
+	}
+	return nil
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// mergeParts combines the partial softmax states of each (sequence, KV head).
+func (k *Kernel) mergeParts() {
+	d, g, kv := k.c.cfg.HeadDim, k.group, k.c.cfg.KVHeads
+	for s := range k.tables {
+		for h := range kv {
+			base := (s*kv + h) * k.parts
+			for j := range g {
+				m := float32(math.Inf(-1))
+				for part := range k.parts {
+					m = max(m, k.partM[(base+part)*g+j])
+				}
+				o := k.out[((s*k.p.QHeads)+h*g+j)*d:][:d]
+				clear(o)
+				var l float32
+				for part := range k.parts {
+					i := (base+part)*g + j
+					if k.partL[i] == 0 {
+						continue
+					}
+					f := float32(math.Exp(float64(k.partM[i] - m)))
+					l += k.partL[i] * f
+					axpy(o, f, k.partAcc[i*d:(i+1)*d])
+				}
+				scaleGo(o, 1/l)
+			}
+		}
+	}
+}
+
+// Prefill computes n query tokens of one sequence at positions [start, start+n):
+// q and out are [token][query head][head dim]; query token i attends causally to
+// positions ≤ start+i through table, whose first start+n tokens must be written
+// (the cached prefix and these tokens themselves). Chunked prefill is a Prefill per
+// chunk.
+func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int32, start, n int, out []float32) error {
+	if err := k.setup(c, layer, p); err != nil {
+		return err
+	}
+	d := c.cfg.HeadDim
+	if start < 0 || n <= 0 || len(q) != n*p.QHeads*d || len(out) != len(q) {
+		return fmt.Errorf("%w: start %d, %d tokens, q %d, out %d (want %d)", ErrShape, start, n, len(q), len(out), n*p.QHeads*d)
+	}
+	if err := checkTable(c, table, start+n); err != nil {
+		return err
+	}
+	k.q, k.out, k.table, k.start, k.prefill, k.tables = q, out, table, start, true, nil
+	k.tasks = k.tasks[:0]
+	bs := c.cfg.BlockSize
+	for q0 := 0; q0 < n; q0 += prefillTile {
+		q1 := min(n, q0+prefillTile)
+		lo := 0
+		if p.Window > 0 {
+			lo = max(0, start+q0-p.Window+1)
+		}
+		for h := range c.cfg.KVHeads {
+			k.tasks = append(k.tasks, task{head: h, q0: q0, q1: q1, b0: lo / bs, b1: (start+q1-1)/bs + 1})
+		}
+	}
+	k.parts = 1
+	// Longest tiles first balances the workers: they are at the end.
+	for i, j := 0, len(k.tasks)-1; i < j; i, j = i+1, j-1 {
+		k.tasks[i], k.tasks[j] = k.tasks[j], k.tasks[i]
+	}
+	k.run()
+	return nil
+}

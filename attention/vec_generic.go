@@ -1,0 +1,12 @@
+//go:build !goexperiment.simd || !amd64
+
+package attention
+
+// Implementation reports which vector code the kernels use.
+const Implementation = "go"
+
+func dot(a, b []float32) float32               { return dotGo(a, b) }
+func axpy(y []float32, w float32, x []float32) { axpyGo(y, w, x) }
+func widenF16(dst []float32, src []uint16)     { widenF16Go(dst, src) }
+func widenBF16(dst []float32, src []uint16)    { widenBF16Go(dst, src) }
+func widenFP8(dst []float32, src []uint8)      { widenFP8Go(dst, src) }
