@@ -25,9 +25,10 @@ type Params struct {
 // reusable scratch: in steady state a call allocates nothing. A Kernel serves one
 // call at a time (use one per goroutine); Close stops its workers.
 //
-// Work is split into tasks of (sequence, KV head, context part) for decode and (query
-// tile, KV head) for prefill. Query heads that share a KV head are computed together,
-// so each K and V row is read once per task. Long contexts with few sequences are cut
+// Work is split into tasks of (sequence, context part) for decode — every KV head of
+// the sequence, so a block's heads, adjacent in memory, are read in one sweep — and
+// (query tile, KV head) for prefill. Query heads that share a KV head are computed
+// together, so each K and V row is read once per task. Long contexts with few sequences are cut
 // into parts whose partial softmax states (running max, sum, weighted values) are
 // merged afterwards, as in PagedAttention V2 / flash-decoding, so all cores work.
 type Kernel struct {
@@ -121,7 +122,7 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 		k.scale = float32(1 / math.Sqrt(float64(c.cfg.HeadDim)))
 	}
 	for _, w := range k.workers {
-		w.ensure(c.cfg, max(k.group*prefillTile, k.group))
+		w.ensure(c.cfg, max(k.group*prefillTile, p.QHeads))
 	}
 	return nil
 }
@@ -161,10 +162,9 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 	}
 	k.q, k.out, k.tables, k.ctx, k.prefill, k.table = q, out, tables, ctxLens, false, nil
 	// Split contexts so there are at least 4 tasks per worker when possible.
-	kv := c.cfg.KVHeads
 	k.parts = 1
-	if units := n * kv; units < 4*len(k.workers) && n > 0 {
-		k.parts = min((4*len(k.workers)+units-1)/units, max(1, totalBlocks/n))
+	if n < 4*len(k.workers) {
+		k.parts = max(1, min((4*len(k.workers)+n-1)/n, totalBlocks/n))
 	}
 	k.tasks = k.tasks[:0]
 	for s := range n {
@@ -174,19 +174,15 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 			first = max(0, ctxLens[s]-p.Window) / c.cfg.BlockSize
 		}
 		span := nb - first
-		for h := range kv {
-			for part := range k.parts {
-				b0, b1 := first+span*part/k.parts, first+span*(part+1)/k.parts
-				k.tasks = append(k.tasks, task{seq: s, head: h, part: part, b0: b0, b1: b1})
-			}
+		for part := range k.parts {
+			k.tasks = append(k.tasks, task{seq: s, part: part, b0: first + span*part/k.parts, b1: first + span*(part+1)/k.parts})
 		}
 	}
 	if k.parts > 1 {
-		g := k.group
-		slots := n * kv * k.parts
-		k.partM = grow(k.partM, slots*g)
-		k.partL = grow(k.partL, slots*g)
-		k.partAcc = grow(k.partAcc, slots*g*d)
+		slots := n * k.parts * p.QHeads
+		k.partM = grow(k.partM, slots)
+		k.partL = grow(k.partL, slots)
+		k.partAcc = grow(k.partAcc, slots*d)
 	}
 	k.run()
 	if k.parts > 1 {
@@ -202,31 +198,28 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// mergeParts combines the partial softmax states of each (sequence, KV head).
+// mergeParts combines the partial softmax states of each sequence's query heads.
 func (k *Kernel) mergeParts() {
-	d, g, kv := k.c.cfg.HeadDim, k.group, k.c.cfg.KVHeads
+	d, qh := k.c.cfg.HeadDim, k.p.QHeads
 	for s := range k.tables {
-		for h := range kv {
-			base := (s*kv + h) * k.parts
-			for j := range g {
-				m := float32(math.Inf(-1))
-				for part := range k.parts {
-					m = max(m, k.partM[(base+part)*g+j])
-				}
-				o := k.out[((s*k.p.QHeads)+h*g+j)*d:][:d]
-				clear(o)
-				var l float32
-				for part := range k.parts {
-					i := (base+part)*g + j
-					if k.partL[i] == 0 {
-						continue
-					}
-					f := float32(math.Exp(float64(k.partM[i] - m)))
-					l += k.partL[i] * f
-					axpy(o, f, k.partAcc[i*d:(i+1)*d])
-				}
-				scaleGo(o, 1/l)
+		for j := range qh {
+			m := float32(math.Inf(-1))
+			for part := range k.parts {
+				m = max(m, k.partM[(s*k.parts+part)*qh+j])
 			}
+			o := k.out[(s*qh+j)*d:][:d]
+			clear(o)
+			var l float32
+			for part := range k.parts {
+				i := (s*k.parts+part)*qh + j
+				if k.partL[i] == 0 {
+					continue
+				}
+				f := float32(math.Exp(float64(k.partM[i] - m)))
+				l += k.partL[i] * f
+				axpy(o, f, k.partAcc[i*d:(i+1)*d])
+			}
+			scaleGo(o, 1/l)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package attention
 
+import "math"
+
 // Portable vector primitives. The goexperiment.simd build provides AVX-512/AVX2
 // versions of the hot ones (vec_simd.go); these are the reference and the fallback.
 
@@ -62,5 +64,54 @@ func widenFP8Go(dst []float32, src []uint8) {
 	src = src[:len(dst)]
 	for i, v := range src {
 		dst[i] = FromFP8(v)
+	}
+}
+
+// Polynomial exp for the softmax weights: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a
+// degree-6 Taylor polynomial (relative error < 2e-7), 2^n through the exponent bits.
+// Inputs are score − running max, so x ≤ 0; below −87 the weight is 0.
+const (
+	expLog2e = 1.44269504088896341
+	expLn2Hi = 0.693359375
+	expLn2Lo = -2.12194440e-4
+	expMin   = -87.0
+)
+
+func fastExp(x float32) float32 {
+	if x < expMin {
+		return 0
+	}
+	n := float32(int32(x*expLog2e - 0.5)) // round to nearest for x ≤ 0
+	r := x - n*expLn2Hi - n*expLn2Lo
+	p := ((((((1.0/720)*r+1.0/120)*r+1.0/24)*r+1.0/6)*r+0.5)*r+1)*r + 1
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// expShiftGo replaces s[i] by e^(s[i]−m) and returns their sum.
+func expShiftGo(s []float32, m float32) float32 {
+	var sum float32
+	for i, x := range s {
+		e := fastExp(x - m)
+		s[i] = e
+		sum += e
+	}
+	return sum
+}
+
+// dotRowsGo sets out[j] = scale · q[j]·k for every row j.
+func dotRowsGo(q [][]float32, k []float32, scale float32, out []float32) {
+	for j, qj := range q {
+		out[j] = dotGo(qj, k) * scale
+	}
+}
+
+// axpyRowsGo does acc[j] += w[j]·v for every row j (acc rows are consecutive
+// d-vectors).
+func axpyRowsGo(acc []float32, w []float32, v []float32) {
+	d := len(v)
+	for j, e := range w {
+		if e != 0 {
+			axpyGo(acc[j*d:(j+1)*d], e, v)
+		}
 	}
 }

@@ -10,3 +10,7 @@ func axpy(y []float32, w float32, x []float32) { axpyGo(y, w, x) }
 func widenF16(dst []float32, src []uint16)     { widenF16Go(dst, src) }
 func widenBF16(dst []float32, src []uint16)    { widenBF16Go(dst, src) }
 func widenFP8(dst []float32, src []uint8)      { widenFP8Go(dst, src) }
+func expShift(s []float32, m float32) float32  { return expShiftGo(s, m) }
+
+func dotRows(q [][]float32, k []float32, scale float32, out []float32) { dotRowsGo(q, k, scale, out) }
+func axpyRows(acc []float32, w []float32, v []float32)                 { axpyRowsGo(acc, w, v) }

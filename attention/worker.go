@@ -2,17 +2,39 @@ package attention
 
 import "math"
 
-// worker owns the scratch of one goroutine.
+// worker owns the scratch of one goroutine. A task is a set of query rows over a
+// range of context blocks: decode tasks cover every KV head of one sequence (so a
+// block's heads, adjacent in memory, are read in one sweep), prefill tasks one KV head
+// for a tile of query tokens.
 type worker struct {
 	k *Kernel
-	// per task: R query rows
-	rows       int
-	q          [][]float32 // row r's query vector
-	hi, lo     []int       // row r attends to key positions [lo[r], hi[r]]
-	m, l       []float32   // running max and sum per row
-	acc        []float32   // R × d weighted values
-	scores     []float32   // R × BlockSize
-	kf, vf     []float32   // a block segment widened to float32
+	// query rows of the current task
+	rows   int
+	q      [][]float32 // row r's query vector
+	hi, lo []int       // row r attends to key positions [lo[r], hi[r]]
+	m, l   []float32   // running max and sum per row
+	acc    []float32   // rows × d weighted values
+	// rows of heads[i] are [rowStart[i], rowStart[i+1])
+	heads    []int
+	rowStart []int
+	scores   []float32 // rows × stride
+	stride   int
+	kf, vf   []float32 // one block segment widened to float32
+	segs     []seg     // the current chunk's block parts
+	tmp      []float32 // one value per row of a head group
+}
+
+// chunkTokens is how many context tokens are scored before one softmax update:
+// several small blocks are processed together so per-update costs are amortised.
+const chunkTokens = 64
+
+// seg is the part of one block a chunk uses: tokens [first, last] of block id,
+// whose scores start at column off.
+type seg struct {
+	id          int32
+	p0          int // position of the block's token 0
+	first, last int
+	off         int
 }
 
 func (w *worker) ensure(c Config, rows int) {
@@ -22,10 +44,16 @@ func (w *worker) ensure(c Config, rows int) {
 		w.hi, w.lo = make([]int, rows), make([]int, rows)
 		w.m, w.l = make([]float32, rows), make([]float32, rows)
 	}
-	w.acc = grow(w.acc, rows*d)
-	w.scores = grow(w.scores, rows*bs)
+	w.stride = chunkTokens + bs
+	w.tmp = grow(w.tmp, len(w.q))
+	w.acc = grow(w.acc, len(w.q)*d)
+	w.scores = grow(w.scores, len(w.q)*w.stride)
 	w.kf = grow(w.kf, bs*d)
 	w.vf = grow(w.vf, bs*d)
+	if cap(w.heads) < c.KVHeads {
+		w.heads = make([]int, 0, c.KVHeads)
+		w.rowStart = make([]int, 0, c.KVHeads+1)
+	}
 }
 
 func (w *worker) loop(wake chan struct{}) {
@@ -47,18 +75,24 @@ func (w *worker) do(t *task) {
 	c := k.c
 	d, g := c.cfg.HeadDim, k.group
 	var table []int32
+	w.heads, w.rowStart = w.heads[:0], w.rowStart[:0]
 	if !k.prefill {
 		table = k.tables[t.seq]
 		ctx := k.ctx[t.seq]
-		w.rows = g
-		for j := range g {
-			w.q[j] = k.q[((t.seq*k.p.QHeads)+t.head*g+j)*d:][:d]
-			w.hi[j] = ctx - 1
-			w.lo[j] = 0
-			if k.p.Window > 0 {
-				w.lo[j] = max(0, ctx-k.p.Window)
-			}
+		lo := 0
+		if k.p.Window > 0 {
+			lo = max(0, ctx-k.p.Window)
 		}
+		w.rows = k.p.QHeads
+		for r := range w.rows {
+			w.q[r] = k.q[(t.seq*k.p.QHeads+r)*d:][:d]
+			w.hi[r], w.lo[r] = ctx-1, lo
+		}
+		for h := range c.cfg.KVHeads {
+			w.heads = append(w.heads, h)
+			w.rowStart = append(w.rowStart, h*g)
+		}
+		w.rowStart = append(w.rowStart, w.rows)
 	} else {
 		table = k.table
 		w.rows = (t.q1 - t.q0) * g
@@ -67,127 +101,195 @@ func (w *worker) do(t *task) {
 			pos := k.start + i
 			for j := range g {
 				w.q[r] = k.q[((i*k.p.QHeads)+t.head*g+j)*d:][:d]
-				w.hi[r] = pos
-				w.lo[r] = 0
+				w.hi[r], w.lo[r] = pos, 0
 				if k.p.Window > 0 {
 					w.lo[r] = max(0, pos-k.p.Window+1)
 				}
 				r++
 			}
 		}
+		w.heads = append(w.heads, t.head)
+		w.rowStart = append(w.rowStart, 0, w.rows)
 	}
 	for r := range w.rows {
 		w.m[r] = float32(math.Inf(-1))
 		w.l[r] = 0
 	}
-	acc := w.acc[:w.rows*d]
-	clear(acc)
-	for b := t.b0; b < t.b1; b++ {
-		w.block(table[b], b*c.cfg.BlockSize, t.head)
-	}
+	clear(w.acc[:w.rows*d])
+	w.attend(table, t.b0, t.b1)
 	w.finish(t)
 }
 
-// block attends every row to the valid tokens of one physical block whose first
-// token is at position p0.
-func (w *worker) block(id int32, p0, head int) {
-	k := w.k
-	c := k.c
-	d, bs := c.cfg.HeadDim, c.cfg.BlockSize
-	// Which tokens of the block does any row need?
-	first, last := bs, -1
-	for r := range w.rows {
-		first = min(first, max(0, w.lo[r]-p0))
-		last = max(last, min(bs-1, w.hi[r]-p0))
+// attend runs every row over blocks [b0, b1) of table, chunk by chunk.
+func (w *worker) attend(table []int32, b0, b1 int) {
+	bs := w.k.c.cfg.BlockSize
+	lo, hi := w.lo[0], w.hi[0] // union of the rows' ranges
+	for r := 1; r < w.rows; r++ {
+		lo, hi = min(lo, w.lo[r]), max(hi, w.hi[r])
 	}
-	if last < first {
-		return
-	}
-	off := int(id)*c.blockLen + head*c.rowLen
-	kseg, vseg := w.segment(off+first*d, (last-first+1)*d)
-	scale := k.scale
-	for r := range w.rows {
-		lo, hi := max(first, w.lo[r]-p0), min(last, w.hi[r]-p0)
-		sc := w.scores[r*bs : r*bs+bs]
-		if hi < lo {
-			continue
-		}
-		q := w.q[r]
-		mx := float32(math.Inf(-1))
-		for t := lo; t <= hi; t++ {
-			s := dot(q, kseg[(t-first)*d:(t-first+1)*d]) * scale
-			sc[t] = s
-			mx = max(mx, s)
-		}
-		a := w.acc[r*d : (r+1)*d]
-		if mx > w.m[r] {
-			if w.l[r] != 0 {
-				f := float32(math.Exp(float64(w.m[r] - mx)))
-				w.l[r] *= f
-				scaleGo(a, f)
+	for b := b0; b < b1; {
+		w.segs = w.segs[:0]
+		tok := 0
+		for ; b < b1 && tok < chunkTokens; b++ {
+			p0 := b * bs
+			first, last := max(0, lo-p0), min(bs-1, hi-p0)
+			if first > last {
+				continue
 			}
-			w.m[r] = mx
+			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: last, off: tok})
+			tok += last - first + 1
 		}
-		m := w.m[r]
-		var sum float32
-		for t := lo; t <= hi; t++ {
-			e := float32(math.Exp(float64(sc[t] - m)))
-			sum += e
-			axpy(a, e, vseg[(t-first)*d:(t-first+1)*d])
+		if tok > 0 {
+			w.chunk(tok)
 		}
-		w.l[r] += sum
 	}
 }
 
-// segment returns n float32 elements of K and V at element offset off of the layer's
-// arenas, widened into scratch when stored narrower.
-func (w *worker) segment(off, n int) (kseg, vseg []float32) {
+// chunk scores the rows against the chunk's tokens, updates the running softmax
+// states and accumulates the weighted values.
+func (w *worker) chunk(tok int) {
+	d := w.k.c.cfg.HeadDim
+	scale := w.k.scale
+	ninf := float32(math.Inf(-1))
+	for _, s := range w.segs {
+		for hi, h := range w.heads {
+			kseg := w.segment(true, s, h)
+			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
+			for t := s.first; t <= s.last; t++ {
+				krow := kseg[(t-s.first)*d : (t-s.first+1)*d]
+				pos, col := s.p0+t, s.off+t-s.first
+				if w.allSee(r0, r1, pos) {
+					dotRows(w.q[r0:r1], krow, scale, w.tmp[:r1-r0])
+					for r := r0; r < r1; r++ {
+						w.scores[r*w.stride+col] = w.tmp[r-r0]
+					}
+					continue
+				}
+				for r := r0; r < r1; r++ {
+					v := ninf
+					if pos >= w.lo[r] && pos <= w.hi[r] {
+						v = dot(w.q[r], krow) * scale
+					}
+					w.scores[r*w.stride+col] = v
+				}
+			}
+		}
+	}
+	for r := range w.rows {
+		sc := w.scores[r*w.stride : r*w.stride+tok]
+		mx := ninf
+		for _, v := range sc {
+			mx = max(mx, v)
+		}
+		if mx == ninf {
+			continue
+		}
+		if mx > w.m[r] {
+			if w.l[r] != 0 {
+				f := fastExp(w.m[r] - mx)
+				w.l[r] *= f
+				scaleGo(w.acc[r*d:(r+1)*d], f)
+			}
+			w.m[r] = mx
+		}
+		w.l[r] += expShift(sc, w.m[r])
+	}
+	for _, s := range w.segs {
+		for hi, h := range w.heads {
+			vseg := w.segment(false, s, h)
+			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
+			for t := s.first; t <= s.last; t++ {
+				vrow := vseg[(t-s.first)*d : (t-s.first+1)*d]
+				col := s.off + t - s.first
+				for r := r0; r < r1; r++ {
+					w.tmp[r-r0] = w.scores[r*w.stride+col]
+				}
+				axpyRows(w.acc[r0*d:r1*d], w.tmp[:r1-r0], vrow)
+			}
+		}
+	}
+}
+
+// allSee reports whether every row in [r0, r1) attends to position pos.
+func (w *worker) allSee(r0, r1, pos int) bool {
+	for r := r0; r < r1; r++ {
+		if pos < w.lo[r] || pos > w.hi[r] {
+			return false
+		}
+	}
+	return true
+}
+
+// segment returns the K (or V) elements of tokens [s.first, s.last] of block s.id and
+// KV head h as float32: the arena itself for Float32, widened scratch otherwise.
+func (w *worker) segment(key bool, s seg, h int) []float32 {
 	c, l := w.k.c, w.k.layer
+	d := c.cfg.HeadDim
+	off := int(s.id)*c.blockLen + h*c.rowLen + s.first*d
+	n := (s.last - s.first + 1) * d
+	dst := w.vf[:n]
+	if key {
+		dst = w.kf[:n]
+	}
 	switch c.cfg.DType {
 	case Float32:
-		return c.k32[l][off : off+n], c.v32[l][off : off+n]
-	case Float16:
-		widenF16(w.kf[:n], c.k16[l][off:off+n])
-		widenF16(w.vf[:n], c.v16[l][off:off+n])
-	case BFloat16:
-		widenBF16(w.kf[:n], c.k16[l][off:off+n])
-		widenBF16(w.vf[:n], c.v16[l][off:off+n])
+		if key {
+			return c.k32[l][off : off+n]
+		}
+		return c.v32[l][off : off+n]
+	case Float16, BFloat16:
+		src := c.v16[l][off : off+n]
+		if key {
+			src = c.k16[l][off : off+n]
+		}
+		if c.cfg.DType == Float16 {
+			widenF16(dst, src)
+		} else {
+			widenBF16(dst, src)
+		}
 	case FP8E4M3:
-		widenFP8(w.kf[:n], c.k8[l][off:off+n])
-		widenFP8(w.vf[:n], c.v8[l][off:off+n])
+		src := c.v8[l][off : off+n]
+		if key {
+			src = c.k8[l][off : off+n]
+		}
+		widenFP8(dst, src)
 	}
-	return w.kf[:n], w.vf[:n]
+	return dst
 }
 
 // finish writes the task's rows: normalised output, or partial state for merging.
 func (w *worker) finish(t *task) {
 	k := w.k
 	d, g := k.c.cfg.HeadDim, k.group
-	if !k.prefill && k.parts > 1 {
-		base := ((t.seq*k.c.cfg.KVHeads+t.head)*k.parts + t.part) * g
-		copy(k.partM[base:base+g], w.m[:g])
-		copy(k.partL[base:base+g], w.l[:g])
-		copy(k.partAcc[base*d:(base+g)*d], w.acc[:g*d])
+	if !k.prefill {
+		if k.parts > 1 {
+			qh := k.p.QHeads
+			base := (t.seq*k.parts + t.part) * qh
+			copy(k.partM[base:base+qh], w.m[:qh])
+			copy(k.partL[base:base+qh], w.l[:qh])
+			copy(k.partAcc[base*d:(base+qh)*d], w.acc[:qh*d])
+			return
+		}
+		w.normalize(k.out[t.seq*k.p.QHeads*d:][:w.rows*d], 0, w.rows)
 		return
 	}
 	r := 0
-	for i := t.q0; i < max(t.q1, t.q0+1); i++ {
-		for j := range g {
-			var o []float32
-			if !k.prefill {
-				o = k.out[((t.seq*k.p.QHeads)+t.head*g+j)*d:][:d]
-			} else {
-				o = k.out[((i*k.p.QHeads)+t.head*g+j)*d:][:d]
-			}
-			a := w.acc[r*d : (r+1)*d]
-			inv := 1 / w.l[r]
-			for x := range o {
-				o[x] = a[x] * inv
-			}
-			r++
-		}
-		if !k.prefill {
-			break
+	for i := t.q0; i < t.q1; i++ {
+		o := k.out[((i*k.p.QHeads)+t.head*g)*d:][:g*d]
+		w.normalize(o, r, r+g)
+		r += g
+	}
+}
+
+// normalize writes rows [r0, r1) as acc / l into o.
+func (w *worker) normalize(o []float32, r0, r1 int) {
+	d := w.k.c.cfg.HeadDim
+	for r := r0; r < r1; r++ {
+		a := w.acc[r*d : (r+1)*d]
+		dst := o[(r-r0)*d : (r-r0+1)*d]
+		inv := 1 / w.l[r]
+		for x := range dst {
+			dst[x] = a[x] * inv
 		}
 	}
 }

@@ -1,0 +1,209 @@
+//go:build goexperiment.simd && amd64
+
+package attention
+
+import "simd/archsimd"
+
+// Implementation reports which vector code the kernels use.
+var Implementation = func() string {
+	if useAVX512 {
+		return "simd/archsimd AVX-512"
+	}
+	return "go (no AVX-512 on this CPU)"
+}()
+
+var useAVX512 = archsimd.X86.AVX512()
+
+func dot(a, b []float32) float32 {
+	if !useAVX512 || len(a) < 16 {
+		return dotGo(a, b)
+	}
+	n := len(a)
+	b = b[:n]
+	var acc0, acc1 archsimd.Float32x16
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		acc0 = archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:]), acc0)
+		acc1 = archsimd.LoadFloat32x16Slice(a[i+16:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i+16:]), acc1)
+	}
+	if i+16 <= n {
+		acc0 = archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:]), acc0)
+		i += 16
+	}
+	s := hsum(acc0.Add(acc1))
+	for ; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func axpy(y []float32, w float32, x []float32) {
+	if !useAVX512 || len(y) < 16 {
+		axpyGo(y, w, x)
+		return
+	}
+	n := len(y)
+	x = x[:n]
+	wv := archsimd.BroadcastFloat32x16(w)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		archsimd.LoadFloat32x16Slice(x[i:]).MulAdd(wv, archsimd.LoadFloat32x16Slice(y[i:])).StoreSlice(y[i:])
+	}
+	for ; i < n; i++ {
+		y[i] += w * x[i]
+	}
+}
+
+func widenBF16(dst []float32, src []uint16) {
+	if !useAVX512 {
+		widenBF16Go(dst, src)
+		return
+	}
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		archsimd.LoadUint16x16Slice(src[i:]).ExtendToUint32().ShiftAllLeft(16).AsFloat32x16().StoreSlice(dst[i:])
+	}
+	widenBF16Go(dst[i:], src[i:])
+}
+
+// widenF16 uses the exact identity half(h) = float32bits((h&0x7fff)<<13) × 2^112
+// (normal and subnormal halves alike), then restores the sign.
+func widenF16(dst []float32, src []uint16) {
+	if !useAVX512 {
+		widenF16Go(dst, src)
+		return
+	}
+	n := len(dst)
+	src = src[:n]
+	magMask, signMask := archsimd.BroadcastUint32x16(0x7fff), archsimd.BroadcastUint32x16(0x8000)
+	bias := archsimd.BroadcastFloat32x16(0x1p112)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		u := archsimd.LoadUint16x16Slice(src[i:]).ExtendToUint32()
+		mag := u.And(magMask).ShiftAllLeft(13).AsFloat32x16().Mul(bias)
+		mag.AsUint32x16().Or(u.And(signMask).ShiftAllLeft(16)).AsFloat32x16().StoreSlice(dst[i:])
+	}
+	widenF16Go(dst[i:], src[i:])
+}
+
+// widenFP8 is the same identity for E4M3: float32bits((v&0x7f)<<20) × 2^120.
+func widenFP8(dst []float32, src []uint8) {
+	if !useAVX512 {
+		widenFP8Go(dst, src)
+		return
+	}
+	n := len(dst)
+	src = src[:n]
+	magMask, signMask := archsimd.BroadcastUint32x16(0x7f), archsimd.BroadcastUint32x16(0x80)
+	bias := archsimd.BroadcastFloat32x16(0x1p120)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		u := archsimd.LoadUint8x16Slice(src[i:]).ExtendToUint32()
+		mag := u.And(magMask).ShiftAllLeft(20).AsFloat32x16().Mul(bias)
+		mag.AsUint32x16().Or(u.And(signMask).ShiftAllLeft(24)).AsFloat32x16().StoreSlice(dst[i:])
+	}
+	widenFP8Go(dst[i:], src[i:])
+}
+
+// hsum adds the 16 lanes.
+func hsum(v archsimd.Float32x16) float32 {
+	h := v.GetHi().Add(v.GetLo())
+	q := h.GetHi().Add(h.GetLo())
+	q = q.AddPairs(q)
+	q = q.AddPairs(q)
+	return q.GetElem(0)
+}
+
+func expShift(s []float32, m float32) float32 {
+	if !useAVX512 || len(s) < 16 {
+		return expShiftGo(s, m)
+	}
+	mv := archsimd.BroadcastFloat32x16(m)
+	lo := archsimd.BroadcastFloat32x16(expMin)
+	log2e := archsimd.BroadcastFloat32x16(expLog2e)
+	half := archsimd.BroadcastFloat32x16(0.5)
+	ln2hi, ln2lo := archsimd.BroadcastFloat32x16(-expLn2Hi), archsimd.BroadcastFloat32x16(-expLn2Lo)
+	c6, c5, c4 := archsimd.BroadcastFloat32x16(1.0/720), archsimd.BroadcastFloat32x16(1.0/120), archsimd.BroadcastFloat32x16(1.0/24)
+	c3, c2, one := archsimd.BroadcastFloat32x16(1.0/6), archsimd.BroadcastFloat32x16(0.5), archsimd.BroadcastFloat32x16(1)
+	bias := archsimd.BroadcastInt32x16(127)
+	var acc archsimd.Float32x16
+	n := len(s)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		x := archsimd.LoadFloat32x16Slice(s[i:]).Sub(mv)
+		keep := x.GreaterEqual(lo)
+		x = x.Max(lo)
+		k := x.Mul(log2e).Sub(half).ConvertToInt32() // round to nearest (x ≤ 0)
+		kf := k.ConvertToFloat32()
+		r := kf.MulAdd(ln2hi, x)
+		r = kf.MulAdd(ln2lo, r)
+		p := c6.MulAdd(r, c5)
+		p = p.MulAdd(r, c4)
+		p = p.MulAdd(r, c3)
+		p = p.MulAdd(r, c2)
+		p = p.MulAdd(r, one)
+		p = p.MulAdd(r, one)
+		e := p.Mul(k.Add(bias).ShiftAllLeft(23).AsFloat32x16())
+		e = e.Masked(keep)
+		e.StoreSlice(s[i:])
+		acc = acc.Add(e)
+	}
+	sum := hsum(acc)
+	return sum + expShiftGo(s[i:], m)
+}
+
+// dotRows scores up to four query rows at a time against one key row, loading each
+// key lane once.
+func dotRows(q [][]float32, k []float32, scale float32, out []float32) {
+	d := len(k)
+	if !useAVX512 || d%16 != 0 {
+		dotRowsGo(q, k, scale, out)
+		return
+	}
+	j := 0
+	for ; j+4 <= len(q); j += 4 {
+		q0, q1, q2, q3 := q[j][:d], q[j+1][:d], q[j+2][:d], q[j+3][:d]
+		var a0, a1, a2, a3 archsimd.Float32x16
+		for i := 0; i < d; i += 16 {
+			kv := archsimd.LoadFloat32x16Slice(k[i:])
+			a0 = archsimd.LoadFloat32x16Slice(q0[i:]).MulAdd(kv, a0)
+			a1 = archsimd.LoadFloat32x16Slice(q1[i:]).MulAdd(kv, a1)
+			a2 = archsimd.LoadFloat32x16Slice(q2[i:]).MulAdd(kv, a2)
+			a3 = archsimd.LoadFloat32x16Slice(q3[i:]).MulAdd(kv, a3)
+		}
+		out[j], out[j+1], out[j+2], out[j+3] = hsum(a0)*scale, hsum(a1)*scale, hsum(a2)*scale, hsum(a3)*scale
+	}
+	for ; j < len(q); j++ {
+		out[j] = dot(q[j], k) * scale
+	}
+}
+
+// axpyRows adds w[j]·v to acc row j, up to four rows at a time, loading each value
+// lane once.
+func axpyRows(acc []float32, w []float32, v []float32) {
+	d := len(v)
+	if !useAVX512 || d%16 != 0 {
+		axpyRowsGo(acc, w, v)
+		return
+	}
+	j := 0
+	for ; j+4 <= len(w); j += 4 {
+		r0, r1, r2, r3 := acc[j*d:(j+1)*d], acc[(j+1)*d:(j+2)*d], acc[(j+2)*d:(j+3)*d], acc[(j+3)*d:(j+4)*d]
+		w0, w1 := archsimd.BroadcastFloat32x16(w[j]), archsimd.BroadcastFloat32x16(w[j+1])
+		w2, w3 := archsimd.BroadcastFloat32x16(w[j+2]), archsimd.BroadcastFloat32x16(w[j+3])
+		for i := 0; i < d; i += 16 {
+			x := archsimd.LoadFloat32x16Slice(v[i:])
+			x.MulAdd(w0, archsimd.LoadFloat32x16Slice(r0[i:])).StoreSlice(r0[i:])
+			x.MulAdd(w1, archsimd.LoadFloat32x16Slice(r1[i:])).StoreSlice(r1[i:])
+			x.MulAdd(w2, archsimd.LoadFloat32x16Slice(r2[i:])).StoreSlice(r2[i:])
+			x.MulAdd(w3, archsimd.LoadFloat32x16Slice(r3[i:])).StoreSlice(r3[i:])
+		}
+	}
+	for ; j < len(w); j++ {
+		if w[j] != 0 {
+			axpy(acc[j*d:(j+1)*d], w[j], v)
+		}
+	}
+}
