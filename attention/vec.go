@@ -115,3 +115,25 @@ func axpyRowsGo(acc []float32, w []float32, v []float32) {
 		}
 	}
 }
+
+// accumRowsGo adds Σ_t w[j][t]·v[t] (t < n) to acc rows j; w row j is ws[j*stride:].
+func accumRowsGo(acc []float32, rows int, ws []float32, stride int, v []float32, n, d int) {
+	for t := range n {
+		vrow := v[t*d : (t+1)*d]
+		for j := range rows {
+			if e := ws[j*stride+t]; e != 0 {
+				axpy(acc[j*d:(j+1)*d], e, vrow)
+			}
+		}
+	}
+}
+
+// scoreRowsGo sets ws[j*stride+t] = scale · q[j]·k[t] for the n key rows of kseg.
+func scoreRowsGo(q [][]float32, kseg []float32, n, d int, scale float32, ws []float32, stride int) {
+	for t := range n {
+		k := kseg[t*d : (t+1)*d]
+		for j, qj := range q {
+			ws[j*stride+t] = dot(qj, k) * scale
+		}
+	}
+}

@@ -207,3 +207,79 @@ func axpyRows(acc []float32, w []float32, v []float32) {
 		}
 	}
 }
+
+// accumRows4x128 adds Σ_t w[j][t]·v[t] to acc rows j = 0..3 for n value rows of 128
+// elements, keeping eight accumulators in registers (32 columns per pass: the Go
+// register allocator keeps about 16 vector registers, more would spill). w rows are
+// stride apart in ws.
+func accumRows4x128(acc []float32, ws []float32, stride int, v []float32, n int) {
+	acc = acc[:4*128]
+	ws = ws[:3*stride+n]
+	v = v[:n*128]
+	for c := 0; c < 128; c += 32 {
+		r0, r1, r2, r3 := acc[c:c+32], acc[128+c:128+c+32], acc[256+c:256+c+32], acc[384+c:384+c+32]
+		a00, a01 := archsimd.LoadFloat32x16Slice(r0), archsimd.LoadFloat32x16Slice(r0[16:])
+		a10, a11 := archsimd.LoadFloat32x16Slice(r1), archsimd.LoadFloat32x16Slice(r1[16:])
+		a20, a21 := archsimd.LoadFloat32x16Slice(r2), archsimd.LoadFloat32x16Slice(r2[16:])
+		a30, a31 := archsimd.LoadFloat32x16Slice(r3), archsimd.LoadFloat32x16Slice(r3[16:])
+		for t := range n {
+			row := v[t*128+c : t*128+c+32]
+			x0, x1 := archsimd.LoadFloat32x16Slice(row), archsimd.LoadFloat32x16Slice(row[16:])
+			w0 := archsimd.BroadcastFloat32x16(ws[t])
+			a00, a01 = x0.MulAdd(w0, a00), x1.MulAdd(w0, a01)
+			w1 := archsimd.BroadcastFloat32x16(ws[stride+t])
+			a10, a11 = x0.MulAdd(w1, a10), x1.MulAdd(w1, a11)
+			w2 := archsimd.BroadcastFloat32x16(ws[2*stride+t])
+			a20, a21 = x0.MulAdd(w2, a20), x1.MulAdd(w2, a21)
+			w3 := archsimd.BroadcastFloat32x16(ws[3*stride+t])
+			a30, a31 = x0.MulAdd(w3, a30), x1.MulAdd(w3, a31)
+		}
+		a00.StoreSlice(r0)
+		a01.StoreSlice(r0[16:])
+		a10.StoreSlice(r1)
+		a11.StoreSlice(r1[16:])
+		a20.StoreSlice(r2)
+		a21.StoreSlice(r2[16:])
+		a30.StoreSlice(r3)
+		a31.StoreSlice(r3[16:])
+	}
+}
+
+// accumRows adds Σ_t w[j][t]·v[t] (t < n) to acc rows j; w row j is ws[j*stride:].
+func accumRows(acc []float32, rows int, ws []float32, stride int, v []float32, n, d int) {
+	if !useAVX512 || d != 128 {
+		accumRowsGo(acc, rows, ws, stride, v, n, d)
+		return
+	}
+	j := 0
+	for ; j+4 <= rows; j += 4 {
+		accumRows4x128(acc[j*d:], ws[j*stride:], stride, v, n)
+	}
+	if j < rows {
+		accumRowsGo(acc[j*d:], rows-j, ws[j*stride:], stride, v, n, d)
+	}
+}
+
+// scoreRows sets ws[j*stride+t] = scale · q[j]·k[t] for the n key rows of kseg.
+func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []float32, stride int) {
+	if !useAVX512 || d%16 != 0 || len(q)%4 != 0 {
+		scoreRowsGo(q, kseg, n, d, scale, ws, stride)
+		return
+	}
+	for j := 0; j < len(q); j += 4 {
+		q0, q1, q2, q3 := q[j][:d], q[j+1][:d], q[j+2][:d], q[j+3][:d]
+		o0, o1, o2, o3 := ws[j*stride:j*stride+n], ws[(j+1)*stride:(j+1)*stride+n], ws[(j+2)*stride:(j+2)*stride+n], ws[(j+3)*stride:(j+3)*stride+n]
+		for t := range n {
+			k := kseg[t*d : t*d+d]
+			var a0, a1, a2, a3 archsimd.Float32x16
+			for i := 0; i < d; i += 16 {
+				kv := archsimd.LoadFloat32x16Slice(k[i:])
+				a0 = archsimd.LoadFloat32x16Slice(q0[i:]).MulAdd(kv, a0)
+				a1 = archsimd.LoadFloat32x16Slice(q1[i:]).MulAdd(kv, a1)
+				a2 = archsimd.LoadFloat32x16Slice(q2[i:]).MulAdd(kv, a2)
+				a3 = archsimd.LoadFloat32x16Slice(q3[i:]).MulAdd(kv, a3)
+			}
+			o0[t], o1[t], o2[t], o3[t] = hsum(a0)*scale, hsum(a1)*scale, hsum(a2)*scale, hsum(a3)*scale
+		}
+	}
+}

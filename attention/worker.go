@@ -155,16 +155,14 @@ func (w *worker) chunk(tok int) {
 		for hi, h := range w.heads {
 			kseg := w.segment(true, s, h)
 			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
+			n := s.last - s.first + 1
+			if w.allSee(r0, r1, s.p0+s.first) && w.allSee(r0, r1, s.p0+s.last) {
+				scoreRows(w.q[r0:r1], kseg, n, d, scale, w.scores[r0*w.stride+s.off:], w.stride)
+				continue
+			}
 			for t := s.first; t <= s.last; t++ {
 				krow := kseg[(t-s.first)*d : (t-s.first+1)*d]
 				pos, col := s.p0+t, s.off+t-s.first
-				if w.allSee(r0, r1, pos) {
-					dotRows(w.q[r0:r1], krow, scale, w.tmp[:r1-r0])
-					for r := r0; r < r1; r++ {
-						w.scores[r*w.stride+col] = w.tmp[r-r0]
-					}
-					continue
-				}
 				for r := r0; r < r1; r++ {
 					v := ninf
 					if pos >= w.lo[r] && pos <= w.hi[r] {
@@ -198,14 +196,7 @@ func (w *worker) chunk(tok int) {
 		for hi, h := range w.heads {
 			vseg := w.segment(false, s, h)
 			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
-			for t := s.first; t <= s.last; t++ {
-				vrow := vseg[(t-s.first)*d : (t-s.first+1)*d]
-				col := s.off + t - s.first
-				for r := r0; r < r1; r++ {
-					w.tmp[r-r0] = w.scores[r*w.stride+col]
-				}
-				axpyRows(w.acc[r0*d:r1*d], w.tmp[:r1-r0], vrow)
-			}
+			accumRows(w.acc[r0*d:r1*d], r1-r0, w.scores[r0*w.stride+s.off:], w.stride, vseg, s.last-s.first+1, d)
 		}
 	}
 }
