@@ -1,0 +1,166 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/pagedkv/pagedkv/attention"
+)
+
+// Model is a tiny decoder-only transformer with random weights: token and learned
+// position embeddings, pre-norm blocks of grouped-query attention and a ReLU MLP, a
+// final norm and a language-model head. Big enough to exercise every path, small
+// enough to recompute without a cache in a test.
+type Model struct {
+	Vocab, Dim, Layers, QHeads, KVHeads, HeadDim, Hidden, MaxPos int
+
+	emb, pos []float32 // [Vocab][Dim], [MaxPos][Dim]
+	layers   []layer
+	head     []float32 // [Dim][Vocab]
+}
+
+type layer struct {
+	wq, wk, wv, wo, w1, w2 []float32 // row-major [in][out]
+}
+
+// NewModel makes a model with seeded random weights.
+func NewModel(seed uint64) *Model {
+	m := &Model{Vocab: 64, Dim: 32, Layers: 2, QHeads: 4, KVHeads: 2, HeadDim: 8, Hidden: 64, MaxPos: 512}
+	r := rand.New(rand.NewPCG(seed, 1))
+	mat := func(in, out int) []float32 {
+		w := make([]float32, in*out)
+		s := 1 / math.Sqrt(float64(in))
+		for i := range w {
+			w[i] = float32(r.NormFloat64() * s)
+		}
+		return w
+	}
+	m.emb, m.pos = mat(m.Vocab, m.Dim), mat(m.MaxPos, m.Dim)
+	for i := range m.pos {
+		m.pos[i] *= 0.3
+	}
+	q, kv := m.QHeads*m.HeadDim, m.KVHeads*m.HeadDim
+	for range m.Layers {
+		m.layers = append(m.layers, layer{wq: mat(m.Dim, q), wk: mat(m.Dim, kv), wv: mat(m.Dim, kv),
+			wo: mat(q, m.Dim), w1: mat(m.Dim, m.Hidden), w2: mat(m.Hidden, m.Dim)})
+	}
+	m.head = mat(m.Dim, m.Vocab)
+	return m
+}
+
+// CacheConfig is the KV-cache shape for this model.
+func (m *Model) CacheConfig(blockSize, numBlocks int, dt attention.DType) attention.Config {
+	return attention.Config{Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, BlockSize: blockSize, NumBlocks: numBlocks, DType: dt}
+}
+
+// Params are the attention parameters.
+func (m *Model) Params() attention.Params { return attention.Params{QHeads: m.QHeads} }
+
+func matvec(x, w []float32, out int) []float32 {
+	y := make([]float32, out)
+	for i, xi := range x {
+		row := w[i*out : (i+1)*out]
+		for j := range y {
+			y[j] += xi * row[j]
+		}
+	}
+	return y
+}
+
+func rmsnorm(x []float32) []float32 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(s/float64(len(x))+1e-6))
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = v * inv
+	}
+	return y
+}
+
+func add(x, y []float32) {
+	for i := range x {
+		x[i] += y[i]
+	}
+}
+
+// Argmax returns the index of the largest logit.
+func Argmax(v []float32) int32 {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// attendFunc computes attention outputs ([token][QHeads×HeadDim]) for one layer from
+// the tokens' queries, after their keys and values have been produced.
+type attendFunc func(layer int, q, k, v [][]float32) [][]float32
+
+// forward runs the model over tokens at positions, delegating attention, and returns
+// each token's logits.
+func (m *Model) forward(tokens []int32, positions []int, attend attendFunc) [][]float32 {
+	n := len(tokens)
+	x := make([][]float32, n)
+	for i, t := range tokens {
+		x[i] = make([]float32, m.Dim)
+		copy(x[i], m.emb[int(t)*m.Dim:(int(t)+1)*m.Dim])
+		add(x[i], m.pos[positions[i]*m.Dim:(positions[i]+1)*m.Dim])
+	}
+	q, kv := m.QHeads*m.HeadDim, m.KVHeads*m.HeadDim
+	for l, ly := range m.layers {
+		qs, ks, vs := make([][]float32, n), make([][]float32, n), make([][]float32, n)
+		for i := range x {
+			h := rmsnorm(x[i])
+			qs[i], ks[i], vs[i] = matvec(h, ly.wq, q), matvec(h, ly.wk, kv), matvec(h, ly.wv, kv)
+		}
+		o := attend(l, qs, ks, vs)
+		for i := range x {
+			add(x[i], matvec(o[i], ly.wo, m.Dim))
+			h := rmsnorm(x[i])
+			a := matvec(h, ly.w1, m.Hidden)
+			for j := range a {
+				a[j] = max(a[j], 0)
+			}
+			add(x[i], matvec(a, ly.w2, m.Dim))
+		}
+	}
+	logits := make([][]float32, n)
+	for i := range x {
+		logits[i] = matvec(rmsnorm(x[i]), m.head, m.Vocab)
+	}
+	return logits
+}
+
+// Recompute runs the whole sequence without any cache (dense float64 attention over
+// every earlier position) and returns the logits at every position: the oracle.
+func (m *Model) Recompute(tokens []int32) [][]float32 {
+	pos := make([]int, len(tokens))
+	for i := range pos {
+		pos[i] = i
+	}
+	return m.forward(tokens, pos, func(_ int, q, k, v [][]float32) [][]float32 {
+		flat := func(rows [][]float32) []float32 {
+			var out []float32
+			for _, r := range rows {
+				out = append(out, r...)
+			}
+			return out
+		}
+		ref := attention.Reference(flat(q), flat(k), flat(v), m.QHeads, m.KVHeads, m.HeadDim, pos,
+			1/math.Sqrt(float64(m.HeadDim)), 0)
+		out := make([][]float32, len(q))
+		w := m.QHeads * m.HeadDim
+		for i := range out {
+			out[i] = make([]float32, w)
+			for j := range w {
+				out[i][j] = float32(ref[i*w+j])
+			}
+		}
+		return out
+	})
+}
