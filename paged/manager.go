@@ -101,6 +101,7 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 		ex.MM = append([]prefix.MMItem(nil), ex.MM...)
 	}
 	s.chain.SetExtras(m.scheme, ex)
+	s.chain.Grow(cap(s.tokens) / m.bs)
 	s.chain.Extend(s.tokens)
 	return id, nil
 }

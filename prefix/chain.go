@@ -2,6 +2,7 @@ package prefix
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -114,6 +115,12 @@ func (c *Chain) CopyFrom(o *Chain) {
 	c.extras = o.extras
 	c.hashes = append(c.hashes[:0], o.hashes...)
 	c.extraFP = append(c.extraFP[:0], o.extraFP...)
+}
+
+// Grow makes room for n more block hashes without reallocating.
+func (c *Chain) Grow(n int) {
+	c.hashes = slices.Grow(c.hashes, n)
+	c.extraFP = slices.Grow(c.extraFP, n)
 }
 
 // SetExtras replaces the extra keys and empties the chain (buffers are kept).
