@@ -76,6 +76,15 @@ func TestScenarioEvictionOrder(t *testing.T) {
 	// head; cached 1 then 0 go to the tail.
 	require.NoError(t, m.Free(a))
 	require.Equal(t, []int32{2, 6, 7, 1, 0}, freeOrder(m))
+	require.Equal(t, freeOrder(m), m.FreeQueue(nil))
+	refs0, cached0 := m.BlockInfo(0)
+	require.Zero(t, refs0)
+	require.True(t, cached0, "freed cached blocks stay hit-able")
+	refs3, cached3 := m.BlockInfo(3)
+	require.Equal(t, 1, refs3)
+	require.True(t, cached3)
+	_, cached2 := m.BlockInfo(2)
+	require.False(t, cached2, "a partial block is never cached")
 	// Free B later: its cached blocks are evicted after A's (LRU across sequences).
 	require.NoError(t, m.Free(b))
 	require.Equal(t, []int32{5, 2, 6, 7, 1, 0, 4, 3}, freeOrder(m))

@@ -86,3 +86,20 @@ func (m *Manager) NumFreeBlocks() int {
 	defer m.mu.Unlock()
 	return m.pool.NumFree()
 }
+
+// BlockInfo reports block id's reference count and whether it is cached (carries a
+// hash that later prompts can hit). An out-of-range id reports (0, false).
+func (m *Manager) BlockInfo(id int32) (refs int, cached bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, cached = m.pool.Hash(id)
+	return m.pool.RefCount(id), cached
+}
+
+// FreeQueue appends the free queue to dst, head first: the order in which free blocks
+// will be reused, and so the order in which cached free blocks will be evicted.
+func (m *Manager) FreeQueue(dst []int32) []int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pool.FreeOrder(dst)
+}
