@@ -2,70 +2,7 @@ package paged
 
 import (
 	"testing"
-	"time"
 )
-
-// BenchmarkDecodeStep256 is one decode step of 256 running sequences: append one token
-// each, reserve its slot and produce the slot mapping (DecodeStep), then mark the
-// tokens computed (MarkComputedBatch; every 16th step this registers a full block in
-// the prefix cache, evicting an old one). decodestep-ns/op is DecodeStep alone. Sequences are freed and re-prefilled outside
-// the timer when they approach their capacity.
-func BenchmarkDecodeStep256(b *testing.B) { benchDecode(b, 256) }
-
-// BenchmarkDecodeStep1024 is the same with 1,024 sequences.
-func BenchmarkDecodeStep1024(b *testing.B) { benchDecode(b, 1024) }
-
-func benchDecode(b *testing.B, n int) {
-	const promptLen, maxLen = 100, 2000
-	m := newMgr(b, n*(maxLen/16+2), 16)
-	ids := make([]SeqID, n)
-	start := func(i int) {
-		id, err := m.Add(span(i*7919, promptLen), SeqOptions{Capacity: maxLen + 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := m.Reserve(id, promptLen, 0, nil); err != nil {
-			b.Fatal(err)
-		}
-		_ = m.MarkComputed(id, promptLen)
-		ids[i] = id
-	}
-	for i := range n {
-		start(i)
-	}
-	toks := make([]int32, n)
-	slots := make([]int64, n)
-	var copies []BlockCopy
-	steps := 0
-	var decodeOnly time.Duration
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		for i := range toks {
-			toks[i] = int32(steps + i)
-		}
-		var err error
-		t0 := time.Now()
-		if copies, err = m.DecodeStep(ids, toks, 0, slots, copies[:0]); err != nil {
-			b.Fatal(err)
-		}
-		decodeOnly += time.Since(t0)
-		if err := m.MarkComputedBatch(ids, 1); err != nil {
-			b.Fatal(err)
-		}
-		if steps++; promptLen+steps >= maxLen {
-			b.StopTimer()
-			for i, id := range ids {
-				_ = m.Free(id)
-				start(i)
-			}
-			steps = 0
-			b.StartTimer()
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/seq")
-	b.ReportMetric(float64(decodeOnly.Nanoseconds())/float64(b.N), "decodestep-ns/op")
-}
 
 // BenchmarkLookupPrompt2048 looks up a 2,048-token prompt against a warm cache that
 // holds it, hashing included (LookupPrompt hashes from scratch every call).
