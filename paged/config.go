@@ -20,6 +20,11 @@ var (
 	// ErrNoSpace reports that a reservation needs more free blocks than there are.
 	// The scheduler may preempt a sequence or wait, then retry.
 	ErrNoSpace = errors.New("paged: not enough free blocks")
+	// ErrSwapped reports an operation that needs device blocks on a swapped-out
+	// sequence; SwapIn it first.
+	ErrSwapped = errors.New("paged: sequence is swapped out")
+	// ErrNoHostTier reports a swap with no host tier configured (Config.HostBlocks).
+	ErrNoHostTier = errors.New("paged: no host tier")
 	// ErrCacheInUse reports that ResetPrefixCache found blocks still referenced.
 	ErrCacheInUse = errors.New("paged: prefix cache reset refused while blocks are in use")
 )
@@ -48,6 +53,9 @@ type Config struct {
 	StatsWindow int
 	// Events, if set, receives prefix-cache events (see EventSink). Default nil.
 	Events EventSink
+	// HostBlocks is the size of the host (CPU) tier that SwapOut moves sequences to;
+	// 0 (the default) means no host tier.
+	HostBlocks int
 }
 
 // DefaultConfig returns the defaults: block size 16, prefix caching on, watermark
@@ -72,6 +80,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: BlockSize %d must be positive", ErrInvalidConfig, c.BlockSize)
 	case !(c.Watermark >= 0 && c.Watermark < 1):
 		return fmt.Errorf("%w: Watermark %v not in [0,1)", ErrInvalidConfig, c.Watermark)
+	case c.HostBlocks < 0 || c.HostBlocks >= 1<<31-1:
+		return fmt.Errorf("%w: HostBlocks %d out of range", ErrInvalidConfig, c.HostBlocks)
 	case c.StatsWindow <= 0:
 		return fmt.Errorf("%w: StatsWindow %d must be positive", ErrInvalidConfig, c.StatsWindow)
 	}

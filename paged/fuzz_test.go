@@ -30,6 +30,7 @@ type modelSeq struct {
 	computed int
 	reserved int
 	started  bool
+	swapped  bool
 	salt     int
 }
 
@@ -47,6 +48,7 @@ type fuzzer struct {
 	m    *Manager
 	bs   int
 	kv   []uint64 // kv[slot]
+	host []uint64 // host-tier slots
 	seqs []*modelSeq
 	dead []SeqID
 	data []byte
@@ -107,7 +109,11 @@ type snapshot struct {
 func (f *fuzzer) snap() snapshot {
 	s := snapshot{free: freeOrder(f.m), stats: f.m.Stats()}
 	for _, q := range f.seqs {
-		s.tables = append(s.tables, table(f.t, f.m, q.id))
+		var tb []int32
+		if !q.swapped {
+			tb = table(f.t, f.m, q.id)
+		}
+		s.tables = append(s.tables, tb)
 		st, _ := f.m.State(q.id)
 		s.states = append(s.states, st)
 	}
@@ -121,7 +127,10 @@ func (f *fuzzer) check(step int, what string) {
 		st, err := f.m.State(s.id)
 		require.NoError(t, err)
 		require.Equal(t, SeqState{Tokens: len(s.tokens), Computed: s.computed, Reserved: s.reserved,
-			Blocks: st.Blocks, Cached: st.Cached, Started: s.started}, st, "step %d %s", step, what)
+			Blocks: st.Blocks, Cached: st.Cached, Started: s.started, Swapped: s.swapped}, st, "step %d %s", step, what)
+		if s.swapped {
+			continue
+		}
 		slots, err := f.m.SlotMapping(s.id, 0, s.computed, nil)
 		require.NoError(t, err)
 		for p, sl := range slots {
@@ -155,10 +164,13 @@ func runFuzz(t testing.TB, data []byte) {
 		if flags&8 != 0 {
 			c.Events = &recorder{t: t}
 		}
+		if flags&16 != 0 {
+			c.HostBlocks = n
+		}
 	})
-	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), data: data, pos: 3}
+	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), host: make([]uint64, n*bs), data: data, pos: 3}
 	for step := 0; f.pos < len(data) && step < 400; step++ {
-		op := f.next() % 10
+		op := f.next() % 12
 		before := f.snap()
 		what := ""
 		switch op {
@@ -190,6 +202,10 @@ func runFuzz(t testing.TB, data []byte) {
 			}
 			what = fmt.Sprintf("reserve %d+%d on %d", k, la, s.id)
 			res, err := m.Reserve(s.id, k, la, nil)
+			if s.swapped {
+				require.True(t, errors.Is(err, ErrSwapped), "%v", err)
+				break
+			}
 			if k+la == 0 || s.computed+k > len(s.tokens) {
 				require.True(t, errors.Is(err, ErrInvalidArgument), "%v", err)
 				require.Equal(t, before, f.snap())
@@ -237,6 +253,10 @@ func runFuzz(t testing.TB, data []byte) {
 			}
 			what = fmt.Sprintf("mark %d on %d", k, s.id)
 			err := m.MarkComputed(s.id, k)
+			if s.swapped {
+				require.True(t, errors.Is(err, ErrSwapped), "%v", err)
+				break
+			}
 			if s.computed+k > s.reserved || s.computed+k > len(s.tokens) {
 				require.True(t, errors.Is(err, ErrInvalidArgument), "%v", err)
 				break
@@ -251,6 +271,10 @@ func runFuzz(t testing.TB, data []byte) {
 			}
 			what = fmt.Sprintf("fork %d", s.id)
 			id, err := m.Fork(s.id)
+			if s.swapped {
+				require.True(t, errors.Is(err, ErrSwapped), "%v", err)
+				break
+			}
 			require.NoError(t, err)
 			c := *s
 			c.id, c.tokens = id, slices.Clone(s.tokens)
@@ -273,6 +297,10 @@ func runFuzz(t testing.TB, data []byte) {
 			k := f.next() % 4
 			what = fmt.Sprintf("rollback %d on %d", k, s.id)
 			err := m.Rollback(s.id, k)
+			if s.swapped {
+				require.True(t, errors.Is(err, ErrSwapped), "%v", err)
+				break
+			}
 			if k >= len(s.tokens) {
 				require.True(t, errors.Is(err, ErrInvalidArgument))
 				break
@@ -292,7 +320,7 @@ func runFuzz(t testing.TB, data []byte) {
 					batch = append(batch, s)
 					ids = append(ids, s.id)
 					tks = append(tks, int32(f.next()%3))
-					valid = valid && s.started && s.computed == len(s.tokens)
+					valid = valid && s.started && !s.swapped && s.computed == len(s.tokens)
 				}
 			}
 			if len(ids) > 0 && f.next()%8 == 0 { // sometimes repeat an id
@@ -304,7 +332,7 @@ func runFuzz(t testing.TB, data []byte) {
 			slots := make([]int64, len(ids))
 			copies, err := m.DecodeStep(ids, tks, la, slots, nil)
 			if !valid {
-				require.True(t, errors.Is(err, ErrInvalidArgument), "%v", err)
+				require.True(t, errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrSwapped), "%v", err)
 				require.Equal(t, before, f.snap())
 				break
 			}
@@ -328,6 +356,50 @@ func runFuzz(t testing.TB, data []byte) {
 			} else {
 				require.NoError(t, err)
 				require.Zero(t, m.Pool().NumCached())
+			}
+		case 10: // SwapOut
+			s, _ := f.pick()
+			if s == nil {
+				break
+			}
+			what = fmt.Sprintf("swap out %d", s.id)
+			var slots []int64
+			if !s.swapped {
+				slots, _ = m.SlotMapping(s.id, 0, s.computed, nil)
+			}
+			copies, err := m.SwapOut(s.id, nil)
+			switch {
+			case s.swapped:
+				require.True(t, errors.Is(err, ErrSwapped), "%v", err)
+			case m.cfg.HostBlocks == 0:
+				require.True(t, errors.Is(err, ErrNoHostTier), "%v", err)
+			case f.expectNoSpace(err, before, step):
+			default:
+				require.NoError(t, err)
+				for _, c := range copies {
+					copy(f.host[int(c.Dst)*bs:int(c.Dst+1)*bs], f.kv[int(c.Src)*bs:int(c.Src+1)*bs])
+				}
+				require.Len(t, copies, (s.computed+bs-1)/bs)
+				_ = slots
+				s.swapped, s.reserved = true, s.computed
+			}
+		case 11: // SwapIn
+			s, _ := f.pick()
+			if s == nil {
+				break
+			}
+			what = fmt.Sprintf("swap in %d", s.id)
+			copies, err := m.SwapIn(s.id, nil)
+			switch {
+			case !s.swapped:
+				require.True(t, errors.Is(err, ErrInvalidArgument), "%v", err)
+			case f.expectNoSpace(err, before, step):
+			default:
+				require.NoError(t, err)
+				for _, c := range copies {
+					copy(f.kv[int(c.Dst)*bs:int(c.Dst+1)*bs], f.host[int(c.Src)*bs:int(c.Src+1)*bs])
+				}
+				s.swapped = false
 			}
 		case 9: // lookups, and calls on dead ids
 			if s, _ := f.pick(); s != nil {
@@ -376,7 +448,7 @@ func FuzzManager(f *testing.F) {
 func fuzzSeeds() [][]byte {
 	var out [][]byte
 	x := uint32(2463534242)
-	for i := range 32 {
+	for i := range 40 {
 		b := make([]byte, 600)
 		for j := range b {
 			x ^= x << 13
@@ -384,7 +456,7 @@ func fuzzSeeds() [][]byte {
 			x ^= x << 5
 			b[j] = byte(x)
 		}
-		b[2] = byte(i % 16) // every flag combination
+		b[2] = byte(i % 32) // every flag combination
 		out = append(out, b)
 	}
 	return out

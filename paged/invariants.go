@@ -21,6 +21,13 @@ func (m *Manager) CheckInvariants() error {
 		return err
 	}
 	refs := make([]int, m.pool.NumBlocks())
+	var hostRefs []int
+	if m.host != nil {
+		if err := m.host.CheckInvariants(); err != nil {
+			return fmt.Errorf("host tier: %w", err)
+		}
+		hostRefs = make([]int, m.host.NumBlocks())
+	}
 	live := 0
 	for i := range m.seqs {
 		s := &m.seqs[i]
@@ -42,6 +49,14 @@ func (m *Manager) CheckInvariants() error {
 			return fmt.Errorf("seq %d: unstarted but holds %d blocks", i, len(s.table))
 		case !m.cfg.EnablePrefixCaching && s.numCached != 0:
 			return fmt.Errorf("seq %d: caching off but %d blocks cached", i, s.numCached)
+		case s.swapped && (m.host == nil || s.reserved != s.computed || s.numCached != 0 || len(s.table) != m.blocksFor(s.computed)):
+			return fmt.Errorf("seq %d: swapped with reserved %d computed %d cached %d blocks %d", i, s.reserved, s.computed, s.numCached, len(s.table))
+		}
+		if s.swapped {
+			for _, b := range s.table {
+				hostRefs[b]++
+			}
+			continue
 		}
 		for j, b := range s.table {
 			refs[b]++
@@ -62,6 +77,11 @@ func (m *Manager) CheckInvariants() error {
 	for b, r := range refs {
 		if got := m.pool.RefCount(int32(b)); got != r {
 			return fmt.Errorf("block %d: ref count %d, tables hold it %d times", b, got, r)
+		}
+	}
+	for b, r := range hostRefs {
+		if got := m.host.RefCount(int32(b)); got != r {
+			return fmt.Errorf("host block %d: ref count %d, swapped tables hold it %d times", b, got, r)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ type Manager struct {
 	bs     int
 	shift  int // log2(bs) if bs is a power of two, else -1
 	pool   *blockpool.Pool
+	host   *blockpool.Pool // host tier, nil without one
 	scheme *prefix.Scheme
 
 	seqs      []sequence
@@ -56,6 +57,11 @@ func New(cfg Config) (*Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if cfg.HostBlocks > 0 {
+		if m.host, err = blockpool.New(blockpool.Config{NumBlocks: cfg.HostBlocks, BlockSize: cfg.BlockSize}); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
 	}
 	m.tmpChain = m.scheme.NewChain(prefix.Extras{})
 	m.stats.init(cfg.StatsWindow)
@@ -176,7 +182,7 @@ func (m *Manager) LookupPrompt(prompt []int32, opts SeqOptions) (int, error) {
 func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.seq(parent); err != nil {
+	if _, err := m.onDevice(parent); err != nil {
 		return 0, err
 	}
 	c, id := m.newSeq()
@@ -202,7 +208,11 @@ func (m *Manager) Free(id SeqID) error {
 	if err != nil {
 		return err
 	}
-	if err := m.pool.ReleaseTable(s.table); err != nil {
+	pool := m.pool
+	if s.swapped {
+		pool = m.host
+	}
+	if err := pool.ReleaseTable(s.table); err != nil {
 		panic("paged: releasing a live table failed: " + err.Error())
 	}
 	m.dropSeq(id)

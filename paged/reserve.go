@@ -44,7 +44,7 @@ type Reservation struct {
 func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reservation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.seq(id)
+	s, err := m.onDevice(id)
 	if err != nil {
 		return Reservation{Copies: copies}, err
 	}
@@ -154,7 +154,7 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 	need := 0
 	batch := m.batch[:0]
 	for _, id := range ids {
-		s, err := m.seq(id)
+		s, err := m.onDevice(id)
 		if err != nil {
 			return copies, err
 		}

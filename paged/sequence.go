@@ -48,6 +48,10 @@ type sequence struct {
 	// claimed is set by the first reservation (which claims prefix hits).
 	// Invariant: !claimed ⇒ len(table) == 0 and computed == 0.
 	claimed bool
+	// swapped: the sequence's computed blocks live in the host tier; table holds host
+	// block ids, reserved == computed and numCached == 0. Only Append, Free, State,
+	// CachedPrefix and SwapIn apply to a swapped sequence.
+	swapped bool
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
 	chain   prefix.Chain
 	adapter string
@@ -65,6 +69,15 @@ func (m *Manager) seq(id SeqID) (*sequence, error) {
 }
 
 // newSeq takes a slot for a new sequence (reusing a freed slot and its buffers).
+// onDevice is seq for operations that need the sequence's blocks on the device.
+func (m *Manager) onDevice(id SeqID) (*sequence, error) {
+	s, err := m.seq(id)
+	if err == nil && s.swapped {
+		return nil, fmt.Errorf("%w: sequence %d is swapped out", ErrSwapped, id)
+	}
+	return s, err
+}
+
 func (m *Manager) newSeq() (*sequence, SeqID) {
 	var idx int
 	if n := len(m.freeSlots); n > 0 {
@@ -78,7 +91,7 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 	s.live = true
 	s.tokens = s.tokens[:0]
 	s.table = s.table[:0]
-	s.computed, s.reserved, s.numCached, s.claimed = 0, 0, 0, false
+	s.computed, s.reserved, s.numCached, s.claimed, s.swapped = 0, 0, 0, false, false
 	m.live++
 	return s, makeID(idx, s.gen)
 }

@@ -19,15 +19,19 @@ type Stats struct {
 
 	Evictions    uint64 // cached blocks that lost their hash by being reused
 	CopyOnWrites uint64 // block copies returned to the engine
+	SwapOuts     uint64 // sequences moved to the host tier
+	SwapIns      uint64 // sequences brought back
+	HostFree     int    // free host-tier blocks (0 without a host tier)
 }
 
 type statsState struct {
 	requests, queries, hits uint64
 	// ring of the most recent requests' (queries, hits)
-	ringQ, ringH     []uint64
-	ringPos, ringLen int
-	recentQ, recentH uint64
-	evictions, cows  uint64
+	ringQ, ringH      []uint64
+	ringPos, ringLen  int
+	recentQ, recentH  uint64
+	evictions, cows   uint64
+	swapOuts, swapIns uint64
 }
 
 func (s *statsState) init(window int) {
@@ -70,14 +74,18 @@ func (m *Manager) Stats() Stats {
 	defer m.mu.Unlock()
 	n, free := m.pool.NumBlocks(), m.pool.NumFree()
 	st := &m.stats
-	return Stats{
+	out := Stats{
 		NumBlocks: n, UsedBlocks: n - free, FreeBlocks: free, CachedBlocks: m.pool.NumCached(),
 		Usage: float64(n-free) / float64(n), Sequences: m.live,
 		PrefixRequests: st.requests, PrefixQueries: st.queries, PrefixHits: st.hits,
 		HitRate:       ratio(st.hits, st.queries),
 		RecentQueries: st.recentQ, RecentHits: st.recentH, RecentHitRate: ratio(st.recentH, st.recentQ),
-		Evictions: st.evictions, CopyOnWrites: st.cows,
+		Evictions: st.evictions, CopyOnWrites: st.cows, SwapOuts: st.swapOuts, SwapIns: st.swapIns,
 	}
+	if m.host != nil {
+		out.HostFree = m.host.NumFree()
+	}
+	return out
 }
 
 // NumFreeBlocks returns the number of free blocks (cached ones included).

@@ -7,7 +7,7 @@ import "fmt"
 func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.seq(id)
+	s, err := m.onDevice(id)
 	if err != nil {
 		return dst, err
 	}
@@ -19,7 +19,7 @@ func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
 func (m *Manager) SlotMapping(id SeqID, start, end int, dst []int64) ([]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.seq(id)
+	s, err := m.onDevice(id)
 	if err != nil {
 		return dst, err
 	}
@@ -40,6 +40,7 @@ type SeqState struct {
 	Blocks   int  // block-table length
 	Cached   int  // leading blocks registered in the prefix cache
 	Started  bool // the first reservation happened
+	Swapped  bool // the blocks are in the host tier
 }
 
 // State returns a snapshot of the sequence's counters.
@@ -51,5 +52,5 @@ func (m *Manager) State(id SeqID) (SeqState, error) {
 		return SeqState{}, err
 	}
 	return SeqState{Tokens: len(s.tokens), Computed: s.computed, Reserved: s.reserved,
-		Blocks: len(s.table), Cached: s.numCached, Started: s.claimed}, nil
+		Blocks: len(s.table), Cached: s.numCached, Started: s.claimed, Swapped: s.swapped}, nil
 }

@@ -37,7 +37,7 @@ func (m *Manager) appendTokens(s *sequence, tokens []int32) {
 func (m *Manager) Rollback(id SeqID, n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.seq(id)
+	s, err := m.onDevice(id)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (m *Manager) Rollback(id SeqID, n int) error {
 func (m *Manager) MarkComputed(id SeqID, n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.seq(id)
+	s, err := m.onDevice(id)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,102 @@
+package paged
+
+import "fmt"
+
+// SwapOut moves a sequence's computed KV to the host tier (preemption by swapping, as
+// vLLM V0 did for sequence groups): it appends a (device Src, host Dst) copy per
+// block holding computed tokens to copies for the engine to perform, then releases
+// the device blocks (tail first; cached ones stay hit-able). Blocks beyond the
+// computed tokens are released without copying and the outstanding reservation is
+// dropped. A block the sequence shares with others is copied too: after SwapIn the
+// sequence has private blocks.
+//
+// All or nothing: without a host tier it returns ErrNoHostTier, and with too few free
+// host blocks ErrNoSpace, changing nothing.
+func (m *Manager) SwapOut(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.onDevice(id)
+	if err != nil {
+		return copies, err
+	}
+	if m.host == nil {
+		return copies, fmt.Errorf("%w: SwapOut of sequence %d", ErrNoHostTier, id)
+	}
+	n := m.blocksFor(s.computed)
+	if n > m.host.NumFree() {
+		return copies, fmt.Errorf("%w: sequence %d needs %d host blocks, %d free", ErrNoSpace, id, n, m.host.NumFree())
+	}
+	host, err := m.host.Allocate(m.hitBuf[:0], n)
+	if err != nil {
+		panic("paged: planned host allocation failed: " + err.Error())
+	}
+	for j, h := range host {
+		copies = append(copies, BlockCopy{Src: s.table[j], Dst: h})
+	}
+	if err := m.pool.ReleaseTable(s.table); err != nil {
+		panic("paged: releasing a live table failed: " + err.Error())
+	}
+	s.table = append(s.table[:0], host...)
+	m.hitBuf = host[:0]
+	s.swapped, s.reserved, s.numCached = true, s.computed, 0
+	m.stats.swapOuts++
+	return copies, nil
+}
+
+// SwapIn brings a swapped-out sequence back: it allocates device blocks, appends a
+// (host Src, device Dst) copy per block to copies, releases the host blocks, and
+// registers the sequence's full computed blocks in the prefix cache again. All or
+// nothing: ErrNoSpace when the device lacks free blocks.
+func (m *Manager) SwapIn(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.seq(id)
+	if err != nil {
+		return copies, err
+	}
+	if !s.swapped {
+		return copies, fmt.Errorf("%w: sequence %d is not swapped out", ErrInvalidArgument, id)
+	}
+	n := len(s.table)
+	if n > m.pool.NumFree() {
+		return copies, fmt.Errorf("%w: sequence %d needs %d device blocks, %d free", ErrNoSpace, id, n, m.pool.NumFree())
+	}
+	dev, err := m.pool.Allocate(m.hitBuf[:0], n)
+	if err != nil {
+		panic("paged: planned allocation failed: " + err.Error())
+	}
+	for j, d := range dev {
+		copies = append(copies, BlockCopy{Src: s.table[j], Dst: d})
+	}
+	if err := m.host.ReleaseTable(s.table); err != nil {
+		panic("paged: releasing a host table failed: " + err.Error())
+	}
+	s.table = append(s.table[:0], dev...)
+	m.hitBuf = dev[:0]
+	s.swapped = false
+	m.markComputed(s, 0) // re-register the full blocks
+	m.stats.swapIns++
+	return copies, nil
+}
+
+// SwapInBlocks returns how many free device blocks SwapIn of the sequence needs (0 for
+// a sequence on the device).
+func (m *Manager) SwapInBlocks(id SeqID) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.seq(id)
+	if err != nil || !s.swapped {
+		return 0, err
+	}
+	return len(s.table), nil
+}
+
+// HostFreeBlocks returns the free blocks of the host tier (0 without one).
+func (m *Manager) HostFreeBlocks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.host == nil {
+		return 0
+	}
+	return m.host.NumFree()
+}
