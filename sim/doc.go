@@ -8,8 +8,10 @@
 //
 // Iteration-level (continuous) batching, FCFS: each iteration first decodes one token
 // for every running request (oldest first), preempting the most recently admitted
-// request when memory runs out (recompute: it returns to the head of the queue and is
-// prefilled again with its output so far); then, if nothing was preempted, it admits
+// request when memory runs out — swapped to the host tier when SwapSpaceGiB is set
+// and it fits (swapped requests come back first, and nothing new is admitted while
+// any is out), else recomputed (it returns to the head of the queue and is prefilled
+// again with its output so far); then, if nothing was preempted, it admits
 // waiting requests in order until the token budget (MaxBatchTokens), the sequence cap
 // (MaxSeqs) or memory stops it (head-of-line). Prompts are prefilled whole, or in
 // chunks with ChunkedPrefill. Time advances by Hardware.IterationTime, a roofline of

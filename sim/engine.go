@@ -40,6 +40,11 @@ type Config struct {
 	MaxSeqs int
 	// ChunkedPrefill splits prompts across iterations to fit the token budget.
 	ChunkedPrefill bool
+	// SwapSpaceGiB (paged only) is host memory for swapped-out KV: preemption swaps
+	// the victim out (PCIe copies at Hardware.HostBandwidth, added to the iteration)
+	// and swaps it back in before new requests are admitted. 0 (the default) means
+	// recompute; a victim that does not fit in the host tier is recomputed too.
+	SwapSpaceGiB float64
 	// Seed drives the simulator's own random choices (beam selection).
 	Seed uint64
 	// Progress, if set, is called now and then with the fraction of requests done.
@@ -80,6 +85,7 @@ type Result struct {
 	ThroughputTokS     float64 `json:"throughput_tok_s"`
 	NormalizedLatencyS float64 `json:"normalized_latency_s"`
 	Preemptions        int     `json:"preemptions"`
+	SwapOuts           int     `json:"swap_outs"`
 	PrefixHitRate      float64 `json:"prefix_hit_rate"`
 	RequestsCompleted  int     `json:"requests_completed"`
 	// More fields.
@@ -112,7 +118,15 @@ func (c *Config) validate() error {
 	if c.Watermark < 0 || c.Watermark >= 1 {
 		return fmt.Errorf("%w: watermark %v", ErrInvalid, c.Watermark)
 	}
+	if c.SwapSpaceGiB < 0 || (c.SwapSpaceGiB > 0 && c.Hardware.HostBandwidth <= 0) {
+		return fmt.Errorf("%w: swap space %v GiB at %v B/s", ErrInvalid, c.SwapSpaceGiB, c.Hardware.HostBandwidth)
+	}
 	return nil
+}
+
+// blockBytes is one KV block's size on one GPU.
+func (c *Config) blockBytes() float64 {
+	return float64(c.BlockSize) * c.Hardware.KVBytesPerTokenPerGPU()
 }
 
 func (c *Config) newPolicy() (policy, error) {
@@ -120,7 +134,8 @@ func (c *Config) newPolicy() (policy, error) {
 	maxLen := c.Hardware.Model.MaxSeqLen
 	switch c.Policy {
 	case PolicyPaged:
-		return newPagedPolicy(slots/c.BlockSize, c.BlockSize, c.PrefixCaching, c.Watermark, c.ReleasePolicy, c.Seed)
+		host := int(c.SwapSpaceGiB * GiB / c.blockBytes())
+		return newPagedPolicy(slots/c.BlockSize, host, c.BlockSize, c.PrefixCaching, c.Watermark, c.ReleasePolicy, c.Seed)
 	case PolicyOrcaMax, PolicyStatic:
 		return newContiguousPolicy(c.Policy, reserveMax, slots, maxLen), nil
 	case PolicyOrcaPow2:
@@ -145,6 +160,9 @@ func Run(cfg Config, reqs []Request) (*Result, error) {
 	}
 	e := &engine{cfg: cfg, hw: cfg.Hardware, pol: pol, static: cfg.Policy == PolicyStatic,
 		winStart: reqs[0].Arrival, winEnd: reqs[len(reqs)-1].Arrival}
+	if sw, ok := pol.(swapper); ok && cfg.SwapSpaceGiB > 0 {
+		e.swapper = sw
+	}
 	if e.winEnd <= e.winStart { // all at once: average over the whole run
 		e.winEnd = math.Inf(1)
 	}
@@ -162,6 +180,9 @@ type engine struct {
 	iter    int
 	waiting []*reqState // front = next to admit
 	running []*reqState // admission order; the back is preempted first
+	swapped []*reqState // swapped out, in preemption order; swapped in first
+	swapper swapper     // the policy's swapping, nil without a host tier
+	moved   int         // blocks copied to or from the host this iteration
 
 	winStart, winEnd float64
 	// time-weighted accumulators over the window
@@ -170,9 +191,9 @@ type engine struct {
 	peakBlocks                             int
 	series                                 []Point
 
-	completed, rejected, truncated, preemptions int
-	latencySum, ttftSum, outTokens              float64
-	firstArrival, lastFinish                    float64
+	completed, rejected, truncated, preemptions, swapOuts int
+	latencySum, ttftSum, outTokens                        float64
+	firstArrival, lastFinish                              float64
 }
 
 func (e *engine) run(reqs []Request) {
@@ -201,7 +222,7 @@ func (e *engine) run(reqs []Request) {
 			}
 			next++
 		}
-		if len(e.running) == 0 && len(e.waiting) == 0 {
+		if len(e.running) == 0 && len(e.waiting) == 0 && len(e.swapped) == 0 {
 			if next < total {
 				e.now = reqs[next].Arrival
 			}
@@ -218,6 +239,16 @@ func (e *engine) run(reqs []Request) {
 // step runs one iteration: schedule, advance time, commit.
 func (e *engine) step() {
 	e.iter++
+	e.moved = 0
+	for len(e.swapped) > 0 { // swapped requests come back first, in order
+		n := e.swapper.swapIn(e.swapped[0])
+		if n < 0 {
+			break
+		}
+		e.moved += n
+		e.running = append(e.running, e.swapped[0])
+		e.swapped = e.swapped[1:]
+	}
 	budget := e.cfg.MaxBatchTokens
 	batchTokens, ctxTokens := 0, 0
 	var scheduled []*reqState
@@ -264,7 +295,7 @@ func (e *engine) step() {
 		ctxTokens += w * r.computed
 		scheduled = append(scheduled, r)
 	}
-	if !preempted && (!e.static || len(e.running) == 0) {
+	if !preempted && len(e.swapped) == 0 && (!e.static || len(e.running) == 0) {
 		for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxSeqs {
 			r := e.waiting[0]
 			remaining := r.promptLen - r.prefilled
@@ -296,6 +327,14 @@ func (e *engine) step() {
 		}
 	}
 	if len(scheduled) == 0 {
+		if len(e.running) == 0 && len(e.swapped) > 0 {
+			// Nothing runs and the head cannot come back (watermark): recompute it.
+			r := e.swapped[0]
+			e.swapped = e.swapped[1:]
+			e.pol.release(r)
+			e.requeue(r)
+			return
+		}
 		if len(e.running) == 0 && len(e.waiting) > 0 { // cannot fit even alone
 			e.pol.release(e.waiting[0])
 			e.waiting = e.waiting[1:]
@@ -304,6 +343,9 @@ func (e *engine) step() {
 		return
 	}
 	dt := e.hw.IterationTime(batchTokens, ctxTokens)
+	if e.moved > 0 {
+		dt += float64(e.moved) * (e.cfg.blockBytes()/e.hw.HostBandwidth + e.hw.HostCopyLatency)
+	}
 	e.record(dt)
 	e.now += dt
 	for _, r := range scheduled {
@@ -332,23 +374,37 @@ func (e *engine) step() {
 	}
 }
 
-// preemptFor frees the most recently admitted running request to make room for r
-// (recompute: it returns to the front of the waiting queue). It reports false when r
-// itself was the victim.
+// preemptFor frees the most recently admitted running request to make room for r:
+// swapped to the host tier when there is one with room, else recomputed (it returns
+// to the front of the waiting queue). It reports false when r itself was the victim.
 func (e *engine) preemptFor(r *reqState) bool {
 	victim := e.running[len(e.running)-1]
 	e.running = e.running[:len(e.running)-1]
-	e.pol.release(victim)
 	e.preemptions++
 	victim.preempted++
 	victim.stepKind = stepNone
+	if e.swapper != nil {
+		if n := e.swapper.swapOut(victim); n >= 0 {
+			e.moved += n
+			e.swapOuts++
+			e.swapped = append(e.swapped, victim)
+			return victim != r
+		}
+	}
+	e.pol.release(victim)
+	e.requeue(victim)
+	return victim != r
+}
+
+// requeue puts a preempted request, holding no memory, at the head of the waiting
+// queue to be prefilled again with its output so far.
+func (e *engine) requeue(victim *reqState) {
 	if victim.Width() > 1 { // sample/beam groups restart from the prompt
 		victim.generated = 0
 	}
 	victim.promptLen = len(victim.Prompt) + victim.generated
 	victim.prefilled, victim.computed = 0, 0
 	e.waiting = append([]*reqState{victim}, e.waiting...)
-	return victim != r
 }
 
 func (e *engine) finish(r *reqState) {
@@ -393,7 +449,7 @@ func (e *engine) record(dt float64) {
 }
 
 func (e *engine) result(start time.Time) *Result {
-	r := &Result{Policy: e.cfg.Policy, BlockSize: e.pol.blockSize(), Preemptions: e.preemptions,
+	r := &Result{Policy: e.cfg.Policy, BlockSize: e.pol.blockSize(), Preemptions: e.preemptions, SwapOuts: e.swapOuts,
 		RequestsCompleted: e.completed, RequestsRejected: e.rejected, RequestsTruncated: e.truncated,
 		PeakBlocksUsed: e.peakBlocks, KVSlots: e.hw.KVSlots(), Iterations: e.iter, SimulatedS: e.now,
 		BatchSeries: e.series}

@@ -84,12 +84,19 @@ type Hardware struct {
 	// (Bandwidth × MemEfficiency), FLOPs / (PeakFLOPs × ComputeEfficiency)).
 	MemEfficiency, ComputeEfficiency float64
 	Overhead                         float64 // seconds per iteration (launch, sampling, scheduling)
+	// HostBandwidth is the host↔GPU copy rate for swapping, bytes/s (PCIe 4.0 x16,
+	// about 25 GB/s in practice).
+	HostBandwidth float64
+	// HostCopyLatency is the fixed cost of one block copy between host and GPU
+	// (each block is its own transfer, as in vLLM's swap kernel), seconds.
+	HostCopyLatency float64
 }
 
 // DefaultHardware is OPT-13B on one A100-40GB, 16-bit weights and KV, 90% of memory.
 func DefaultHardware() Hardware {
 	return Hardware{Model: Models["opt-13b"], GPU: GPUs["a100-40"], TP: 1, MemUtil: 0.9,
-		KVBytesPerElem: 2, WeightBytesPerParam: 2, MemEfficiency: 0.8, ComputeEfficiency: 0.5, Overhead: 0.012}
+		KVBytesPerElem: 2, WeightBytesPerParam: 2, MemEfficiency: 0.8, ComputeEfficiency: 0.5, Overhead: 0.012,
+		HostBandwidth: 25e9, HostCopyLatency: 5e-6}
 }
 
 // kvHeadsPerGPU: KV heads are split over TP GPUs (replicated when fewer than TP).

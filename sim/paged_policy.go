@@ -25,9 +25,10 @@ type pagedPolicy struct {
 	sampleN  int
 }
 
-func newPagedPolicy(numBlocks, bs int, caching bool, watermark float64, release blockpool.ReleasePolicy, seed uint64) (*pagedPolicy, error) {
+func newPagedPolicy(numBlocks, hostBlocks, bs int, caching bool, watermark float64, release blockpool.ReleasePolicy, seed uint64) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize, cfg.EnablePrefixCaching, cfg.Watermark = numBlocks, bs, caching, watermark
+	cfg.HostBlocks = hostBlocks
 	if release != nil {
 		cfg.ReleasePolicy = release
 	}
@@ -217,4 +218,50 @@ func (p *pagedPolicy) sample(running []*reqState, s *memSample) {
 func (p *pagedPolicy) prefixStats() (uint64, uint64) {
 	st := p.m.Stats()
 	return st.PrefixQueries, st.PrefixHits
+}
+
+// swapOut moves every sequence of r to the host tier and returns the blocks moved, or
+// -1 (nothing changed) when the host tier cannot take them all.
+func (p *pagedPolicy) swapOut(r *reqState) int {
+	need := 0
+	for i := range r.seqs {
+		st, err := p.m.State(p.seq(r, i))
+		if err != nil {
+			panic(err)
+		}
+		need += (st.Computed + p.bs - 1) / p.bs
+	}
+	if need > p.m.HostFreeBlocks() {
+		return -1
+	}
+	for i := range r.seqs {
+		var err error
+		if p.copies, err = p.m.SwapOut(p.seq(r, i), p.copies[:0]); err != nil {
+			panic(err)
+		}
+	}
+	return need
+}
+
+// swapIn brings r's sequences back if the device has room for all of them above the
+// watermark; it returns the blocks moved or -1.
+func (p *pagedPolicy) swapIn(r *reqState) int {
+	need := 0
+	for i := range r.seqs {
+		n, err := p.m.SwapInBlocks(p.seq(r, i))
+		if err != nil {
+			panic(err)
+		}
+		need += n
+	}
+	if need+p.m.WatermarkBlocks() > p.m.NumFreeBlocks() {
+		return -1
+	}
+	for i := range r.seqs {
+		var err error
+		if p.copies, err = p.m.SwapIn(p.seq(r, i), p.copies[:0]); err != nil {
+			panic(err)
+		}
+	}
+	return need
 }

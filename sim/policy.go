@@ -63,3 +63,10 @@ type memSample struct {
 	usedBlocks        int // paged: blocks referenced
 	logical, physical int // paged: table entries vs distinct blocks (sharing)
 }
+
+// swapper is implemented by policies that can move a request's KV to a host tier.
+// Both methods return the blocks copied, or -1 when nothing changed.
+type swapper interface {
+	swapOut(r *reqState) int
+	swapIn(r *reqState) int
+}

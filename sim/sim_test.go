@@ -234,3 +234,30 @@ func TestReplayAzureConversation(t *testing.T) {
 	require.Equal(t, len(reqs), r.RequestsCompleted+r.RequestsRejected)
 	require.LessOrEqual(t, r.RequestsRejected, 2, "only prompts beyond Llama-3-8B's 8K context")
 }
+
+// Swapping preempted requests to a host tier completes the same work, with the copies
+// charged to the iteration time; without a host tier every preemption recomputes.
+func TestSwapPreemption(t *testing.T) {
+	reqs, _ := Synthetic{Profile: Profiles["sharegpt"], Rate: 2.5, Requests: 500, Seed: 3}.Generate()
+	rec, err := Run(DefaultConfig(), reqs)
+	require.NoError(t, err)
+	require.Positive(t, rec.Preemptions)
+	require.Zero(t, rec.SwapOuts)
+	cfg := DefaultConfig()
+	cfg.SwapSpaceGiB = 16
+	sw, err := Run(cfg, reqs)
+	require.NoError(t, err)
+	require.Positive(t, sw.SwapOuts)
+	require.Equal(t, sw.Preemptions, sw.SwapOuts, "16 GiB of host memory takes every victim")
+	require.Equal(t, 500, sw.RequestsCompleted)
+	require.InDelta(t, 100, sw.TokenStatesPct+sw.ReservedPct+sw.InternalFragPct+sw.ExternalFragPct, 1e-6)
+	// A tiny host tier takes some victims and recomputes the rest.
+	cfg.SwapSpaceGiB = 0.05
+	small, err := Run(cfg, reqs)
+	require.NoError(t, err)
+	require.Less(t, small.SwapOuts, small.Preemptions)
+	require.Equal(t, 500, small.RequestsCompleted)
+	cfg.SwapSpaceGiB = -1
+	_, err = Run(cfg, reqs)
+	require.True(t, errors.Is(err, ErrInvalid))
+}

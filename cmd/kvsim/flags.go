@@ -24,6 +24,7 @@ type options struct {
 	systemFrac                  float64
 	turns                       int
 	prefixCaching, chunked      bool
+	swapGiB                     float64
 	maxBatchTokens, maxSeqs     int
 	seed                        uint64
 	outDir                      string
@@ -53,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.turns, "turns", 1, "turns per multi-turn session")
 	fs.BoolVar(&o.prefixCaching, "prefix-caching", true, "prefix caching (paged)")
 	fs.BoolVar(&o.chunked, "chunked-prefill", false, "split prompts across iterations")
+	fs.Float64Var(&o.swapGiB, "swap-gib", 0, "host memory for swapped-out KV in GiB (paged; 0: preempt by recompute)")
 	fs.IntVar(&o.maxBatchTokens, "max-batch-tokens", 0, "token budget per iteration (0: max(2048, model max length))")
 	fs.IntVar(&o.maxSeqs, "max-seqs", 256, "cap on running requests")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
@@ -98,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	switch {
 	case o.rate < 0 || o.duration <= 0 || o.requests < 0 || o.n < 1 || o.beam < 0 || o.tp < 1 || o.turns < 1 ||
-		o.systemPrompt < 0 || o.systemFrac < 0 || o.systemFrac > 1 || o.maxSeqs < 1 || o.maxBatchTokens < 0:
+		o.systemPrompt < 0 || o.swapGiB < 0 || o.systemFrac < 0 || o.systemFrac > 1 || o.maxSeqs < 1 || o.maxBatchTokens < 0:
 		return nil, fmt.Errorf("a numeric flag is out of range (see -help)")
 	case o.rate == 0 && o.requests == 0 && o.trace == "":
 		return nil, fmt.Errorf("-rate 0 needs -requests")

@@ -92,6 +92,9 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 		cfg := sim.DefaultConfig()
 		cfg.Hardware, cfg.Policy, cfg.PrefixCaching, cfg.ChunkedPrefill = hw, j.policy, o.prefixCaching, o.chunked
 		cfg.MaxBatchTokens, cfg.MaxSeqs, cfg.Seed = o.maxBatchTokens, o.maxSeqs, o.seed
+		if j.policy == sim.PolicyPaged {
+			cfg.SwapSpaceGiB = o.swapGiB
+		}
 		if j.bs > 0 {
 			cfg.BlockSize = j.bs
 		}
@@ -156,6 +159,9 @@ func (r *report) writeTable(w io.Writer) error {
 		if res.RequestsRejected > 0 || res.RequestsTruncated > 0 {
 			fmt.Fprintf(w, "%s: %d requests rejected (too long for the model or memory), %d outputs truncated at the model's maximum length\n",
 				res.Policy, res.RequestsRejected, res.RequestsTruncated)
+		}
+		if res.SwapOuts > 0 {
+			fmt.Fprintf(w, "%s (block %d): %d of %d preemptions swapped to the host tier\n", res.Policy, res.BlockSize, res.SwapOuts, res.Preemptions)
 		}
 		if res.SharingSavingsPct > 0 {
 			fmt.Fprintf(w, "%s (block %d): block sharing saves %.1f%% of KV blocks\n", res.Policy, res.BlockSize, res.SharingSavingsPct)
