@@ -137,3 +137,35 @@ func scoreRowsGo(q [][]float32, kseg []float32, n, d int, scale float32, ws []fl
 		}
 	}
 }
+
+// maxOf returns the largest element (−Inf for none).
+func maxOf(s []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, x := range s {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+// scoreRowsSegsGo scores rows against consecutive key segments (columns continue
+// from one segment to the next).
+func scoreRowsSegsGo(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
+	col := 0
+	for _, s := range segs {
+		n := len(s) / d
+		scoreRowsGo(q, s, n, d, scale, ws[col:], stride)
+		col += n
+	}
+}
+
+// accumRowsSegsGo accumulates consecutive value segments (columns continue).
+func accumRowsSegsGo(acc []float32, rows int, ws []float32, stride int, segs [][]float32, d int) {
+	col := 0
+	for _, s := range segs {
+		n := len(s) / d
+		accumRowsGo(acc, rows, ws[col:], stride, s, n, d)
+		col += n
+	}
+}

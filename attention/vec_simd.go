@@ -260,26 +260,124 @@ func accumRows(acc []float32, rows int, ws []float32, stride int, v []float32, n
 	}
 }
 
-// scoreRows sets ws[j*stride+t] = scale · q[j]·k[t] for the n key rows of kseg.
+// hsum4 returns the lane sums of four vectors as one Float32x4 (three horizontal adds
+// instead of four separate reductions).
+func hsum4(a0, a1, a2, a3 archsimd.Float32x16) archsimd.Float32x4 {
+	s0 := a0.GetLo().Add(a0.GetHi())
+	s1 := a1.GetLo().Add(a1.GetHi())
+	s2 := a2.GetLo().Add(a2.GetHi())
+	s3 := a3.GetLo().Add(a3.GetHi())
+	u := s0.AddPairsGrouped(s1).AddPairsGrouped(s2.AddPairsGrouped(s3))
+	return u.GetLo().Add(u.GetHi())
+}
+
+// scoreRows sets ws[j*stride+t] = scale · q[j]·k[t] for the n key rows of kseg. Four
+// query rows and two key rows are processed together, so each loaded lane feeds
+// several multiply-adds.
 func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []float32, stride int) {
 	if !useAVX512 || d%16 != 0 || len(q)%4 != 0 {
 		scoreRowsGo(q, kseg, n, d, scale, ws, stride)
 		return
 	}
+	sv := archsimd.BroadcastFloat32x4(scale)
+	var out [4]float32
 	for j := 0; j < len(q); j += 4 {
 		q0, q1, q2, q3 := q[j][:d], q[j+1][:d], q[j+2][:d], q[j+3][:d]
 		o0, o1, o2, o3 := ws[j*stride:j*stride+n], ws[(j+1)*stride:(j+1)*stride+n], ws[(j+2)*stride:(j+2)*stride+n], ws[(j+3)*stride:(j+3)*stride+n]
-		for t := range n {
+		t := 0
+		for ; t+2 <= n; t += 2 {
+			k0, k1 := kseg[t*d:t*d+d], kseg[(t+1)*d:(t+1)*d+d]
+			var a0, a1, a2, a3, b0, b1, b2, b3 archsimd.Float32x16
+			for i := 0; i < d; i += 16 {
+				x0, x1 := archsimd.LoadFloat32x16Slice(k0[i:]), archsimd.LoadFloat32x16Slice(k1[i:])
+				y := archsimd.LoadFloat32x16Slice(q0[i:])
+				a0, b0 = y.MulAdd(x0, a0), y.MulAdd(x1, b0)
+				y = archsimd.LoadFloat32x16Slice(q1[i:])
+				a1, b1 = y.MulAdd(x0, a1), y.MulAdd(x1, b1)
+				y = archsimd.LoadFloat32x16Slice(q2[i:])
+				a2, b2 = y.MulAdd(x0, a2), y.MulAdd(x1, b2)
+				y = archsimd.LoadFloat32x16Slice(q3[i:])
+				a3, b3 = y.MulAdd(x0, a3), y.MulAdd(x1, b3)
+			}
+			hsum4(a0, a1, a2, a3).Mul(sv).Store(&out)
+			o0[t], o1[t], o2[t], o3[t] = out[0], out[1], out[2], out[3]
+			hsum4(b0, b1, b2, b3).Mul(sv).Store(&out)
+			o0[t+1], o1[t+1], o2[t+1], o3[t+1] = out[0], out[1], out[2], out[3]
+		}
+		for ; t < n; t++ {
 			k := kseg[t*d : t*d+d]
 			var a0, a1, a2, a3 archsimd.Float32x16
 			for i := 0; i < d; i += 16 {
-				kv := archsimd.LoadFloat32x16Slice(k[i:])
-				a0 = archsimd.LoadFloat32x16Slice(q0[i:]).MulAdd(kv, a0)
-				a1 = archsimd.LoadFloat32x16Slice(q1[i:]).MulAdd(kv, a1)
-				a2 = archsimd.LoadFloat32x16Slice(q2[i:]).MulAdd(kv, a2)
-				a3 = archsimd.LoadFloat32x16Slice(q3[i:]).MulAdd(kv, a3)
+				x := archsimd.LoadFloat32x16Slice(k[i:])
+				a0 = archsimd.LoadFloat32x16Slice(q0[i:]).MulAdd(x, a0)
+				a1 = archsimd.LoadFloat32x16Slice(q1[i:]).MulAdd(x, a1)
+				a2 = archsimd.LoadFloat32x16Slice(q2[i:]).MulAdd(x, a2)
+				a3 = archsimd.LoadFloat32x16Slice(q3[i:]).MulAdd(x, a3)
 			}
-			o0[t], o1[t], o2[t], o3[t] = hsum(a0)*scale, hsum(a1)*scale, hsum(a2)*scale, hsum(a3)*scale
+			hsum4(a0, a1, a2, a3).Mul(sv).Store(&out)
+			o0[t], o1[t], o2[t], o3[t] = out[0], out[1], out[2], out[3]
 		}
+	}
+}
+
+func scoreRowsSegs(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
+	col := 0
+	for _, s := range segs {
+		n := len(s) / d
+		scoreRows(q, s, n, d, scale, ws[col:], stride)
+		col += n
+	}
+}
+
+// accumRowsSegs keeps the accumulators of four rows in registers across all segments.
+func accumRowsSegs(acc []float32, rows int, ws []float32, stride int, segs [][]float32, d int) {
+	if !useAVX512 || d != 128 {
+		accumRowsSegsGo(acc, rows, ws, stride, segs, d)
+		return
+	}
+	j := 0
+	for ; j+4 <= rows; j += 4 {
+		accumSegs4x128(acc[j*d:], ws[j*stride:], stride, segs)
+	}
+	if j < rows {
+		accumRowsSegsGo(acc[j*d:], rows-j, ws[j*stride:], stride, segs, d)
+	}
+}
+
+func accumSegs4x128(acc []float32, ws []float32, stride int, segs [][]float32) {
+	acc = acc[:4*128]
+	w0s, w1s, w2s, w3s := ws, ws[stride:], ws[2*stride:], ws[3*stride:]
+	for c := 0; c < 128; c += 32 {
+		r0, r1, r2, r3 := acc[c:c+32], acc[128+c:128+c+32], acc[256+c:256+c+32], acc[384+c:384+c+32]
+		a00, a01 := archsimd.LoadFloat32x16Slice(r0), archsimd.LoadFloat32x16Slice(r0[16:])
+		a10, a11 := archsimd.LoadFloat32x16Slice(r1), archsimd.LoadFloat32x16Slice(r1[16:])
+		a20, a21 := archsimd.LoadFloat32x16Slice(r2), archsimd.LoadFloat32x16Slice(r2[16:])
+		a30, a31 := archsimd.LoadFloat32x16Slice(r3), archsimd.LoadFloat32x16Slice(r3[16:])
+		col := 0
+		for _, v := range segs {
+			n := len(v) / 128
+			w0, w1, w2, w3 := w0s[col:col+n], w1s[col:col+n], w2s[col:col+n], w3s[col:col+n]
+			for t := range n {
+				row := v[t*128+c : t*128+c+32]
+				x0, x1 := archsimd.LoadFloat32x16Slice(row), archsimd.LoadFloat32x16Slice(row[16:])
+				b0 := archsimd.BroadcastFloat32x16(w0[t])
+				a00, a01 = x0.MulAdd(b0, a00), x1.MulAdd(b0, a01)
+				b1 := archsimd.BroadcastFloat32x16(w1[t])
+				a10, a11 = x0.MulAdd(b1, a10), x1.MulAdd(b1, a11)
+				b2 := archsimd.BroadcastFloat32x16(w2[t])
+				a20, a21 = x0.MulAdd(b2, a20), x1.MulAdd(b2, a21)
+				b3 := archsimd.BroadcastFloat32x16(w3[t])
+				a30, a31 = x0.MulAdd(b3, a30), x1.MulAdd(b3, a31)
+			}
+			col += n
+		}
+		a00.StoreSlice(r0)
+		a01.StoreSlice(r0[16:])
+		a10.StoreSlice(r1)
+		a11.StoreSlice(r1[16:])
+		a20.StoreSlice(r2)
+		a21.StoreSlice(r2[16:])
+		a30.StoreSlice(r3)
+		a31.StoreSlice(r3[16:])
 	}
 }

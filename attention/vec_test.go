@@ -78,3 +78,41 @@ func TestExpShift(t *testing.T) {
 		require.InDelta(t, wantSum, float64(sum), 1e-5*wantSum+1e-37)
 	}
 }
+
+// The blocked score and accumulate kernels agree with the plain loops.
+func TestRowKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	rnd := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, d := range []int{16, 128} {
+		for _, rows := range []int{1, 4, 8} {
+			for _, n := range []int{1, 2, 7, 16} {
+				q := make([][]float32, rows)
+				for j := range q {
+					q[j] = rnd(d)
+				}
+				k := rnd(n * d)
+				got, want := make([]float32, rows*20), make([]float32, rows*20)
+				scoreRows(q, k, n, d, 0.5, got, 20)
+				scoreRowsGo(q, k, n, d, 0.5, want, 20)
+				for i := range got {
+					require.InDelta(t, want[i], got[i], 1e-4, "d=%d rows=%d n=%d i=%d", d, rows, n, i)
+				}
+				segs := [][]float32{rnd(n * d), rnd(3 * d)}
+				ws := rnd(rows * 20)
+				a1, a2 := rnd(rows*d), make([]float32, rows*d)
+				copy(a2, a1)
+				accumRowsSegs(a1, rows, ws, 20, segs, d)
+				accumRowsSegsGo(a2, rows, ws, 20, segs, d)
+				for i := range a1 {
+					require.InDelta(t, a2[i], a1[i], 1e-4, "accum d=%d rows=%d n=%d", d, rows, n)
+				}
+			}
+		}
+	}
+}

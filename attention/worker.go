@@ -19,14 +19,16 @@ type worker struct {
 	rowStart []int
 	scores   []float32 // rows × stride
 	stride   int
-	kf, vf   []float32 // one block segment widened to float32
+	kf, vf   []float32 // the chunk's segments widened to float32
 	segs     []seg     // the current chunk's block parts
+	ksegs    [][]float32
+	vsegs    [][]float32
 	tmp      []float32 // one value per row of a head group
 }
 
 // chunkTokens is how many context tokens are scored before one softmax update:
 // several small blocks are processed together so per-update costs are amortised.
-const chunkTokens = 64
+const chunkTokens = 128
 
 // seg is the part of one block a chunk uses: tokens [first, last] of block id,
 // whose scores start at column off.
@@ -48,8 +50,8 @@ func (w *worker) ensure(c Config, rows int) {
 	w.tmp = grow(w.tmp, len(w.q))
 	w.acc = grow(w.acc, len(w.q)*d)
 	w.scores = grow(w.scores, len(w.q)*w.stride)
-	w.kf = grow(w.kf, bs*d)
-	w.vf = grow(w.vf, bs*d)
+	w.kf = grow(w.kf, (chunkTokens+bs)*d)
+	w.vf = grow(w.vf, (chunkTokens+bs)*d)
 	if cap(w.heads) < c.KVHeads {
 		w.heads = make([]int, 0, c.KVHeads)
 		w.rowStart = make([]int, 0, c.KVHeads+1)
@@ -151,15 +153,20 @@ func (w *worker) chunk(tok int) {
 	d := w.k.c.cfg.HeadDim
 	scale := w.k.scale
 	ninf := float32(math.Inf(-1))
-	for _, s := range w.segs {
-		for hi, h := range w.heads {
-			kseg := w.segment(true, s, h)
-			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
-			n := s.last - s.first + 1
-			if w.allSee(r0, r1, s.p0+s.first) && w.allSee(r0, r1, s.p0+s.last) {
-				scoreRows(w.q[r0:r1], kseg, n, d, scale, w.scores[r0*w.stride+s.off:], w.stride)
-				continue
+	first, last := w.segs[0], w.segs[len(w.segs)-1]
+	for hi, h := range w.heads {
+		r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
+		if w.allSee(r0, r1, first.p0+first.first) && w.allSee(r0, r1, last.p0+last.last) {
+			// Every row sees every token: score the head's segments in one call.
+			w.ksegs = w.ksegs[:0]
+			for _, s := range w.segs {
+				w.ksegs = append(w.ksegs, w.segment(true, s, h))
 			}
+			scoreRowsSegs(w.q[r0:r1], w.ksegs, d, scale, w.scores[r0*w.stride:], w.stride)
+			continue
+		}
+		for _, s := range w.segs {
+			kseg := w.segment(true, s, h)
 			for t := s.first; t <= s.last; t++ {
 				krow := kseg[(t-s.first)*d : (t-s.first+1)*d]
 				pos, col := s.p0+t, s.off+t-s.first
@@ -175,10 +182,7 @@ func (w *worker) chunk(tok int) {
 	}
 	for r := range w.rows {
 		sc := w.scores[r*w.stride : r*w.stride+tok]
-		mx := ninf
-		for _, v := range sc {
-			mx = max(mx, v)
-		}
+		mx := maxOf(sc)
 		if mx == ninf {
 			continue
 		}
@@ -192,12 +196,13 @@ func (w *worker) chunk(tok int) {
 		}
 		w.l[r] += expShift(sc, w.m[r])
 	}
-	for _, s := range w.segs {
-		for hi, h := range w.heads {
-			vseg := w.segment(false, s, h)
-			r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
-			accumRows(w.acc[r0*d:r1*d], r1-r0, w.scores[r0*w.stride+s.off:], w.stride, vseg, s.last-s.first+1, d)
+	for hi, h := range w.heads {
+		r0, r1 := w.rowStart[hi], w.rowStart[hi+1]
+		w.vsegs = w.vsegs[:0]
+		for _, s := range w.segs {
+			w.vsegs = append(w.vsegs, w.segment(false, s, h))
 		}
+		accumRowsSegs(w.acc[r0*d:r1*d], r1-r0, w.scores[r0*w.stride:], w.stride, w.vsegs, d)
 	}
 }
 
@@ -218,9 +223,9 @@ func (w *worker) segment(key bool, s seg, h int) []float32 {
 	d := c.cfg.HeadDim
 	off := int(s.id)*c.blockLen + h*c.rowLen + s.first*d
 	n := (s.last - s.first + 1) * d
-	dst := w.vf[:n]
+	dst := w.vf[s.off*d : s.off*d+n]
 	if key {
-		dst = w.kf[:n]
+		dst = w.kf[s.off*d : s.off*d+n]
 	}
 	switch c.cfg.DType {
 	case Float32:
