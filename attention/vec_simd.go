@@ -2,7 +2,10 @@
 
 package attention
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // Implementation reports which vector code the kernels use.
 var Implementation = func() string {
@@ -285,18 +288,20 @@ func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []floa
 		q0, q1, q2, q3 := q[j][:d], q[j+1][:d], q[j+2][:d], q[j+3][:d]
 		o0, o1, o2, o3 := ws[j*stride:j*stride+n], ws[(j+1)*stride:(j+1)*stride+n], ws[(j+2)*stride:(j+2)*stride+n], ws[(j+3)*stride:(j+3)*stride+n]
 		t := 0
+		p0, p1, p2, p3 := unsafe.Pointer(&q0[0]), unsafe.Pointer(&q1[0]), unsafe.Pointer(&q2[0]), unsafe.Pointer(&q3[0])
+		_ = kseg[n*d-1] // every key row below is in range
 		for ; t+2 <= n; t += 2 {
-			k0, k1 := kseg[t*d:t*d+d], kseg[(t+1)*d:(t+1)*d+d]
+			pk0, pk1 := unsafe.Pointer(&kseg[t*d]), unsafe.Pointer(&kseg[(t+1)*d])
 			var a0, a1, a2, a3, b0, b1, b2, b3 archsimd.Float32x16
 			for i := 0; i < d; i += 16 {
-				x0, x1 := archsimd.LoadFloat32x16Slice(k0[i:]), archsimd.LoadFloat32x16Slice(k1[i:])
-				y := archsimd.LoadFloat32x16Slice(q0[i:])
+				x0, x1 := archsimd.LoadFloat32x16(at(pk0, i)), archsimd.LoadFloat32x16(at(pk1, i))
+				y := archsimd.LoadFloat32x16(at(p0, i))
 				a0, b0 = y.MulAdd(x0, a0), y.MulAdd(x1, b0)
-				y = archsimd.LoadFloat32x16Slice(q1[i:])
+				y = archsimd.LoadFloat32x16(at(p1, i))
 				a1, b1 = y.MulAdd(x0, a1), y.MulAdd(x1, b1)
-				y = archsimd.LoadFloat32x16Slice(q2[i:])
+				y = archsimd.LoadFloat32x16(at(p2, i))
 				a2, b2 = y.MulAdd(x0, a2), y.MulAdd(x1, b2)
-				y = archsimd.LoadFloat32x16Slice(q3[i:])
+				y = archsimd.LoadFloat32x16(at(p3, i))
 				a3, b3 = y.MulAdd(x0, a3), y.MulAdd(x1, b3)
 			}
 			hsum4(a0, a1, a2, a3).Mul(sv).Store(&out)
@@ -356,10 +361,13 @@ func accumSegs4x128(acc []float32, ws []float32, stride int, segs [][]float32) {
 		col := 0
 		for _, v := range segs {
 			n := len(v) / 128
+			if n == 0 {
+				continue
+			}
 			w0, w1, w2, w3 := w0s[col:col+n], w1s[col:col+n], w2s[col:col+n], w3s[col:col+n]
+			pv := unsafe.Pointer(&v[c]) // rows are 128 apart; v holds n of them
 			for t := range n {
-				row := v[t*128+c : t*128+c+32]
-				x0, x1 := archsimd.LoadFloat32x16Slice(row), archsimd.LoadFloat32x16Slice(row[16:])
+				x0, x1 := archsimd.LoadFloat32x16(at(pv, t*128)), archsimd.LoadFloat32x16(at(pv, t*128+16))
 				b0 := archsimd.BroadcastFloat32x16(w0[t])
 				a00, a01 = x0.MulAdd(b0, a00), x1.MulAdd(b0, a01)
 				b1 := archsimd.BroadcastFloat32x16(w1[t])
@@ -380,4 +388,10 @@ func accumSegs4x128(acc []float32, ws []float32, stride int, segs [][]float32) {
 		a30.StoreSlice(r3)
 		a31.StoreSlice(r3[16:])
 	}
+}
+
+// at returns the 16 floats at element i of the array that p points to. Callers check
+// the bounds once per slice (a hot loop would otherwise re-check every load).
+func at(p unsafe.Pointer, i int) *[16]float32 {
+	return (*[16]float32)(unsafe.Add(p, uintptr(i)*4))
 }
