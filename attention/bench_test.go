@@ -38,3 +38,13 @@ func BenchmarkPrefill2048(b *testing.B) { bench.AttentionPrefill(2048)(b) }
 
 // BenchmarkReferencePrefill512 is the float64 reference at 512 tokens: tok/s.
 func BenchmarkReferencePrefill512(b *testing.B) { bench.ReferencePrefill(512)(b) }
+
+// BenchmarkDecodeHot is the compute-bound case: 8 sequences × 256 tokens (16 MiB of
+// float32 K/V, cache-resident), block 16.
+func BenchmarkDecodeHot(b *testing.B) {
+	c, tables, err := bench.AttentionCache(attention.Float32, 8, 256, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench.AttentionDecode(c, tables, 256)(b)
+}

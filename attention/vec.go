@@ -98,24 +98,6 @@ func expShiftGo(s []float32, m float32) float32 {
 	return sum
 }
 
-// dotRowsGo sets out[j] = scale · q[j]·k for every row j.
-func dotRowsGo(q [][]float32, k []float32, scale float32, out []float32) {
-	for j, qj := range q {
-		out[j] = dotGo(qj, k) * scale
-	}
-}
-
-// axpyRowsGo does acc[j] += w[j]·v for every row j (acc rows are consecutive
-// d-vectors).
-func axpyRowsGo(acc []float32, w []float32, v []float32) {
-	d := len(v)
-	for j, e := range w {
-		if e != 0 {
-			axpyGo(acc[j*d:(j+1)*d], e, v)
-		}
-	}
-}
-
 // accumRowsGo adds Σ_t w[j][t]·v[t] (t < n) to acc rows j; w row j is ws[j*stride:].
 func accumRowsGo(acc []float32, rows int, ws []float32, stride int, v []float32, n, d int) {
 	for t := range n {

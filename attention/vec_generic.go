@@ -12,13 +12,6 @@ func widenBF16(dst []float32, src []uint16)    { widenBF16Go(dst, src) }
 func widenFP8(dst []float32, src []uint8)      { widenFP8Go(dst, src) }
 func expShift(s []float32, m float32) float32  { return expShiftGo(s, m) }
 
-func dotRows(q [][]float32, k []float32, scale float32, out []float32) { dotRowsGo(q, k, scale, out) }
-func axpyRows(acc []float32, w []float32, v []float32)                 { axpyRowsGo(acc, w, v) }
-
-func accumRows(acc []float32, rows int, ws []float32, stride int, v []float32, n, d int) {
-	accumRowsGo(acc, rows, ws, stride, v, n, d)
-}
-
 func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []float32, stride int) {
 	scoreRowsGo(q, kseg, n, d, scale, ws, stride)
 }

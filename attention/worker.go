@@ -23,7 +23,6 @@ type worker struct {
 	segs     []seg     // the current chunk's block parts
 	ksegs    [][]float32
 	vsegs    [][]float32
-	tmp      []float32 // one value per row of a head group
 }
 
 // chunkTokens is how many context tokens are scored before one softmax update:
@@ -47,7 +46,6 @@ func (w *worker) ensure(c Config, rows int) {
 		w.m, w.l = make([]float32, rows), make([]float32, rows)
 	}
 	w.stride = chunkTokens + bs
-	w.tmp = grow(w.tmp, len(w.q))
 	w.acc = grow(w.acc, len(w.q)*d)
 	w.scores = grow(w.scores, len(w.q)*w.stride)
 	w.kf = grow(w.kf, (chunkTokens+bs)*d)
