@@ -29,18 +29,17 @@ type Key struct {
 // block's confirmation data (tokens, parent, extra) lives in side tables.
 type hashIndex struct {
 	blocks    []block
-	head      map[uint64]BlockID
+	head      hashTable // hash → oldest block carrying it
 	blockSize int
 	tokens    []int32    // tokens[id*blockSize:(id+1)*blockSize] of cached block id
 	parent    []BlockRef // parent[id]
 	extra     []uint64   // extra[id]
-	distinct  int        // number of distinct hashes (= len(head))
 	count     int        // number of cached blocks
 }
 
 func (x *hashIndex) init(blocks []block, numBlocks, blockSize int) {
 	x.blocks = blocks
-	x.head = make(map[uint64]BlockID)
+	x.head = newHashTable(numBlocks)
 	x.blockSize = blockSize
 	x.tokens = make([]int32, numBlocks*blockSize)
 	x.parent = make([]BlockRef, numBlocks)
@@ -56,11 +55,10 @@ func (x *hashIndex) insert(id BlockID, k *Key) (first bool) {
 	x.parent[id] = k.Parent
 	x.count++
 	x.extra[id] = k.Extra
-	h, ok := x.head[k.Hash]
+	h, ok := x.head.get(k.Hash)
 	if !ok {
 		b.dupPrev, b.dupNext = id, id
-		x.head[k.Hash] = id
-		x.distinct++
+		x.head.set(k.Hash, id)
 		return true
 	}
 	hb := &x.blocks[h]
@@ -77,14 +75,13 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	b := &x.blocks[id]
 	hash = b.hash
 	if b.dupNext == id {
-		delete(x.head, hash)
-		x.distinct--
+		x.head.del(hash)
 		last = true
 	} else {
 		x.blocks[b.dupPrev].dupNext = b.dupNext
 		x.blocks[b.dupNext].dupPrev = b.dupPrev
-		if x.head[hash] == id {
-			x.head[hash] = b.dupNext
+		if h, _ := x.head.get(hash); h == id {
+			x.head.set(hash, b.dupNext)
 		}
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock
@@ -97,7 +94,7 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 // lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
 // parent all match k.
 func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
-	h, ok := x.head[k.Hash]
+	h, ok := x.head.get(k.Hash)
 	if !ok {
 		return NoBlock, false
 	}
@@ -115,7 +112,7 @@ func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
 
 // clear uncaches every block.
 func (x *hashIndex) clear() {
-	for _, h := range x.head {
+	x.head.each(func(_ uint64, h BlockID) {
 		for id := h; ; {
 			next := x.blocks[id].dupNext
 			b := &x.blocks[id]
@@ -126,7 +123,7 @@ func (x *hashIndex) clear() {
 			}
 			id = next
 		}
-	}
-	clear(x.head)
-	x.distinct, x.count = 0, 0
+	})
+	x.head.reset()
+	x.count = 0
 }

@@ -53,7 +53,7 @@ func (p *Pool) CheckInvariants() error {
 		}
 		if b.cached() {
 			cached++
-			if _, ok := p.index.head[b.hash]; !ok {
+			if _, ok := p.index.head.get(b.hash); !ok {
 				return fmt.Errorf("block %d cached under %x but the index lacks the hash", i, b.hash)
 			}
 		}
@@ -62,34 +62,34 @@ func (p *Pool) CheckInvariants() error {
 		return fmt.Errorf("free %d + referenced %d != %d", p.free.n, referenced, n)
 	}
 	listed := 0
-	for h, head := range p.index.head {
+	var listErr error
+	p.index.head.each(func(h uint64, head BlockID) {
 		prev := p.blocks[head].dupPrev
-		for id := head; ; {
+		for id := head; listErr == nil; {
 			b := &p.blocks[id]
-			if !b.cached() || b.hash != h {
-				return fmt.Errorf("index %x lists block %d (cached %v, hash %x)", h, id, b.cached(), b.hash)
-			}
-			if b.dupPrev != prev {
-				return fmt.Errorf("dup list of %x broken at %d", h, id)
+			switch {
+			case !b.cached() || b.hash != h:
+				listErr = fmt.Errorf("index %x lists block %d (cached %v, hash %x)", h, id, b.cached(), b.hash)
+			case b.dupPrev != prev:
+				listErr = fmt.Errorf("dup list of %x broken at %d", h, id)
+			case listed >= n:
+				listErr = fmt.Errorf("dup list cycle")
 			}
 			listed++
-			if listed > n {
-				return fmt.Errorf("dup list cycle")
-			}
 			prev = id
 			if id = b.dupNext; id == head {
 				break
 			}
 		}
+	})
+	if listErr != nil {
+		return listErr
 	}
 	if cached != p.index.count {
 		return fmt.Errorf("%d blocks cached, count says %d", cached, p.index.count)
 	}
 	if listed != cached {
 		return fmt.Errorf("index lists %d blocks, %d are cached", listed, cached)
-	}
-	if len(p.index.head) != p.index.distinct {
-		return fmt.Errorf("distinct count %d, index has %d", p.index.distinct, len(p.index.head))
 	}
 	return nil
 }

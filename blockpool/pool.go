@@ -86,7 +86,7 @@ func (p *Pool) NumFree() int { return p.free.n }
 func (p *Pool) NumCached() int { return p.index.count }
 
 // NumDistinctHashes returns the number of distinct hashes in the index.
-func (p *Pool) NumDistinctHashes() int { return p.index.distinct }
+func (p *Pool) NumDistinctHashes() int { return p.index.head.len() }
 
 // Evictions returns how many cached blocks lost their hash by being reused.
 func (p *Pool) Evictions() uint64 { return p.evictions }
