@@ -39,7 +39,10 @@ var Models = map[string]Model{
 	"llama-2-70b": {Name: "Llama-2-70B", Layers: 80, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 69.0e9, MaxSeqLen: 4096},
 	"llama-3-8b":  {Name: "Llama-3-8B", Layers: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 8.03e9, MaxSeqLen: 8192},
 	"llama-3-70b": {Name: "Llama-3-70B", Layers: 80, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 70.6e9, MaxSeqLen: 8192},
-	"mistral-7b":  {Name: "Mistral-7B", Layers: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 7.24e9, MaxSeqLen: 32768},
+	// Llama 3.1: the same shapes with a 128K context (what the Mooncake traces need).
+	"llama-3.1-8b":  {Name: "Llama-3.1-8B", Layers: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 8.03e9, MaxSeqLen: 131072},
+	"llama-3.1-70b": {Name: "Llama-3.1-70B", Layers: 80, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 70.6e9, MaxSeqLen: 131072},
+	"mistral-7b":    {Name: "Mistral-7B", Layers: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 7.24e9, MaxSeqLen: 32768},
 }
 
 // GPU is one accelerator: memory, HBM bandwidth and dense 16-bit peak compute.
