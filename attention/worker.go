@@ -39,17 +39,17 @@ type seg struct {
 }
 
 func (w *worker) ensure(c Config, rows int) {
-	d, bs := c.HeadDim, c.BlockSize
+	d := c.HeadDim
 	if len(w.q) < rows {
 		w.q = make([][]float32, rows)
 		w.hi, w.lo = make([]int, rows), make([]int, rows)
 		w.m, w.l = make([]float32, rows), make([]float32, rows)
 	}
-	w.stride = chunkTokens + bs
+	w.stride = chunkTokens + 16 // padded: a power-of-two row stride would alias in L1
 	w.acc = grow(w.acc, len(w.q)*d)
 	w.scores = grow(w.scores, len(w.q)*w.stride)
-	w.kf = grow(w.kf, (chunkTokens+bs)*d)
-	w.vf = grow(w.vf, (chunkTokens+bs)*d)
+	w.kf = grow(w.kf, (chunkTokens+16)*d) // padded like the scores
+	w.vf = grow(w.vf, (chunkTokens+16)*d)
 	if cap(w.heads) < c.KVHeads {
 		w.heads = make([]int, 0, c.KVHeads)
 		w.rowStart = make([]int, 0, c.KVHeads+1)
@@ -127,21 +127,27 @@ func (w *worker) attend(table []int32, b0, b1 int) {
 	for r := 1; r < w.rows; r++ {
 		lo, hi = min(lo, w.lo[r]), max(hi, w.hi[r])
 	}
-	for b := b0; b < b1; {
-		w.segs = w.segs[:0]
-		tok := 0
-		for ; b < b1 && tok < chunkTokens; b++ {
-			p0 := b * bs
-			first, last := max(0, lo-p0), min(bs-1, hi-p0)
-			if first > last {
-				continue
+	// Cut the blocks' needed token ranges into chunks of exactly chunkTokens tokens
+	// (the last may be shorter): small blocks are grouped, large ones split, so the
+	// working set is the same whatever the block size.
+	w.segs = w.segs[:0]
+	tok := 0
+	for b := b0; b < b1; b++ {
+		p0 := b * bs
+		first, last := max(0, lo-p0), min(bs-1, hi-p0)
+		for first <= last {
+			end := min(last, first+chunkTokens-tok-1)
+			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: end, off: tok})
+			tok += end - first + 1
+			first = end + 1
+			if tok == chunkTokens {
+				w.chunk(tok)
+				w.segs, tok = w.segs[:0], 0
 			}
-			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: last, off: tok})
-			tok += last - first + 1
 		}
-		if tok > 0 {
-			w.chunk(tok)
-		}
+	}
+	if tok > 0 {
+		w.chunk(tok)
 	}
 }
 

@@ -363,6 +363,28 @@ func sumWords(b []uint64) uint64 {
 	return s0 + s1 + s2 + s3
 }
 
+// AttentionPrefillChunk prefills the last chunk tokens of one sequence of ctx tokens
+// (chunked prefill over a cached prefix) with the decode benchmark's head shape, and
+// reports tok/s of the chunk.
+func AttentionPrefillChunk(c *attention.Cache, table []int32, ctx, chunk int) func(*testing.B) {
+	return func(b *testing.B) {
+		q := make([]float32, chunk*attQ*attDim)
+		for i := range q {
+			q[i] = float32(i%11) * 0.01
+		}
+		out := make([]float32, len(q))
+		k := attention.NewKernel(0)
+		defer k.Close()
+		b.ResetTimer()
+		for b.Loop() {
+			if err := k.Prefill(c, 0, attention.Params{QHeads: attQ}, q, table, ctx-chunk, chunk, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(chunk)*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	}
+}
+
 // prefillShape is the prefill benchmark's shape: 8 query heads, 2 KV heads of 128.
 const prefillQ, prefillKV = 8, 2
 

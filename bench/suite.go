@@ -115,6 +115,9 @@ func Run(opts Options) ([]Result, error) {
 	if err := s.attentionDecode(); err != nil {
 		return s.out, err
 	}
+	if err := s.attentionPrefillChunks(); err != nil {
+		return s.out, err
+	}
 	if name := "attention/prefill-2048"; opts.want(name) {
 		v := s.bench(name, AttentionPrefill(2048))
 		res := Result{Name: name, Unit: "tok/s", Value: v.Extra["tok/s"], BaselineName: "float64 reference", Better: "higher"}
@@ -211,6 +214,38 @@ func (s *suite) attentionDecode() error {
 				s.add(Result{Name: name + "-vs-contiguous", Unit: "GB/s", Value: gbps(r), Baseline: gbps(cr),
 					BaselineName: "same kernel over contiguous K/V", Better: "higher"})
 			}
+		}
+	}
+	return nil
+}
+
+// attentionPrefillChunks measures a 512-token prefill chunk over 1K, 4K (and 16K)
+// contexts per element type, beside the same kernel over contiguous K/V.
+func (s *suite) attentionPrefillChunks() error {
+	const chunk = 512
+	ctxs := []int{1024, 4096, 16384}
+	if s.opts.Short {
+		ctxs = ctxs[:2]
+	}
+	for _, ctx := range ctxs {
+		for _, dt := range []attention.DType{attention.Float32, attention.BFloat16, attention.FP8E4M3} {
+			name := fmt.Sprintf("attention/prefill-chunk512-%dk-%v", ctx/1024, dt)
+			if !s.opts.want(name) {
+				continue
+			}
+			c, tables, err := AttentionCache(dt, 1, ctx, 16)
+			if err != nil {
+				return err
+			}
+			r := s.bench(name, AttentionPrefillChunk(c, tables[0], ctx, chunk))
+			cc, ct, err := AttentionCache(dt, 1, ctx, ctx)
+			if err != nil {
+				return err
+			}
+			cr := s.bench(name+" (contiguous)", AttentionPrefillChunk(cc, ct[0], ctx, chunk))
+			s.add(Result{Name: name, Unit: "tok/s", Value: r.Extra["tok/s"], Baseline: cr.Extra["tok/s"],
+				BaselineName: "same kernel over contiguous K/V", Better: "higher",
+				Note: fmt.Sprintf("last %d tokens of a %d-token sequence, 32 query heads over 8 KV heads × 128", chunk, ctx)})
 		}
 	}
 	return nil
