@@ -134,7 +134,7 @@ func TestPrefillMatchesReference(t *testing.T) {
 		kvHeads, group := 1+r.IntN(2), []int{1, 3}[r.IntN(2)]
 		cfg := Config{Layers: 1, KVHeads: kvHeads, HeadDim: 8, BlockSize: []int{1, 4, 16}[r.IntN(3)], NumBlocks: 300, DType: dt}
 		c, _ := NewCache(cfg)
-		n := 1 + r.IntN(70)
+		n := 1 + r.IntN(300) // long enough for query tiles to straddle softmax chunks
 		s := fill(t, c, r, []int{n})[0]
 		start := r.IntN(n) // cached prefix; chunk [start, n)
 		p := Params{QHeads: kvHeads * group, Scale: 0.3}
@@ -263,4 +263,49 @@ func TestTiersAndSizes(t *testing.T) {
 	k, v, _ := host.Read(1, 0, 15, nil, nil)
 	require.Equal(t, []float32{5, 6, 7, 8}, k)
 	require.Equal(t, []float32{-5, -6, -7, -8}, v)
+}
+
+// Blocks larger than a softmax chunk are split across chunks; windows and prefill
+// chunks still match the reference.
+func TestLargeBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	k := NewKernel(2)
+	defer k.Close()
+	for _, dt := range []DType{Float32, BFloat16} {
+		cfg := Config{Layers: 1, KVHeads: 2, HeadDim: 16, BlockSize: 300, NumBlocks: 6, DType: dt}
+		c, _ := NewCache(cfg)
+		seqs := fill(t, c, r, []int{700, 129})
+		for _, window := range []int{0, 150} {
+			p := Params{QHeads: 4, Window: window}
+			q := make([]float32, 2*4*16)
+			for i := range q {
+				q[i] = float32(r.NormFloat64())
+			}
+			out := make([]float32, len(q))
+			require.NoError(t, k.Decode(c, 0, p, q, [][]int32{seqs[0].table, seqs[1].table}, []int{700, 129}, out))
+			for i, s := range seqs {
+				n := []int{700, 129}[i]
+				ref := Reference(q[i*64:(i+1)*64], s.kStore, s.vStore, 4, 2, 16, []int{n - 1}, 0.25, window)
+				require.Less(t, maxDiff(out[i*64:(i+1)*64], ref), kernelTol, "%v window %d seq %d out %v", dt, window, i, out[i*64:i*64+4])
+			}
+			// prefill the last 200 tokens of the long sequence
+			pq := make([]float32, 200*4*16)
+			for i := range pq {
+				pq[i] = float32(r.NormFloat64())
+			}
+			pout := make([]float32, len(pq))
+			require.NoError(t, k.Prefill(c, 0, p, pq, seqs[0].table, 500, 200, pout))
+			pos := make([]int, 200)
+			for i := range pos {
+				pos[i] = 500 + i
+			}
+			ref := Reference(pq, seqs[0].kStore, seqs[0].vStore, 4, 2, 16, pos, 0.25, window)
+			for i := range pout {
+				if math.IsInf(float64(pout[i]), 0) || math.IsNaN(float64(pout[i])) {
+					t.Fatalf("%v window %d: prefill output %d (token %d) = %v", dt, window, i, i/64, pout[i])
+				}
+			}
+			require.Less(t, maxDiff(pout, ref), kernelTol, "%v window %d", dt, window)
+		}
+	}
 }

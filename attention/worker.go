@@ -187,7 +187,8 @@ func (w *worker) chunk(tok int) {
 	for r := range w.rows {
 		sc := w.scores[r*w.stride : r*w.stride+tok]
 		mx := maxOf(sc)
-		if mx == ninf {
+		if mx == ninf { // the row sees none of these tokens: they weigh nothing
+			clear(sc)
 			continue
 		}
 		if mx > w.m[r] {
