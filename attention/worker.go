@@ -120,34 +120,33 @@ func (w *worker) do(t *task) {
 	w.finish(t)
 }
 
-// attend runs every row over blocks [b0, b1) of table, chunk by chunk.
+// attend runs every row over blocks [b0, b1) of table, chunk by chunk: small blocks
+// are grouped into chunks of about chunkTokens tokens, large ones split.
 func (w *worker) attend(table []int32, b0, b1 int) {
 	bs := w.k.c.cfg.BlockSize
 	lo, hi := w.lo[0], w.hi[0] // union of the rows' ranges
 	for r := 1; r < w.rows; r++ {
 		lo, hi = min(lo, w.lo[r]), max(hi, w.hi[r])
 	}
-	// Cut the blocks' needed token ranges into chunks of exactly chunkTokens tokens
-	// (the last may be shorter): small blocks are grouped, large ones split, so the
-	// working set is the same whatever the block size.
-	w.segs = w.segs[:0]
-	tok := 0
-	for b := b0; b < b1; b++ {
-		p0 := b * bs
-		first, last := max(0, lo-p0), min(bs-1, hi-p0)
-		for first <= last {
-			end := min(last, first+chunkTokens-tok-1)
-			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: end, off: tok})
-			tok += end - first + 1
-			first = end + 1
-			if tok == chunkTokens {
-				w.chunk(tok)
-				w.segs, tok = w.segs[:0], 0
-			}
-		}
+	if bs > chunkTokens {
+		w.attendSplit(table, b0, b1, lo, hi)
+		return
 	}
-	if tok > 0 {
-		w.chunk(tok)
+	for b := b0; b < b1; {
+		w.segs = w.segs[:0]
+		tok := 0
+		for ; b < b1 && tok < chunkTokens; b++ {
+			p0 := b * bs
+			first, last := max(0, lo-p0), min(bs-1, hi-p0)
+			if first > last {
+				continue
+			}
+			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: last, off: tok})
+			tok += last - first + 1
+		}
+		if tok > 0 {
+			w.chunk(tok)
+		}
 	}
 }
 
@@ -291,6 +290,20 @@ func (w *worker) normalize(o []float32, r0, r1 int) {
 		inv := 1 / w.l[r]
 		for x := range dst {
 			dst[x] = a[x] * inv
+		}
+	}
+}
+
+// attendSplit is attend for blocks larger than a chunk: each block's needed range is
+// cut into chunk-sized pieces, so the working set does not grow with the block size.
+func (w *worker) attendSplit(table []int32, b0, b1, lo, hi int) {
+	bs := w.k.c.cfg.BlockSize
+	for b := b0; b < b1; b++ {
+		p0 := b * bs
+		for first, last := max(0, lo-p0), min(bs-1, hi-p0); first <= last; first += chunkTokens {
+			end := min(last, first+chunkTokens-1)
+			w.segs = append(w.segs[:0], seg{id: table[b], p0: p0, first: first, last: end})
+			w.chunk(end - first + 1)
 		}
 	}
 }
