@@ -131,13 +131,13 @@ func maxOf(s []float32) float32 {
 	return m
 }
 
-// scoreRowsSegsGo scores rows against consecutive key segments (columns continue
-// from one segment to the next).
-func scoreRowsSegsGo(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
+// scoreRowsSegs scores rows against consecutive key segments (columns continue from
+// one segment to the next).
+func scoreRowsSegs(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
 	col := 0
 	for _, s := range segs {
 		n := len(s) / d
-		scoreRowsGo(q, s, n, d, scale, ws[col:], stride)
+		scoreRows(q, s, n, d, scale, ws[col:], stride)
 		col += n
 	}
 }

@@ -16,10 +16,6 @@ func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []floa
 	scoreRowsGo(q, kseg, n, d, scale, ws, stride)
 }
 
-func scoreRowsSegs(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
-	scoreRowsSegsGo(q, segs, d, scale, ws, stride)
-}
-
 func accumRowsSegs(acc []float32, rows int, ws []float32, stride int, segs [][]float32, d int) {
 	accumRowsSegsGo(acc, rows, ws, stride, segs, d)
 }

@@ -219,15 +219,6 @@ func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []floa
 	}
 }
 
-func scoreRowsSegs(q [][]float32, segs [][]float32, d int, scale float32, ws []float32, stride int) {
-	col := 0
-	for _, s := range segs {
-		n := len(s) / d
-		scoreRows(q, s, n, d, scale, ws[col:], stride)
-		col += n
-	}
-}
-
 // accumRowsSegs keeps the accumulators of four rows in registers across all segments.
 func accumRowsSegs(acc []float32, rows int, ws []float32, stride int, segs [][]float32, d int) {
 	if !useAVX512 || d != 128 {

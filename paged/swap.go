@@ -1,6 +1,10 @@
 package paged
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pagedkv/pagedkv/blockpool"
+)
 
 // SwapOut moves a sequence's computed KV to the host tier (preemption by swapping, as
 // vLLM V0 did for sequence groups): it appends a (device Src, host Dst) copy per
@@ -22,22 +26,10 @@ func (m *Manager) SwapOut(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 	if m.host == nil {
 		return copies, fmt.Errorf("%w: SwapOut of sequence %d", ErrNoHostTier, id)
 	}
-	n := m.blocksFor(s.computed)
-	if n > m.host.NumFree() {
-		return copies, fmt.Errorf("%w: sequence %d needs %d host blocks, %d free", ErrNoSpace, id, n, m.host.NumFree())
-	}
-	host, err := m.host.Allocate(m.hitBuf[:0], n)
+	copies, err = m.moveTable(s, m.pool, m.host, m.blocksFor(s.computed), copies)
 	if err != nil {
-		panic("paged: planned host allocation failed: " + err.Error())
+		return copies, fmt.Errorf("sequence %d to host: %w", id, err)
 	}
-	for j, h := range host {
-		copies = append(copies, BlockCopy{Src: s.table[j], Dst: h})
-	}
-	if err := m.pool.ReleaseTable(s.table); err != nil {
-		panic("paged: releasing a live table failed: " + err.Error())
-	}
-	s.table = append(s.table[:0], host...)
-	m.hitBuf = host[:0]
 	s.swapped, s.reserved, s.numCached = true, s.computed, 0
 	m.stats.swapOuts++
 	return copies, nil
@@ -57,25 +49,36 @@ func (m *Manager) SwapIn(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 	if !s.swapped {
 		return copies, fmt.Errorf("%w: sequence %d is not swapped out", ErrInvalidArgument, id)
 	}
-	n := len(s.table)
-	if n > m.pool.NumFree() {
-		return copies, fmt.Errorf("%w: sequence %d needs %d device blocks, %d free", ErrNoSpace, id, n, m.pool.NumFree())
-	}
-	dev, err := m.pool.Allocate(m.hitBuf[:0], n)
+	copies, err = m.moveTable(s, m.host, m.pool, len(s.table), copies)
 	if err != nil {
-		panic("paged: planned allocation failed: " + err.Error())
+		return copies, fmt.Errorf("sequence %d to device: %w", id, err)
 	}
-	for j, d := range dev {
-		copies = append(copies, BlockCopy{Src: s.table[j], Dst: d})
-	}
-	if err := m.host.ReleaseTable(s.table); err != nil {
-		panic("paged: releasing a host table failed: " + err.Error())
-	}
-	s.table = append(s.table[:0], dev...)
-	m.hitBuf = dev[:0]
 	s.swapped = false
 	m.markComputed(s, 0) // re-register the full blocks
 	m.stats.swapIns++
+	return copies, nil
+}
+
+// moveTable moves the first n blocks of s's table from pool src to pool dst: it
+// allocates n blocks in dst (ErrNoSpace, changing nothing, if dst lacks them), appends
+// a copy per block, releases the whole table in src (tail first) and points the table
+// at the new blocks.
+func (m *Manager) moveTable(s *sequence, src, dst *blockpool.Pool, n int, copies []BlockCopy) ([]BlockCopy, error) {
+	if n > dst.NumFree() {
+		return copies, fmt.Errorf("%w: need %d blocks, %d free", ErrNoSpace, n, dst.NumFree())
+	}
+	moved, err := dst.Allocate(m.hitBuf[:0], n)
+	if err != nil {
+		panic("paged: planned allocation failed: " + err.Error())
+	}
+	for j, b := range moved {
+		copies = append(copies, BlockCopy{Src: s.table[j], Dst: b})
+	}
+	if err := src.ReleaseTable(s.table); err != nil {
+		panic("paged: releasing a live table failed: " + err.Error())
+	}
+	s.table = append(s.table[:0], moved...)
+	m.hitBuf = moved[:0]
 	return copies, nil
 }
 
