@@ -181,8 +181,10 @@ type engine struct {
 	waiting []*reqState // front = next to admit
 	running []*reqState // admission order; the back is preempted first
 	swapped []*reqState // swapped out, in preemption order; swapped in first
-	swapper swapper     // the policy's swapping, nil without a host tier
-	moved   int         // blocks copied to or from the host this iteration
+	// scheduled is this iteration's work, reused across iterations.
+	scheduled []*reqState
+	swapper   swapper // the policy's swapping, nil without a host tier
+	moved     int     // blocks copied to or from the host this iteration
 
 	winStart, winEnd float64
 	// time-weighted accumulators over the window
@@ -251,7 +253,8 @@ func (e *engine) step() {
 	}
 	budget := e.cfg.MaxBatchTokens
 	batchTokens, ctxTokens := 0, 0
-	var scheduled []*reqState
+	scheduled := e.scheduled[:0]
+	defer func() { e.scheduled = scheduled[:0] }()
 	preempted := false
 	for i := 0; i < len(e.running); i++ {
 		r := e.running[i]

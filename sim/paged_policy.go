@@ -18,6 +18,8 @@ type pagedPolicy struct {
 	slots  []int64
 	copies []paged.BlockCopy
 	tbl    []int32
+	// beamBuf is scratch for beam reshuffles
+	beamBuf []seqHandle
 	// breakdown scratch, indexed by block id
 	stamp    []int
 	tok, res []int
@@ -104,7 +106,10 @@ var beamKeep = 0.9
 // chosen one), as a fork; the old beams are freed. Shared prefixes stay shared.
 func (p *pagedPolicy) reshuffleBeams(r *reqState) {
 	k := len(r.seqs)
-	next := make([]seqHandle, k)
+	next := p.beamBuf[:0]
+	for range k {
+		next = append(next, 0)
+	}
 	for i := range k {
 		par := i
 		if p.rng.Float64() >= beamKeep {
@@ -119,7 +124,7 @@ func (p *pagedPolicy) reshuffleBeams(r *reqState) {
 	for i := range k {
 		_ = p.m.Free(p.seq(r, i))
 	}
-	r.seqs = next
+	r.seqs, p.beamBuf = append(r.seqs[:0], next...), next
 }
 
 func (p *pagedPolicy) decode(r *reqState, iter int) bool {
