@@ -193,9 +193,9 @@ func (p *Pool) ReleaseTable(table []BlockID) error {
 }
 
 func (p *Pool) release(ids []BlockID, reversed bool) error {
-	at := func(i int) BlockID {
+	at := func(i int) BlockID { // inlined: no call on the release path
 		if reversed {
-			return ids[len(ids)-1-i]
+			i = len(ids) - 1 - i
 		}
 		return ids[i]
 	}

@@ -380,7 +380,9 @@ func runFuzz(t testing.TB, data []byte) {
 					copy(f.host[int(c.Dst)*bs:int(c.Dst+1)*bs], f.kv[int(c.Src)*bs:int(c.Src+1)*bs])
 				}
 				require.Len(t, copies, (s.computed+bs-1)/bs)
-				_ = slots
+				for j, c := range copies { // block j of the table, in order
+					require.Equal(t, int32(slots[j*bs]/int64(bs)), c.Src)
+				}
 				s.swapped, s.reserved = true, s.computed
 			}
 		case 11: // SwapIn

@@ -158,8 +158,7 @@ func TestCollidingHasherNeverSharesWrongContent(t *testing.T) {
 		require.Equal(t, c.want, n, "%v %+v", c.prompt, c.opts)
 	}
 	// Reservation claims only confirmed blocks too.
-	b, claimed := prefill(t, m, cat(span(100, 4), span(4, 8)), SeqOptions{})
+	_, claimed := prefill(t, m, cat(span(100, 4), span(4, 8)), SeqOptions{})
 	require.Zero(t, claimed)
-	_ = b
 	inv(t, m)
 }

@@ -266,9 +266,9 @@ func TestScenarioForkThenCopyOnWrite(t *testing.T) {
 func TestScenarioWatermark(t *testing.T) {
 	m := newMgr(t, 100, 4, func(c *Config) { c.Watermark = 0.1 })
 	require.Equal(t, 10, m.WatermarkBlocks())
-	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))    // 90 blocks, 10 left
-	require.Equal(t, AdmitNever, m.CanAdmit(361, 0))  // 91 blocks can never leave 10
-	a, _ := prefill(t, m, span(0, 200), SeqOptions{}) // 50 blocks used
+	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))   // 90 blocks, 10 left
+	require.Equal(t, AdmitNever, m.CanAdmit(361, 0)) // 91 blocks can never leave 10
+	prefill(t, m, span(0, 200), SeqOptions{})        // 50 blocks used
 	require.Equal(t, AdmitNow, m.CanAdmit(160, 0))
 	require.Equal(t, AdmitLater, m.CanAdmit(161, 0))
 	require.Equal(t, AdmitLater, m.CanAdmit(160, 4))
@@ -278,7 +278,6 @@ func TestScenarioWatermark(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, AdmitNow, adm)
 	require.Equal(t, AdmitLater, m.CanAdmit(360, 0))
-	_ = a
 }
 
 func TestConcurrentReaders(t *testing.T) {
