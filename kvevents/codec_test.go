@@ -3,6 +3,7 @@ package kvevents
 import (
 	"bytes"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -90,7 +91,9 @@ func canonVMI(v any) any {
 	case uint64:
 		return canonUint(x)
 	case float64:
-		return flt(x)
+		return flt(math.Float64bits(x))
+	case float32:
+		return flt(math.Float64bits(float64(x)))
 	case []any:
 		out := make([]any, len(x))
 		for i := range x {

@@ -234,7 +234,7 @@ type Batch struct {
 	// before a publisher stamps it.
 	DataParallelRank Opt[int64]
 	// Layout is the event layout: the decoder records the one it read (the first
-	// event's) and the encoder writes it.
+	// event's; LayoutMap for a batch without events) and the encoder writes it.
 	Layout Layout
 
 	arena arena // decoder memory reused by the next Decode into this Batch

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // from the module root), or in $PAGEDKV_VLLM_COMPAT.
 
 type vectorFile struct {
-	Cases []vectorCase             `json:"cases"`
+	Cases []vectorCase               `json:"cases"`
 	ZMQ   map[string]json.RawMessage `json:"zmq"`
 }
 
@@ -50,8 +51,8 @@ func vectorsDir() string {
 	return filepath.Join("..", "..", "shared", "reference", "vllm-compat")
 }
 
-// loadVectors reads event-vectors.json; t == nil returns nil when absent (fuzz
-// seeding), otherwise the test is skipped with a message.
+// loadVectors reads event-vectors.json, skipping the test with a message when the
+// file is absent.
 func loadVectors(tb testing.TB) *vectorFile {
 	path := filepath.Join(vectorsDir(), "event-vectors.json")
 	raw, err := os.ReadFile(path)
@@ -81,7 +82,7 @@ func mustHex(tb testing.TB, s string) []byte {
 // form compare with reflect.DeepEqual: integers as decimal strings (num), floats
 // as flt, bytes as []byte, maps as map[string]any, arrays as []any.
 type num string
-type flt float64
+type flt uint64 // float64 bits, so NaN compares equal to itself
 
 // canonJSON converts a JSON tree decoded with UseNumber.
 func canonJSON(v any) any {
@@ -93,7 +94,7 @@ func canonJSON(v any) any {
 			if err != nil {
 				panic(err)
 			}
-			return flt(f)
+			return flt(math.Float64bits(f))
 		}
 		n, ok := new(big.Int).SetString(s, 10)
 		if !ok {
@@ -154,7 +155,7 @@ func canonGeneric(v any) any {
 	case uint64:
 		return canonUint(x)
 	case float64:
-		return flt(x)
+		return flt(math.Float64bits(x))
 	case []any:
 		out := make([]any, len(x))
 		for i := range x {
@@ -178,7 +179,7 @@ func canonBatch(b *Batch) any {
 	if b.DataParallelRank.Valid {
 		rank = canonInt(b.DataParallelRank.Val)
 	}
-	return []any{flt(b.TS), events, rank}
+	return []any{flt(math.Float64bits(b.TS)), events, rank}
 }
 
 func optAny[T any](o Opt[T], f func(T) any) any {
@@ -261,7 +262,7 @@ func canonHashAny(h BlockHash) any { return canonHash(h) }
 func batchFromInput(tb testing.TB, raw []byte, layout string) *Batch {
 	tb.Helper()
 	in := decodeJSON(tb, raw).(map[string]any)
-	b := &Batch{TS: float64(in["ts"].(flt))}
+	b := &Batch{TS: math.Float64frombits(uint64(in["ts"].(flt)))}
 	if layout == "legacy_array_like" {
 		b.Layout = LayoutArray
 	}
@@ -377,7 +378,7 @@ func genericFromCanon(tb testing.TB, v any) any {
 		}
 		return u
 	case flt:
-		return float64(x)
+		return math.Float64frombits(uint64(x))
 	case []any:
 		out := make([]any, len(x))
 		for i := range x {
