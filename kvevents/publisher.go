@@ -294,6 +294,9 @@ func (p *Publisher) Close() error {
 	}
 	err := p.closeSockets()
 	p.wg.Wait()
+	if p.router != nil {
+		drain(p.router) // unblock zmq4's connection readers (see drain)
+	}
 	return err
 }
 

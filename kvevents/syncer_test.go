@@ -32,9 +32,11 @@ func (f *fakeEffects) deliver(seq uint64, payload []byte, replayed bool) error {
 	f.delivered = append(f.delivered, delivery{seq, string(payload), replayed})
 	return nil
 }
-func (f *fakeEffects) notify(n Notification)       { f.notes = append(f.notes, n) }
-func (f *fakeEffects) startReplay(id, from uint64) { f.replays = append(f.replays, replayReq{id, from}) }
-func (f *fakeEffects) stopReplay()                 { f.stops++ }
+func (f *fakeEffects) notify(n Notification) { f.notes = append(f.notes, n) }
+func (f *fakeEffects) startReplay(id, from uint64) {
+	f.replays = append(f.replays, replayReq{id, from})
+}
+func (f *fakeEffects) stopReplay() { f.stops++ }
 
 func newTestSyncer(hasReplay bool, maxPending int) (*syncer, *fakeEffects) {
 	f := &fakeEffects{}
