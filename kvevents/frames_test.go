@@ -1,0 +1,158 @@
+package kvevents
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestOffsetEndpoint(t *testing.T) {
+	cases := []struct {
+		ep   string
+		rank int
+		want string
+		err  bool
+	}{
+		{"tcp://*:5557", 0, "tcp://*:5557", false},
+		{"tcp://*:5557", 3, "tcp://*:5560", false},
+		{"tcp://10.0.0.7:5558", 1, "tcp://10.0.0.7:5559", false},
+		{"tcp://[::1]:5557", 2, "tcp://[::1]:5559", false},
+		{"inproc://cache", 2, "inproc://cache_dp2", false},
+		{"", 4, "", false},
+		{"tcp://host", 1, "", true}, // "//host" is no port: vLLM raises too
+		{"tcp://host:abc", 1, "", true},
+		{"ipc:///tmp/kv", 1, "", true}, // vLLM raises ValueError
+		{"ipc:///tmp/kv", 0, "ipc:///tmp/kv", false},
+	}
+	for _, c := range cases {
+		got, err := OffsetEndpoint(c.ep, c.rank)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("OffsetEndpoint(%q, %d) = %q, %v; want %q (error %v)", c.ep, c.rank, got, err, c.want, c.err)
+		}
+		if err != nil && !errors.Is(err, ErrConfig) {
+			t.Errorf("error %v does not wrap ErrConfig", err)
+		}
+	}
+}
+
+func TestBindsEndpoint(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"tcp://*:5557": true, "tcp://[::]:5557": true, "ipc:///tmp/x": true, "inproc://x": true,
+		"tcp://10.0.0.7:5557": false, "tcp://127.0.0.1:0": false,
+	} {
+		if BindsEndpoint(ep) != want {
+			t.Errorf("BindsEndpoint(%q) = %v", ep, !want)
+		}
+	}
+}
+
+func TestSeqFrames(t *testing.T) {
+	if b := AppendSeq(nil, 5); !bytes.Equal(b, []byte{0, 0, 0, 0, 0, 0, 0, 5}) {
+		t.Fatalf("%x", b)
+	}
+	if s, err := ParseSeq(bytes.Repeat([]byte{0xff}, 8)); err != nil || s != EndSeq {
+		t.Fatal(s, err)
+	}
+	if _, err := ParseSeq([]byte{1, 2}); !errors.Is(err, ErrFrame) {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]uint64{
+		"":                                 0,
+		"\x05":                             5,
+		"\x00\x00\x00\x00\x00\x00\x01\x00": 256,
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07": 7,
+		"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x07": EndSeq, // beyond 64 bits
+	} {
+		if got := parseStartSeq([]byte(in)); got != want {
+			t.Errorf("parseStartSeq(%x) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestReplayFrames(t *testing.T) {
+	seq := AppendSeq(nil, 9)
+	end := AppendSeq(nil, EndSeq)
+	cases := []struct {
+		frames [][]byte
+		want   replayFrame
+		err    bool
+	}{
+		{[][]byte{{}, []byte("t"), seq, []byte("p")}, replayFrame{seq: 9, payload: []byte("p")}, false},
+		{[][]byte{{}, seq, []byte("p")}, replayFrame{seq: 9, payload: []byte("p")}, false}, // before #45177
+		{[][]byte{{}, {}, end, {}}, replayFrame{seq: EndSeq, payload: []byte{}, end: true}, false},
+		{[][]byte{{}, end, {}}, replayFrame{seq: EndSeq, payload: []byte{}, end: true}, false},
+		{[][]byte{[]byte("x"), seq, []byte("p")}, replayFrame{}, true},
+		{[][]byte{{}, []byte("t"), []byte{1}, []byte("p")}, replayFrame{}, true},
+		{[][]byte{{}}, replayFrame{}, true},
+	}
+	for i, c := range cases {
+		got, err := parseReplayFrames(c.frames)
+		if (err != nil) != c.err || got.seq != c.want.seq || got.end != c.want.end || !bytes.Equal(got.payload, c.want.payload) {
+			t.Errorf("case %d: %+v %v", i, got, err)
+		}
+	}
+	if _, _, err := parseLiveFrames([][]byte{seq, []byte("p")}); !errors.Is(err, ErrFrame) {
+		t.Fatal(err)
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(4)
+	if got := r.from(0, nil); len(got) != 0 {
+		t.Fatal(got)
+	}
+	for s := uint64(0); s < 10; s++ {
+		r.push(s, []byte{byte(s)})
+		if err := r.checkInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for start, want := range map[uint64][]uint64{0: {6, 7, 8, 9}, 7: {7, 8, 9}, 9: {9}, 10: nil, EndSeq: nil} {
+		var got []uint64
+		for _, it := range r.from(start, nil) {
+			got = append(got, it.seq)
+			if it.payload[0] != byte(it.seq) {
+				t.Fatal("payload mismatch")
+			}
+		}
+		if len(got) != len(want) || (len(want) > 0 && (got[0] != want[0] || got[len(got)-1] != want[len(want)-1])) {
+			t.Errorf("from(%d) = %v, want %v", start, got, want)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for name, cfg := range map[string]PublisherConfig{
+		"negative buffer": {BufferSteps: -1},
+		"negative rank":   {DataParallelRank: -1},
+		"bad mode":        {Mode: 7},
+		"ipc with rank":   {Endpoint: "ipc:///tmp/x", DataParallelRank: 1},
+	} {
+		if _, err := NewPublisher(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := NewPublisher(PublisherConfig{Endpoint: "tcp://256.0.0.1:1", Mode: Bind}); !errors.Is(err, ErrConfig) {
+		t.Errorf("unbindable: %v", err)
+	}
+	if _, err := NewSubscriber(context.Background(), SubscriberConfig{}); !errors.Is(err, ErrConfig) {
+		t.Errorf("no handler: %v", err)
+	}
+	s, err := NewSubscriber(context.Background(), SubscriberConfig{Handler: func(Notification) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(Endpoint{Engine: "x"}); !errors.Is(err, ErrConfig) {
+		t.Errorf("no Pub: %v", err)
+	}
+	_ = s.Close()
+	if err := s.Add(Endpoint{Engine: "x", Pub: "tcp://127.0.0.1:1"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+	p := testPublisher(t, PublisherConfig{})
+	_ = p.Close()
+	if _, err := p.Publish(&Batch{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+}
