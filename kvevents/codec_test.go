@@ -41,6 +41,9 @@ func TestGoldenVectors(t *testing.T) {
 			if !bytes.Equal(out, payload) {
 				t.Errorf("round trip\n got %x\nwant %x", out, payload)
 			}
+			if vmi, err := (&vmiEncoder{}).Append(nil, &b); err != nil || !bytes.Equal(vmi, payload) {
+				t.Errorf("vmihailenco-based encoder: %v\n got %x", err, vmi)
+			}
 			in := batchFromInput(t, c.Input, c.Layout)
 			out, err = EncodeBatch(in)
 			if err != nil {

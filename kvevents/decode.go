@@ -1,8 +1,10 @@
 package kvevents
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Decoder decodes vLLM KVEventBatch payloads, reusing memory between calls so that
@@ -138,11 +140,14 @@ type arena struct {
 	tokens []int32
 	hashes []BlockHash
 	bytes  []byte
+	keys   []any // the per-block entries of extra_keys
 }
 
 func (a *arena) reset() {
 	a.tokens = a.tokens[:0]
 	a.hashes = a.hashes[:0]
+	clear(a.keys) // drop references to the previous batch's tuples
+	a.keys = a.keys[:0]
 	if a.bytes == nil {
 		a.bytes = make([]byte, 0, 256)
 	}
@@ -357,7 +362,7 @@ func (d *Decoder) field(r *reader, a *arena, e *Event, f uint16) error {
 	case fLoraName:
 		e.LoraName, err = d.optStr(r)
 	case fExtraKeys:
-		e.ExtraKeys, err = extraKeys(r)
+		e.ExtraKeys, err = extraKeys(r, a)
 	case fGroupIdx:
 		e.GroupIdx, err = optInt(r, "group_idx")
 	case fSpecKind:
@@ -376,6 +381,7 @@ func hashes(r *reader, a *arena) ([]BlockHash, error) {
 		return nil, err
 	}
 	s := len(a.hashes)
+	a.hashes = slices.Grow(a.hashes, n) // n ≤ the bytes left
 	for i := range n {
 		h, err := hash(r, a)
 		if err != nil {
@@ -388,6 +394,10 @@ func hashes(r *reader, a *arena) ([]BlockHash, error) {
 
 // hash decodes an integer or bin block hash.
 func hash(r *reader, a *arena) (BlockHash, error) {
+	if b, off := r.b, r.off; off+8 < len(b) && b[off] == 0xcf { // vLLM's usual form
+		r.off = off + 9
+		return BlockHash{Value: binary.BigEndian.Uint64(b[off+1:])}, nil
+	}
 	c, err := r.peek()
 	if err != nil {
 		return BlockHash{}, err
@@ -409,13 +419,28 @@ func tokens(r *reader, a *arena) ([]int32, error) {
 		return nil, err
 	}
 	s := len(a.tokens)
+	a.tokens = slices.Grow(a.tokens, n) // n ≤ the bytes left
 	for i := range n {
-		v, err := r.int64Value("token id")
-		if err != nil {
-			return nil, fmt.Errorf("[%d]: %w", i, err)
-		}
-		if v > math.MaxInt32 || v < math.MinInt32 {
-			return nil, fmt.Errorf("%w: token id [%d] = %d exceeds int32", ErrSchema, i, v)
+		// Fast path for the forms token ids take (fixint, uint8/16/32); others,
+		// and every error, go through the general reader.
+		var v int64
+		b, off := r.b, r.off
+		switch {
+		case off < len(b) && b[off] <= 0x7f:
+			v, r.off = int64(b[off]), off+1
+		case off+2 < len(b) && b[off] == 0xcd:
+			v, r.off = int64(binary.BigEndian.Uint16(b[off+1:])), off+3
+		case off+4 < len(b) && b[off] == 0xce && b[off+1] < 0x80:
+			v, r.off = int64(binary.BigEndian.Uint32(b[off+1:])), off+5
+		case off+1 < len(b) && b[off] == 0xcc:
+			v, r.off = int64(b[off+1]), off+2
+		default:
+			if v, err = r.int64Value("token id"); err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			if v > math.MaxInt32 || v < math.MinInt32 {
+				return nil, fmt.Errorf("%w: token id [%d] = %d exceeds int32", ErrSchema, i, v)
+			}
 		}
 		a.tokens = append(a.tokens, int32(v))
 	}
@@ -442,7 +467,7 @@ func (d *Decoder) optStr(r *reader) (Opt[string], error) {
 }
 
 // extraKeys decodes list[tuple[Any, ...] | None] | None.
-func extraKeys(r *reader) (Opt[[]any], error) {
+func extraKeys(r *reader, a *arena) (Opt[[]any], error) {
 	if r.nilValue() {
 		return Opt[[]any]{}, nil
 	}
@@ -450,21 +475,23 @@ func extraKeys(r *reader) (Opt[[]any], error) {
 	if err != nil {
 		return Opt[[]any]{}, err
 	}
-	keys := make([]any, n)
-	for i := range keys {
-		if r.nilValue() {
-			continue
+	s := len(a.keys)
+	a.keys = slices.Grow(a.keys, n) // n ≤ the bytes left
+	for i := range n {
+		var k any
+		if !r.nilValue() {
+			if c, err := r.peek(); err != nil {
+				return Opt[[]any]{}, err
+			} else if !(c&0xf0 == 0x90 || c == 0xdc || c == 0xdd) {
+				return Opt[[]any]{}, fmt.Errorf("[%d]: %w", i, r.errKind("tuple or nil", c))
+			}
+			if k, err = r.genericValue(1); err != nil {
+				return Opt[[]any]{}, fmt.Errorf("[%d]: %w", i, err)
+			}
 		}
-		if c, err := r.peek(); err != nil {
-			return Opt[[]any]{}, err
-		} else if !(c&0xf0 == 0x90 || c == 0xdc || c == 0xdd) {
-			return Opt[[]any]{}, fmt.Errorf("[%d]: %w", i, r.errKind("tuple or nil", c))
-		}
-		if keys[i], err = r.genericValue(1); err != nil {
-			return Opt[[]any]{}, fmt.Errorf("[%d]: %w", i, err)
-		}
+		a.keys = append(a.keys, k)
 	}
-	return Some(keys), nil
+	return Some(a.keys[s:len(a.keys):len(a.keys)]), nil
 }
 
 // Interned strings every vLLM fleet sends.

@@ -57,6 +57,9 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded batch does not encode: %v", err)
 		}
+		if vmi, err := (&vmiEncoder{}).Append(nil, &b); err != nil || !bytes.Equal(vmi, out) {
+			t.Fatalf("the vmihailenco-based encoder writes other bytes: %v", err)
+		}
 		var b2 Batch
 		if err := dec.Decode(out, &b2); err != nil {
 			t.Fatalf("re-encoded batch does not decode: %v\n%x", err, out)
@@ -118,6 +121,9 @@ func FuzzRoundTrip(f *testing.F) {
 		out, err := EncodeBatch(b)
 		if err != nil {
 			t.Fatalf("encode: %v", err)
+		}
+		if vmi, err := (&vmiEncoder{}).Append(nil, b); err != nil || !bytes.Equal(vmi, out) {
+			t.Fatalf("the vmihailenco-based encoder writes other bytes: %v", err)
 		}
 		got, err := DecodeBatch(out)
 		if err != nil {
