@@ -2,7 +2,6 @@ package kvevents
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"testing"
 )
@@ -94,65 +93,5 @@ func TestReplayFrames(t *testing.T) {
 	}
 	if _, _, err := parseLiveFrames([][]byte{seq, []byte("p")}); !errors.Is(err, ErrFrame) {
 		t.Fatal(err)
-	}
-}
-
-func TestRing(t *testing.T) {
-	r := newRing(4)
-	if got := r.from(0, nil); len(got) != 0 {
-		t.Fatal(got)
-	}
-	for s := uint64(0); s < 10; s++ {
-		r.push(s, []byte{byte(s)})
-		if err := r.checkInvariants(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for start, want := range map[uint64][]uint64{0: {6, 7, 8, 9}, 7: {7, 8, 9}, 9: {9}, 10: nil, EndSeq: nil} {
-		var got []uint64
-		for _, it := range r.from(start, nil) {
-			got = append(got, it.seq)
-			if it.payload[0] != byte(it.seq) {
-				t.Fatal("payload mismatch")
-			}
-		}
-		if len(got) != len(want) || (len(want) > 0 && (got[0] != want[0] || got[len(got)-1] != want[len(want)-1])) {
-			t.Errorf("from(%d) = %v, want %v", start, got, want)
-		}
-	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	for name, cfg := range map[string]PublisherConfig{
-		"negative buffer": {BufferSteps: -1},
-		"negative rank":   {DataParallelRank: -1},
-		"bad mode":        {Mode: 7},
-		"ipc with rank":   {Endpoint: "ipc:///tmp/x", DataParallelRank: 1},
-	} {
-		if _, err := NewPublisher(cfg); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	if _, err := NewPublisher(PublisherConfig{Endpoint: "tcp://256.0.0.1:1", Mode: Bind}); !errors.Is(err, ErrConfig) {
-		t.Errorf("unbindable: %v", err)
-	}
-	if _, err := NewSubscriber(context.Background(), SubscriberConfig{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("no handler: %v", err)
-	}
-	s, err := NewSubscriber(context.Background(), SubscriberConfig{Handler: func(Notification) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Add(Endpoint{Engine: "x"}); !errors.Is(err, ErrConfig) {
-		t.Errorf("no Pub: %v", err)
-	}
-	_ = s.Close()
-	if err := s.Add(Endpoint{Engine: "x", Pub: "tcp://127.0.0.1:1"}); !errors.Is(err, ErrClosed) {
-		t.Errorf("after Close: %v", err)
-	}
-	p := testPublisher(t, PublisherConfig{})
-	_ = p.Close()
-	if _, err := p.Publish(&Batch{}); !errors.Is(err, ErrClosed) {
-		t.Errorf("Publish after Close: %v", err)
 	}
 }
