@@ -278,15 +278,12 @@ func (e *Event) Validate(l Layout) error {
 		if l == LayoutArray && e.Locality.Valid {
 			return fmt.Errorf("%w: locality has no place in the legacy array layout", ErrInvalidEvent)
 		}
-		if e.ParentBlockHash.Valid || len(e.TokenIDs) != 0 || e.BlockSize != 0 || e.LoraID.Valid ||
-			e.LoraName.Valid || e.ExtraKeys.Valid || e.KVCacheSpecKind.Valid || e.KVCacheSpecSlidingWindow.Valid {
+		if e.hasStoredOnly() {
 			return fmt.Errorf("%w: BlockRemoved carries a BlockStored-only field", ErrInvalidEvent)
 		}
 		return e.foreign()
 	case AllBlocksCleared:
-		if len(e.BlockHashes) != 0 || e.Medium.Valid || e.GroupIdx.Valid || e.Locality.Valid ||
-			e.ParentBlockHash.Valid || len(e.TokenIDs) != 0 || e.BlockSize != 0 || e.LoraID.Valid ||
-			e.LoraName.Valid || e.ExtraKeys.Valid || e.KVCacheSpecKind.Valid || e.KVCacheSpecSlidingWindow.Valid {
+		if len(e.BlockHashes) != 0 || e.Medium.Valid || e.GroupIdx.Valid || e.Locality.Valid || e.hasStoredOnly() {
 			return fmt.Errorf("%w: AllBlocksCleared carries a field", ErrInvalidEvent)
 		}
 		return e.foreign()
@@ -300,6 +297,12 @@ func (e *Event) Validate(l Layout) error {
 		return nil
 	}
 	return fmt.Errorf("%w: event type %d", ErrInvalidEvent, e.Type)
+}
+
+// hasStoredOnly reports whether a field only BlockStored has is set.
+func (e *Event) hasStoredOnly() bool {
+	return e.ParentBlockHash.Valid || len(e.TokenIDs) != 0 || e.BlockSize != 0 || e.LoraID.Valid ||
+		e.LoraName.Valid || e.ExtraKeys.Valid || e.KVCacheSpecKind.Valid || e.KVCacheSpecSlidingWindow.Valid
 }
 
 // foreign reports Tag/Raw set on a known event.
