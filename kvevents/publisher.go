@@ -55,7 +55,8 @@ type PublisherConfig struct {
 	Linger time.Duration
 	// SkipSend, when set, is asked about every sequence number; true means the
 	// batch is buffered for replay but not sent on the PUB socket. It injects
-	// lost messages in tests of subscribers (ours or others').
+	// lost messages in tests of subscribers (ours or others'). It is called with
+	// the publisher's lock held and must not call the publisher.
 	SkipSend func(seq uint64) bool
 }
 
@@ -156,7 +157,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{cfg: cfg, topic: []byte(cfg.Topic), ctx: ctx, cancel: cancel,
 		ring: newRing(cfg.BufferSteps), addr: cfg.Endpoint, raddr: cfg.ReplayEndpoint}
-	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1))
+	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithAutomaticReconnect(true))
 	if err := p.pub.SetOption(zmq4.OptionHWM, cfg.HWM); err != nil {
 		p.closeSockets()
 		return nil, fmt.Errorf("kvevents: PUB high-water mark: %w", err)
@@ -169,7 +170,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		}
 		p.addr = resolved(cfg.Endpoint, p.pub)
 	} else {
-		p.wg.Go(func() { _ = p.pub.Dial(cfg.Endpoint) }) // retries until Close
+		p.wg.Go(p.connect)
 	}
 	if cfg.ReplayEndpoint != "" {
 		p.router = zmq4.NewRouter(ctx)
@@ -181,6 +182,17 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		p.wg.Go(p.serveReplay)
 	}
 	return p, nil
+}
+
+// connect dials the subscriber that binds, until it answers or Close; zmq4 then
+// reconnects by itself when the connection drops.
+func (p *Publisher) connect() {
+	for {
+		err := p.pub.Dial(p.cfg.Endpoint) // retries refused connections itself
+		if err == nil || !sleepCtx(p.ctx, DefaultDialRetry) {
+			return
+		}
+	}
 }
 
 // resolved returns a dialable endpoint for a listening tcp socket (the port it

@@ -15,7 +15,8 @@ type SubscriberConfig struct {
 	// goroutine per engine: calls for one engine are sequential and in order,
 	// calls for different engines may run concurrently. A slow handler slows
 	// that engine's intake (bounded queues), which ZeroMQ turns into dropped
-	// messages at the publisher's HWM, recovered by replay.
+	// messages at the publisher's HWM, recovered by replay. Remove and Close wait
+	// for a call in progress, so the handler must not call them itself.
 	Handler func(Notification)
 	// ReplayTimeout: a replay that sends nothing for this long is abandoned and
 	// what it did not deliver is reported lost (default 3 s).
