@@ -40,9 +40,15 @@ func TestLoopbackInOrderManyEngines(t *testing.T) {
 		if countKind(l, GapLost) != 0 {
 			t.Fatalf("lost batches:\n%s", dump(l))
 		}
-		st, _ := s.Status(engine)
-		if st.NextSeq != next+n || st.Stats.Applied != next+n {
-			t.Fatalf("status %+v", st)
+		// The status snapshot follows the handler call.
+		for deadline := time.Now().Add(waitLimit); ; time.Sleep(5 * time.Millisecond) {
+			st, _ := s.Status(engine)
+			if st.NextSeq == next+n && st.Stats.Applied == next+n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status %+v", st)
+			}
 		}
 	}
 }

@@ -157,12 +157,14 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{cfg: cfg, topic: []byte(cfg.Topic), ctx: ctx, cancel: cancel,
 		ring: newRing(cfg.BufferSteps), addr: cfg.Endpoint, raddr: cfg.ReplayEndpoint}
-	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithAutomaticReconnect(true))
+	bind := cfg.Mode == Bind || (cfg.Mode == BindAuto && BindsEndpoint(cfg.Endpoint))
+	// Reconnection only for a connecting socket: zmq4 would make a listening one
+	// dial its own endpoint when a subscriber leaves.
+	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithAutomaticReconnect(!bind))
 	if err := p.pub.SetOption(zmq4.OptionHWM, cfg.HWM); err != nil {
 		p.closeSockets()
 		return nil, fmt.Errorf("kvevents: PUB high-water mark: %w", err)
 	}
-	bind := cfg.Mode == Bind || (cfg.Mode == BindAuto && BindsEndpoint(cfg.Endpoint))
 	if bind {
 		if err := p.pub.Listen(cfg.Endpoint); err != nil {
 			p.closeSockets()

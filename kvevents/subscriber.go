@@ -165,7 +165,8 @@ func (s *Subscriber) Remove(engine string) (EngineStatus, bool) {
 	return e.status(), true
 }
 
-// Status returns a snapshot of one engine's subscription.
+// Status returns a snapshot of one engine's subscription; it catches up with the
+// handler a moment after each call returns.
 func (s *Subscriber) Status(engine string) (EngineStatus, bool) {
 	s.mu.Lock()
 	e, ok := s.engines[engine]
