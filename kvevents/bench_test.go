@@ -152,3 +152,47 @@ func BenchmarkPublishStored16x16(b *testing.B)           { benchPublish(b, 1, fa
 func BenchmarkPublishBatch64(b *testing.B)               { benchPublish(b, 64, false) }
 func BenchmarkPublishStored16x16Subscribed(b *testing.B) { benchPublish(b, 1, true) }
 func BenchmarkPublishBatch64Subscribed(b *testing.B)     { benchPublish(b, 64, true) }
+
+// decodeStepBatch is what a decode step of 256 sequences with 16-token blocks
+// emits on average: 256/16 = 16 sequences complete a block (one BlockStored each,
+// with its parent) and, under memory pressure, 16 cached blocks are evicted (one
+// BlockRemoved each, as vLLM sends them).
+func decodeStepBatch() *Batch {
+	b := &Batch{TS: 1757500000.25, DataParallelRank: Some[int64](0)}
+	h := uint64(0x9e3779b97f4a7c15)
+	for range 16 {
+		parent := h
+		h = h*6364136223846793005 + 1442695040888963407
+		toks := make([]int32, 16)
+		for i := range toks {
+			toks[i] = int32((uint64(i)*2654435761 + h) % 151936)
+		}
+		b.Events = append(b.Events, Event{Type: BlockStored, BlockHashes: []BlockHash{HashUint64(h)},
+			ParentBlockHash: Some(HashUint64(parent)), TokenIDs: toks, BlockSize: 16, Medium: Some(MediumGPU),
+			ExtraKeys: Some([]any{nil}), GroupIdx: Some[int64](0), KVCacheSpecKind: Some("full_attention")})
+	}
+	for range 16 {
+		h = h*6364136223846793005 + 1442695040888963407
+		b.Events = append(b.Events, Event{Type: BlockRemoved, BlockHashes: []BlockHash{HashUint64(h)},
+			Medium: Some(MediumGPU), GroupIdx: Some[int64](0)})
+	}
+	return b
+}
+
+// Publisher cost per decode step of 256 sequences (compare with paged's
+// BenchmarkDecodeStep256 measured in the same run).
+func BenchmarkPublishDecodeStep256(b *testing.B) {
+	p, err := NewPublisher(PublisherConfig{Endpoint: "tcp://127.0.0.1:0", Mode: Bind,
+		ReplayEndpoint: "tcp://127.0.0.1:0", Linger: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	batch := decodeStepBatch()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Publish(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,6 +13,26 @@ import (
 // for concurrent use.
 type Encoder struct{}
 
+// Map keys and tags with their msgpack headers, written in one copy.
+var (
+	kType                     = appendStr(nil, "type")
+	kBlockHashes              = appendStr(nil, "block_hashes")
+	kParentBlockHash          = appendStr(nil, "parent_block_hash")
+	kTokenIds                 = appendStr(nil, "token_ids")
+	kBlockSize                = appendStr(nil, "block_size")
+	kLoraId                   = appendStr(nil, "lora_id")
+	kMedium                   = appendStr(nil, "medium")
+	kLoraName                 = appendStr(nil, "lora_name")
+	kExtraKeys                = appendStr(nil, "extra_keys")
+	kGroupIdx                 = appendStr(nil, "group_idx")
+	kKvCacheSpecKind          = appendStr(nil, "kv_cache_spec_kind")
+	kKvCacheSpecSlidingWindow = appendStr(nil, "kv_cache_spec_sliding_window")
+	kLocality                 = appendStr(nil, "locality")
+	kTypeStored               = appendStr(appendStr(nil, "type"), tagBlockStored)
+	kTypeRemoved              = appendStr(appendStr(nil, "type"), tagBlockRemoved)
+	kTypeCleared              = appendStr(appendStr(nil, "type"), tagAllBlocksCleared)
+)
+
 // EncodeBatch returns the msgpack payload of b in a new slice.
 func EncodeBatch(b *Batch) ([]byte, error) {
 	var e Encoder
@@ -50,40 +70,40 @@ func appendMapEvent(b []byte, ev *Event) []byte {
 		n := 8 + count(ev.ExtraKeys.Valid, ev.GroupIdx.Valid, ev.KVCacheSpecKind.Valid,
 			ev.KVCacheSpecSlidingWindow.Valid, ev.Locality.Valid)
 		b = appendMapLen(b, n)
-		b = appendStr(appendStr(b, "type"), tagBlockStored)
-		b = appendHashes(appendStr(b, "block_hashes"), ev.BlockHashes)
-		b = appendOptHash(appendStr(b, "parent_block_hash"), ev.ParentBlockHash)
-		b = appendTokens(appendStr(b, "token_ids"), ev.TokenIDs)
-		b = appendInt(appendStr(b, "block_size"), int64(ev.BlockSize))
-		b = appendOptInt(appendStr(b, "lora_id"), ev.LoraID)
-		b = appendOptStr(appendStr(b, "medium"), ev.Medium)
-		b = appendOptStr(appendStr(b, "lora_name"), ev.LoraName)
+		b = append(b, kTypeStored...)
+		b = appendHashes(append(b, kBlockHashes...), ev.BlockHashes)
+		b = appendOptHash(append(b, kParentBlockHash...), ev.ParentBlockHash)
+		b = appendTokens(append(b, kTokenIds...), ev.TokenIDs)
+		b = appendInt(append(b, kBlockSize...), int64(ev.BlockSize))
+		b = appendOptInt(append(b, kLoraId...), ev.LoraID)
+		b = appendOptStr(append(b, kMedium...), ev.Medium)
+		b = appendOptStr(append(b, kLoraName...), ev.LoraName)
 		if ev.ExtraKeys.Valid {
-			b = appendExtraKeys(appendStr(b, "extra_keys"), ev.ExtraKeys.Val)
+			b = appendExtraKeys(append(b, kExtraKeys...), ev.ExtraKeys.Val)
 		}
 		if ev.GroupIdx.Valid {
-			b = appendInt(appendStr(b, "group_idx"), ev.GroupIdx.Val)
+			b = appendInt(append(b, kGroupIdx...), ev.GroupIdx.Val)
 		}
 		if ev.KVCacheSpecKind.Valid {
-			b = appendStr(appendStr(b, "kv_cache_spec_kind"), ev.KVCacheSpecKind.Val)
+			b = appendStr(append(b, kKvCacheSpecKind...), ev.KVCacheSpecKind.Val)
 		}
 		if ev.KVCacheSpecSlidingWindow.Valid {
-			b = appendInt(appendStr(b, "kv_cache_spec_sliding_window"), ev.KVCacheSpecSlidingWindow.Val)
+			b = appendInt(append(b, kKvCacheSpecSlidingWindow...), ev.KVCacheSpecSlidingWindow.Val)
 		}
 		if ev.Locality.Valid {
-			b = appendStr(appendStr(b, "locality"), ev.Locality.Val)
+			b = appendStr(append(b, kLocality...), ev.Locality.Val)
 		}
 		return b
 	case BlockRemoved:
 		b = appendMapLen(b, 3+count(ev.GroupIdx.Valid, ev.Locality.Valid))
-		b = appendStr(appendStr(b, "type"), tagBlockRemoved)
-		b = appendHashes(appendStr(b, "block_hashes"), ev.BlockHashes)
-		b = appendOptStr(appendStr(b, "medium"), ev.Medium)
+		b = append(b, kTypeRemoved...)
+		b = appendHashes(append(b, kBlockHashes...), ev.BlockHashes)
+		b = appendOptStr(append(b, kMedium...), ev.Medium)
 		if ev.GroupIdx.Valid {
-			b = appendInt(appendStr(b, "group_idx"), ev.GroupIdx.Val)
+			b = appendInt(append(b, kGroupIdx...), ev.GroupIdx.Val)
 		}
 		if ev.Locality.Valid {
-			b = appendStr(appendStr(b, "locality"), ev.Locality.Val)
+			b = appendStr(append(b, kLocality...), ev.Locality.Val)
 		}
 		return b
 	case AllBlocksCleared:

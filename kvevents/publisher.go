@@ -138,13 +138,32 @@ type Publisher struct {
 	raddr  string      // resolved replay endpoint
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	enc    Encoder
-	seq    uint64 // next sequence number
-	ring   *ring
-	stats  PublisherStats
-	closed bool
-	hint   int // size of the last payload, to allocate the next one once
+	mu      sync.Mutex
+	enc     Encoder
+	seq     uint64 // next sequence number
+	ring    *ring
+	stats   PublisherStats
+	closed  bool
+	scratch []byte // encoding buffer, reused
+	slab    []byte // payloads are carved from it (len = bytes used)
+}
+
+// slabSize is the size of the blocks payloads are carved from: one allocation
+// serves many batches, and a block is freed once the replay buffer and the socket
+// have let go of every payload in it. Larger payloads get their own allocation.
+const slabSize = 64 << 10
+
+// keep copies an encoded payload into the slab; the copy is never modified again.
+func (p *Publisher) keep(b []byte) []byte {
+	if len(b) > slabSize/8 {
+		return append([]byte(nil), b...)
+	}
+	if len(p.slab)+len(b) > cap(p.slab) {
+		p.slab = make([]byte, 0, slabSize)
+	}
+	s := len(p.slab)
+	p.slab = append(p.slab, b...)
+	return p.slab[s:len(p.slab):len(p.slab)]
 }
 
 // NewPublisher opens the sockets. A bound endpoint with port 0 gets a free port
@@ -227,12 +246,13 @@ func (p *Publisher) Publish(b *Batch) (uint64, error) {
 	if !stamped.DataParallelRank.Valid {
 		stamped.DataParallelRank = Some(int64(p.cfg.DataParallelRank))
 	}
-	// A fresh slice per batch: the PUB queue and the replay buffer share it.
-	payload, err := p.enc.Append(make([]byte, 0, p.hint+p.hint/4+64), &stamped)
+	enc, err := p.enc.Append(p.scratch[:0], &stamped)
 	if err != nil {
 		return 0, err
 	}
-	p.hint = len(payload)
+	p.scratch = enc
+	// The PUB queue and the replay buffer share the payload: it must stay as is.
+	payload := p.keep(enc)
 	seq := p.seq
 	p.seq++
 	p.ring.push(seq, payload)
