@@ -40,21 +40,29 @@ const (
 	DefaultDialRetry     = 250 * time.Millisecond
 )
 
+// DefaultSubscriberConfig returns the configuration with every default filled in;
+// the Handler is still to be set.
+func DefaultSubscriberConfig() SubscriberConfig {
+	return SubscriberConfig{ReplayTimeout: DefaultReplayTimeout, MaxPending: DefaultMaxPending,
+		QueueSize: DefaultQueueSize, DialRetry: DefaultDialRetry}
+}
+
 func (c SubscriberConfig) withDefaults() (SubscriberConfig, error) {
 	if c.Handler == nil {
 		return c, fmt.Errorf("%w: Handler is required", ErrConfig)
 	}
+	d := DefaultSubscriberConfig()
 	if c.ReplayTimeout == 0 {
-		c.ReplayTimeout = DefaultReplayTimeout
+		c.ReplayTimeout = d.ReplayTimeout
 	}
 	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
+		c.MaxPending = d.MaxPending
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
+		c.QueueSize = d.QueueSize
 	}
 	if c.DialRetry == 0 {
-		c.DialRetry = DefaultDialRetry
+		c.DialRetry = d.DialRetry
 	}
 	if c.ReplayTimeout < 0 || c.MaxPending < 0 || c.QueueSize < 0 || c.DialRetry < 0 {
 		return c, fmt.Errorf("%w: negative ReplayTimeout, MaxPending, QueueSize or DialRetry", ErrConfig)
