@@ -1,18 +1,50 @@
 package prefix
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
+	"github.com/zeebo/xxh3"
 )
 
 func TestNewValidates(t *testing.T) {
-	_, err := New(Config{BlockSize: 0})
+	_, err := New(Config{BlockSize: -1})
 	require.True(t, errors.Is(err, ErrInvalidConfig))
 	s, err := New(Config{BlockSize: 4})
 	require.NoError(t, err)
 	require.Equal(t, 4, s.BlockSize())
+	_, err = New(Config{Hasher: VLLM{}, Seed: 1})
+	require.True(t, errors.Is(err, ErrInvalidConfig), "a VLLM hasher has no pagedkv seed")
+}
+
+// The zero Config means the documented defaults: block size 16, XXH3, seed 0.
+func TestZeroConfigIsDefault(t *testing.T) {
+	z, err := New(Config{})
+	require.NoError(t, err)
+	d, err := New(DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, DefaultBlockSize, z.BlockSize())
+	require.Equal(t, XXH3{}, z.Hasher())
+	require.Equal(t, d.Root(), z.Root())
+	a, b := z.NewChain(Extras{}), d.NewChain(Extras{})
+	a.Extend(seq(40))
+	b.Extend(seq(40))
+	require.Equal(t, 2, a.Len())
+	require.Equal(t, b.Hash(1), a.Hash(1))
+	require.Equal(t, 8, z.DigestSize())
+	require.Equal(t, uint64(z.Root()), binary.BigEndian.Uint64(z.AppendRootDigest(nil)))
+}
+
+// Each Hasher gives its own hashes; XXHash (the former default) stays available.
+func TestHashersDiffer(t *testing.T) {
+	x, _ := New(Config{Hasher: XXHash{}})
+	y, _ := New(Config{Hasher: XXH3{}})
+	require.NotEqual(t, x.Root(), y.Root())
+	require.Equal(t, Hash(xxhash.Sum64String("abc")), XXHash{}.Sum([]byte("abc")))
+	require.Equal(t, Hash(xxh3.HashString("abc")), XXH3{}.Sum([]byte("abc")))
 }
 
 func TestSeedChangesRoot(t *testing.T) {
