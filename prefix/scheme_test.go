@@ -54,20 +54,3 @@ func TestSeedChangesRoot(t *testing.T) {
 	require.NotEqual(t, a.Root(), b.Root())
 	require.Equal(t, a.Root(), c.Root())
 }
-
-func TestEncodeBlockLayout(t *testing.T) {
-	ex := Extras{Adapter: "lo", CacheSalt: "s", MM: []MMItem{{ID: "img", Offset: 2, Length: 10}}}
-	buf, extraStart := encodeBlock(nil, 7, []int32{1, -1}, &ex, 0, 2)
-	require.Equal(t, 8+4+8, extraStart)
-	require.Equal(t, []byte{7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, buf[:extraStart])
-	// block 0 covers [0,2): the image starts at 2, so it does not overlap; salt is there.
-	require.Equal(t, append(append([]byte{'L', 2, 0, 0, 0}, "lo"...), append([]byte{'S', 1, 0, 0, 0}, 's')...), buf[extraStart:])
-	// block 1 covers [2,4): the image overlaps at relative offset 0; no salt.
-	buf, extraStart = encodeBlock(nil, 7, []int32{1, 2}, &ex, 1, 2)
-	want := append([]byte{'L', 2, 0, 0, 0}, "lo"...)
-	want = append(want, 'M', 3, 0, 0, 0, 'i', 'm', 'g', 0, 0, 0, 0, 0, 0, 0, 0)
-	require.Equal(t, want, buf[extraStart:])
-	// block 2 covers [4,6): relative offset -2.
-	buf, extraStart = encodeBlock(nil, 7, []int32{1, 2}, &ex, 2, 2)
-	require.Equal(t, byte(0xfe), buf[extraStart+7+1+4+3])
-}
