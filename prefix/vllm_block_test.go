@@ -15,12 +15,12 @@ func TestSelectMMFollowsVLLMScan(t *testing.T) {
 		next               int
 	}
 	for _, s := range []step{
-		{0, 16, 0, []int32{0}, 0},       // a starts in block 0 and goes on
-		{16, 32, 0, []int32{0}, 0},      // still inside a
+		{0, 16, 0, []int32{0}, 0},        // a starts in block 0 and goes on
+		{16, 32, 0, []int32{0}, 0},       // still inside a
 		{32, 48, 0, []int32{0, 1, 2}, 3}, // a ends, b and c lie inside
-		{48, 64, 3, nil, 3},             // every item ended before the block: early exit
-		{32, 48, -1, []int32{2}, 3},     // the incremental quirk: only the last item
-		{0, 4, 0, nil, 0},               // the block has not reached a
+		{48, 64, 3, nil, 3},              // every item ended before the block: early exit
+		{32, 48, -1, []int32{2}, 3},      // the incremental quirk: only the last item
+		{0, 4, 0, nil, 0},                // the block has not reached a
 	} {
 		sel, next := selectMM(nil, items, s.start, s.end, s.cursor)
 		require.Equal(t, s.sel, sel, "%+v", s)
