@@ -128,17 +128,6 @@ func TestCopyFromIsIndependent(t *testing.T) {
 	require.Equal(t, a.Hash(0), b.Hash(0))
 }
 
-func BenchmarkExtend2048(b *testing.B) {
-	s, _ := New(DefaultConfig())
-	toks := seq(2048)
-	c := s.NewChain(Extras{})
-	b.ReportAllocs()
-	for b.Loop() {
-		c.Reset()
-		c.Extend(toks)
-	}
-}
-
 // every scheme the package offers, with extra keys of every kind where it matters.
 func allSchemes(t testing.TB, bs int) map[string]*Scheme {
 	t.Helper()

@@ -80,9 +80,10 @@ const DefaultNoneHashSeed = "vllm-none-hash"
 // written once and then referenced). The encoder assumes, as holds in vLLM, that
 // the keys of a block are distinct objects, except that equal one-character
 // (Latin-1) or empty strings are one object in CPython and are referenced the second
-// time. Frames follow CPython's C pickler (a new frame after 64 KiB); payloads that
-// large (blocks of more than ~13,000 tokens, or huge keys) are not covered by the
-// golden vectors.
+// time. Everything else follows CPython's C pickler, frames included (a frame closes
+// at the end of any object once it holds 64 KiB; payloads of 64 KiB or more are
+// written outside frames): the golden vectors cover the common shapes, and the tests
+// compare large, framed payloads with CPython 3.11's pickle.dumps.
 type VLLM struct {
 	// Algo is the hash algorithm. Default (zero) SHA256CBOR.
 	Algo VLLMAlgo
