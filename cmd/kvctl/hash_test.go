@@ -173,3 +173,27 @@ func TestHashDefaultLimit(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, fmt.Sprintf("larger than %d bytes", defaultHashMaxInput))
 }
+
+// FuzzHashInput: any input gives exit 0 with well-formed output, or exit 1 with one
+// line on stderr; never a panic.
+func FuzzHashInput(f *testing.F) {
+	f.Add(`{"hash_algo":"sha256_cbor","pythonhashseed":"0","block_size":2,"prompt_token_ids":[1,2,3,4,5],"output_token_ids":[6]}`)
+	f.Add(`{"hash_algo":"sha256","block_size":3,"prompt_token_ids":[0,0,0],"lora_name":"a","cache_salt":"a","mm_items":[{"identifier":"a","offset":0,"length":2}],"prompt_embeds":{"dtype":"float32","rows":[[1],[2],[3]]}}`)
+	f.Add(`{"hash_algo":"xxhash","pythonhashseed":"1","block_size":1,"prompt_token_ids":[-5,2147483647]}`)
+	f.Add(`{"block_size":1e9}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		code, stdout, stderr := kvctl(in, "hash", "-max-input", "4096")
+		switch code {
+		case exitOK:
+			var res hashResult
+			require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+			require.Len(t, res.EventIDs, len(res.Digests))
+			require.Empty(t, stderr)
+		case exitFailure:
+			require.Empty(t, stdout)
+			require.Equal(t, 1, strings.Count(stderr, "\n"), "%q", stderr)
+		default:
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	})
+}
