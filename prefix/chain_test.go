@@ -1,7 +1,6 @@
 package prefix
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -103,17 +102,6 @@ func TestExtraKeysIsolate(t *testing.T) {
 	e.Extend(toks)
 	require.NotZero(t, d.ExtraFingerprint(1))
 	require.NotEqual(t, d.ExtraFingerprint(1), e.ExtraFingerprint(1))
-}
-
-func TestExtrasValidate(t *testing.T) {
-	require.NoError(t, Extras{MM: []MMItem{{ID: "a", Offset: 0, Length: 1}, {ID: "b", Offset: 3, Length: 1}}}.Validate())
-	for _, ex := range []Extras{
-		{MM: []MMItem{{ID: "a", Offset: -1, Length: 1}}},
-		{MM: []MMItem{{ID: "a", Offset: 0, Length: 0}}},
-		{MM: []MMItem{{ID: "a", Offset: 5, Length: 1}, {ID: "b", Offset: 3, Length: 1}}},
-	} {
-		require.True(t, errors.Is(ex.Validate(), ErrInvalidExtras))
-	}
 }
 
 func TestCopyFromIsIndependent(t *testing.T) {

@@ -32,7 +32,7 @@ const (
 	pkTuple1         = 0x85
 	pkLong1          = 0x8a
 	pkLong4          = 0x8b
-	pkShortBinUnicod = 0x8c
+	pkShortBinUnicode = 0x8c
 	pkBinUnicode8    = 0x8d
 	pkBinBytes8      = 0x8e
 	pkMemoize        = 0x94
@@ -178,7 +178,7 @@ func (p *pickler) str(s string) {
 		p.shared = append(p.shared, pkShared{s, p.memo})
 	}
 	var h [9]byte
-	pkPayload(p, sizedHeader(h[:0], pkShortBinUnicod, pkBinUnicode, pkBinUnicode8, len(s)), s)
+	pkPayload(p, sizedHeader(h[:0], pkShortBinUnicode, pkBinUnicode, pkBinUnicode8, len(s)), s)
 	p.memoize()
 	p.boundary()
 }

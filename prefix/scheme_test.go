@@ -5,9 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
-	"github.com/zeebo/xxh3"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -36,15 +34,6 @@ func TestZeroConfigIsDefault(t *testing.T) {
 	require.Equal(t, b.Hash(1), a.Hash(1))
 	require.Equal(t, 8, z.DigestSize())
 	require.Equal(t, uint64(z.Root()), binary.BigEndian.Uint64(z.AppendRootDigest(nil)))
-}
-
-// Each Hasher gives its own hashes; XXHash (the former default) stays available.
-func TestHashersDiffer(t *testing.T) {
-	x, _ := New(Config{Hasher: XXHash{}})
-	y, _ := New(Config{Hasher: XXH3{}})
-	require.NotEqual(t, x.Root(), y.Root())
-	require.Equal(t, Hash(xxhash.Sum64String("abc")), XXHash{}.Sum([]byte("abc")))
-	require.Equal(t, Hash(xxh3.HashString("abc")), XXH3{}.Sum([]byte("abc")))
 }
 
 func TestSeedChangesRoot(t *testing.T) {
