@@ -15,28 +15,28 @@ import "encoding/binary"
 
 // Pickle opcodes used here (Lib/pickletools.py names them).
 const (
-	pkMark           = '('
-	pkStop           = '.'
-	pkBinInt         = 'J'
-	pkBinInt1        = 'K'
-	pkBinInt2        = 'M'
-	pkNone           = 'N'
-	pkBinUnicode     = 'X'
-	pkBinGet         = 'h'
-	pkLongBinGet     = 'j'
-	pkTuple          = 't'
-	pkEmptyTuple     = ')'
-	pkBinBytes       = 'B'
-	pkShortBinBytes  = 'C'
-	pkProto          = 0x80
-	pkTuple1         = 0x85
-	pkLong1          = 0x8a
-	pkLong4          = 0x8b
+	pkMark            = '('
+	pkStop            = '.'
+	pkBinInt          = 'J'
+	pkBinInt1         = 'K'
+	pkBinInt2         = 'M'
+	pkNone            = 'N'
+	pkBinUnicode      = 'X'
+	pkBinGet          = 'h'
+	pkLongBinGet      = 'j'
+	pkTuple           = 't'
+	pkEmptyTuple      = ')'
+	pkBinBytes        = 'B'
+	pkShortBinBytes   = 'C'
+	pkProto           = 0x80
+	pkTuple1          = 0x85
+	pkLong1           = 0x8a
+	pkLong4           = 0x8b
 	pkShortBinUnicode = 0x8c
-	pkBinUnicode8    = 0x8d
-	pkBinBytes8      = 0x8e
-	pkMemoize        = 0x94
-	pkFrame          = 0x95
+	pkBinUnicode8     = 0x8d
+	pkBinBytes8       = 0x8e
+	pkMemoize         = 0x94
+	pkFrame           = 0x95
 
 	pkFrameHeader = 9         // FRAME opcode + 8-byte length
 	pkFrameTarget = 64 * 1024 // CPython's FRAME_SIZE_TARGET
