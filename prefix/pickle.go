@@ -31,7 +31,6 @@ const (
 	pkProto           = 0x80
 	pkTuple1          = 0x85
 	pkLong1           = 0x8a
-	pkLong4           = 0x8b
 	pkShortBinUnicode = 0x8c
 	pkBinUnicode8     = 0x8d
 	pkBinBytes8       = 0x8e

@@ -51,12 +51,13 @@ const DefaultNoneHashSeed = "vllm-none-hash"
 //
 // Chain.Hash(i) is then vLLM's 64-bit event id (VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=1,
 // the default): the last 8 digest bytes read big-endian. Chain.AppendDigest gives
-// the full digest.
+// the full digest, which is what events carry with that variable set to 0.
 //
 // Multimodal items: vLLM scans the (offset-sorted) items with a cursor. A block
 // takes the items it overlaps (end > offset and start < offset+length; an item
 // ending exactly on a block boundary belongs to the earlier block only), stopping at
-// the first item that does not end inside it. The cursor starts at item 0 when the
+// the first item that does not end inside it, and takes none at all once the last
+// item has ended (so overlapping or nested items can be skipped). The cursor starts at item 0 when the
 // chain is empty and at the LAST item when it already holds blocks — vLLM's
 // incremental-hashing quirk: a block completed by generated tokens only looks at
 // the last item. Each Chain.Extend call is one call of vLLM's request block hasher,
@@ -77,8 +78,9 @@ const DefaultNoneHashSeed = "vllm-none-hash"
 //     started with --prefix-caching-hash-algo sha256_cbor (or xxhash_cbor).
 //
 // Pickle: pickle output depends on Python object identity (an object met twice is
-// written once and then referenced). The encoder assumes, as holds in vLLM, that
-// the keys of a block are distinct objects, except that equal one-character
+// written once and then referenced). The encoder assumes that the keys of a block
+// are distinct objects, as vLLM builds them (a LoRA name, fresh mm-hash strings, a
+// salt), except that equal one-character
 // (Latin-1) or empty strings are one object in CPython and are referenced the second
 // time. Everything else follows CPython's C pickler, frames included (a frame closes
 // at the end of any object once it holds 64 KiB; payloads of 64 KiB or more are
