@@ -47,6 +47,9 @@ func New(cfg Config) (*Scheme, error) {
 	if cfg.Hasher == nil {
 		cfg.Hasher = XXH3{}
 	}
+	if p, ok := cfg.Hasher.(*VLLM); ok && p == nil {
+		return nil, fmt.Errorf("%w: nil *VLLM hasher", ErrInvalidConfig)
+	}
 	s := &Scheme{blockSize: cfg.BlockSize, hasher: cfg.Hasher}
 	if vh, ok := cfg.Hasher.(interface{ vllmConfig() VLLM }); ok {
 		if cfg.Seed != 0 {

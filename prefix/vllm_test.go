@@ -118,6 +118,8 @@ func TestVLLMValidate(t *testing.T) {
 		_, err := New(Config{Hasher: v})
 		require.True(t, errors.Is(err, ErrInvalidConfig), "%+v", v)
 	}
+	_, err := New(Config{Hasher: (*VLLM)(nil)})
+	require.True(t, errors.Is(err, ErrInvalidConfig))
 	for _, v := range []VLLM{{}, {Algo: SHA256Pickle}, {Algo: XXHashCBOR, PythonHashSeed: "0"}, {Algo: XXHashPickle, PythonHashSeed: "x"}} {
 		s, err := New(Config{Hasher: &v})
 		require.NoError(t, err, "%+v", v)
