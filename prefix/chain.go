@@ -24,9 +24,13 @@ type Chain struct {
 	// len(digests) == len(hashes)*DigestSize, and hashes[i] is the last 8 bytes of
 	// block i's digest, big-endian.
 	digests []byte
-	scratch []byte
-	sel     []int32 // multimodal items selected for the block being hashed (vLLM)
-	pk      pickler // pickle writer (vLLM pickle algorithms)
+	// mmCursor[i] is the multimodal scan cursor block i was hashed with (vLLM
+	// schemes with multimodal items only; see AppendExtraKeys). Invariant:
+	// len(mmCursor) == len(hashes) when it is kept, else 0.
+	mmCursor []int32
+	scratch  []byte
+	sel      []int32 // multimodal items selected for the block being hashed (vLLM)
+	pk       pickler // pickle writer (vLLM pickle algorithms)
 	// trace, if set (tests only), sees every vLLM block's serialized payload.
 	trace func(block int, payload []byte)
 }
@@ -105,6 +109,9 @@ func (c *Chain) extendVLLM(tokens []int32) int {
 		if i > 0 {
 			parent = c.digests[(i-1)*v.size : i*v.size]
 		}
+		if len(c.extras.MM) > 0 {
+			c.mmCursor = append(c.mmCursor, int32(cursor))
+		}
 		c.sel, cursor = selectMM(c.sel[:0], c.extras.MM, lo, hi, cursor)
 		var extraStart int
 		c.scratch, extraStart = v.encodeBlock(c.scratch[:0], &c.pk, parent, tokens[lo:hi], &c.extras, c.sel, lo)
@@ -136,6 +143,9 @@ func (c *Chain) Truncate(n int) {
 		if c.s.v != nil {
 			c.digests = c.digests[:n*c.s.v.size]
 		}
+		if len(c.mmCursor) > n {
+			c.mmCursor = c.mmCursor[:n]
+		}
 	}
 }
 
@@ -149,6 +159,7 @@ func (c *Chain) CopyFrom(o *Chain) {
 	c.hashes = append(c.hashes[:0], o.hashes...)
 	c.extraFP = append(c.extraFP[:0], o.extraFP...)
 	c.digests = append(c.digests[:0], o.digests...)
+	c.mmCursor = append(c.mmCursor[:0], o.mmCursor...)
 }
 
 // Grow makes room for n more block hashes without reallocating.
@@ -164,13 +175,16 @@ func (c *Chain) Grow(n int) {
 func (c *Chain) SetExtras(s *Scheme, e Extras) {
 	c.s = s
 	c.extras = e
-	c.hashes, c.extraFP, c.digests = c.hashes[:0], c.extraFP[:0], c.digests[:0]
+	c.hashes, c.extraFP, c.digests, c.mmCursor = c.hashes[:0], c.extraFP[:0], c.digests[:0], c.mmCursor[:0]
 }
 
 // checkInvariants verifies the invariants stated on Chain's fields.
 func (c *Chain) checkInvariants() error {
 	if len(c.extraFP) != len(c.hashes) {
 		return fmt.Errorf("%d fingerprints for %d hashes", len(c.extraFP), len(c.hashes))
+	}
+	if keep := c.s.v != nil && len(c.extras.MM) > 0; keep && len(c.mmCursor) != len(c.hashes) || !keep && len(c.mmCursor) != 0 {
+		return fmt.Errorf("%d multimodal cursors for %d hashes", len(c.mmCursor), len(c.hashes))
 	}
 	if c.s.v == nil {
 		if len(c.digests) != 0 {

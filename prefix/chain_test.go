@@ -164,6 +164,7 @@ func TestChainOperationsEveryScheme(t *testing.T) {
 			require.Equal(t, want.AppendDigest(nil, i), c.AppendDigest(nil, i))
 			require.Equal(t, want.ExtraFingerprint(i), c.ExtraFingerprint(i))
 			require.NotZero(t, c.ExtraFingerprint(i), "adapter and embeddings are on every block")
+			require.NotEmpty(t, c.AppendExtraKeys(nil, i))
 			d := c.AppendDigest(nil, i)
 			require.Len(t, d, s.DigestSize())
 		}
@@ -182,6 +183,7 @@ func TestChainOperationsEveryScheme(t *testing.T) {
 		plain := s.NewChain(Extras{})
 		plain.Extend(toks)
 		require.Zero(t, plain.ExtraFingerprint(1), name)
+		require.Empty(t, plain.AppendExtraKeys(nil, 1), name)
 		require.NotEqual(t, plain.Hash(0), want.Hash(0), name)
 	}
 }

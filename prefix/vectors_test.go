@@ -2,6 +2,7 @@ package prefix
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"os"
@@ -90,11 +91,12 @@ type hashInputs struct {
 }
 
 type hashBlock struct {
-	Index      int    `json:"index"`
-	TokenRange [2]int `json:"token_range"`
-	HashedAt   string `json:"hashed_at"`
-	ParentHex  string `json:"parent_hex"`
-	DigestHex  string `json:"digest_hex"`
+	Index      int             `json:"index"`
+	TokenRange [2]int          `json:"token_range"`
+	HashedAt   string          `json:"hashed_at"`
+	ParentHex  string          `json:"parent_hex"`
+	ExtraKeys  json.RawMessage `json:"extra_keys"`
+	DigestHex  string          `json:"digest_hex"`
 	Uint64     struct {
 		Dec uint64 `json:"dec,string"`
 		Hex string `json:"hex"`
@@ -144,4 +146,43 @@ func vllmOf(t testing.TB, in hashInputs, algo string) (VLLM, Extras) {
 	}
 	require.NoError(t, ex.Validate())
 	return v, ex
+}
+
+// extraKeysOf decodes a block's extra_keys: null, or a list of strings (the LoRA name
+// comes first, the salt after the multimodal keys), [identifier, offset] pairs and
+// {"bytes_hex": ...} digests.
+func extraKeysOf(t testing.TB, raw json.RawMessage, adapter string) []ExtraKey {
+	t.Helper()
+	var items []json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &items))
+	var out []ExtraKey
+	for i, it := range items {
+		var s string
+		var pair []json.RawMessage
+		var b struct {
+			Hex string `json:"bytes_hex"`
+		}
+		switch {
+		case json.Unmarshal(it, &s) == nil:
+			kind := KeySalt
+			if i == 0 && adapter != "" {
+				kind = KeyLoRA
+			}
+			out = append(out, ExtraKey{Kind: kind, Text: s})
+		case json.Unmarshal(it, &pair) == nil:
+			require.Len(t, pair, 2)
+			k := ExtraKey{Kind: KeyMM}
+			require.NoError(t, json.Unmarshal(pair[0], &k.Text))
+			require.NoError(t, json.Unmarshal(pair[1], &k.Offset))
+			out = append(out, k)
+		default:
+			require.NoError(t, json.Unmarshal(it, &b))
+			d, err := hex.DecodeString(b.Hex)
+			require.NoError(t, err)
+			k := ExtraKey{Kind: KeyEmbeds}
+			require.Equal(t, 32, copy(k.Digest[:], d))
+			out = append(out, k)
+		}
+	}
+	return out
 }

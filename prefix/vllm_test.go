@@ -84,6 +84,7 @@ func TestVLLMGoldenVectors(t *testing.T) {
 					require.Equal(t, c.Hash(i-1), c.Parent(i))
 				}
 				require.Equal(t, b.ParentHex, hex.EncodeToString(parent), "block %d parent", i)
+				require.Equal(t, extraKeysOf(t, b.ExtraKeys, ex.Adapter), c.AppendExtraKeys(nil, i), "block %d extra keys", i)
 			}
 		})
 	}
