@@ -24,7 +24,8 @@ const (
 	// SHA256Pickle is vLLM's "sha256", its default: SHA-256 of pickle protocol 5 of
 	// the same Python value. See VLLM for the one case pickle cannot be reproduced.
 	SHA256Pickle VLLMAlgo = "sha256"
-	// XXHashPickle is vLLM's "xxhash": XXH3-128 of the pickle bytes.
+	// XXHashPickle is vLLM's "xxhash": XXH3-128 of the pickle bytes. No golden
+	// vector covers this combination; both of its parts are covered separately.
 	XXHashPickle VLLMAlgo = "xxhash"
 )
 
