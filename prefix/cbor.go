@@ -1,10 +1,5 @@
 package prefix
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
-
 // A canonical CBOR (RFC 8949 §4.2.1, "core deterministic encoding") encoder for
 // exactly the values vLLM's CBOR block hashes are made of: unsigned and negative
 // integers, byte strings, text strings, definite-length arrays and null. Every
@@ -72,8 +67,9 @@ func cborText(buf []byte, s string) []byte {
 func cborArray(buf []byte, n int) []byte { return cborHead(buf, cborMajorArray, uint64(n)) }
 
 // cborInt32s appends the array of integers ts. It writes what cborArray plus
-// cborInt per element would, in one loop over a pre-grown buffer with few branches:
-// token ids are the bulk of a block's bytes and their widths vary unpredictably.
+// cborInt per element would, in one loop over a pre-grown buffer (token ids are the
+// bulk of a block's bytes). A branch-free variant (widths from bits.Len32 and a
+// table) measured slower: about 10 against 5 µs of CPU per 2,048 tokens.
 func cborInt32s(buf []byte, ts []int32) []byte {
 	buf = cborArray(buf, len(ts))
 	if cap(buf)-len(buf) < 5*len(ts) {
@@ -82,22 +78,25 @@ func cborInt32s(buf []byte, ts []int32) []byte {
 	n := len(buf)
 	buf = buf[:cap(buf)]
 	for _, t := range ts {
-		neg := uint32(t >> 31)            // all ones for a negative t
-		u := uint32(t) ^ neg              // the argument: t, or -1-t
-		major := byte(neg) & cborMajorNeg // major type 0 or 1
-		dst := buf[n : n+5 : n+5]
-		if u < 24 {
-			dst[0] = major | byte(u)
-			n++
-			continue
+		major := byte(cborMajorUint)
+		u := uint32(t)
+		if t < 0 {
+			major, u = cborMajorNeg, ^uint32(t) // ^t == -1-t
 		}
-		w := argBytes[bits.Len32(u)]
-		dst[0] = major | (23 + byte(bits.Len8(w))) // 24, 25, 26 for 1, 2, 4 bytes
-		binary.BigEndian.PutUint32(dst[1:], u<<(32-8*w))
-		n += 1 + int(w)
+		switch {
+		case u < 24:
+			buf[n] = major | byte(u)
+			n++
+		case u <= 0xff:
+			buf[n], buf[n+1] = major|24, byte(u)
+			n += 2
+		case u <= 0xffff:
+			buf[n], buf[n+1], buf[n+2] = major|25, byte(u>>8), byte(u)
+			n += 3
+		default:
+			buf[n], buf[n+1], buf[n+2], buf[n+3], buf[n+4] = major|26, byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
+			n += 5
+		}
 	}
 	return buf[:n]
 }
-
-// argBytes[bits.Len32(u)] is the number of bytes of a CBOR argument u ≥ 24.
-var argBytes = [33]uint8{1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4}
