@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 )
 
 // Chain holds the hashes of a sequence's full blocks and extends them incrementally.
@@ -87,7 +88,16 @@ func (c *Chain) Extend(tokens []int32) int {
 		return c.extendVLLM(tokens)
 	}
 	bs := c.s.blockSize
+	ex := &c.extras
+	seeded := c.s.seeded && ex.Adapter == "" && !ex.hasEmbeds() // else every block has extra keys
 	for i := len(c.hashes); (i+1)*bs <= len(tokens); i++ {
+		if seeded && (i > 0 || ex.CacheSalt == "") && !ex.overlapsMM(i*bs, (i+1)*bs) {
+			var b []byte
+			b, c.scratch = tokenBytes(tokens[i*bs:(i+1)*bs], c.scratch)
+			c.hashes = append(c.hashes, Hash(xxh3.HashSeed(b, uint64(c.Parent(i)))))
+			c.extraFP = append(c.extraFP, 0)
+			continue
+		}
 		var extraStart int
 		c.scratch, extraStart = encodeBlock(c.scratch[:0], c.Parent(i), tokens[i*bs:(i+1)*bs], &c.extras, i, bs)
 		c.hashes = append(c.hashes, c.s.hasher.Sum(c.scratch))

@@ -22,7 +22,9 @@
 //
 // pagedkv's own Hashers (XXH3, the default, and XXHash) hash a documented canonical
 // encoding (see encodeBlock) into a 64-bit Hash; they are fast and meant for a
-// cache that only has to agree with itself.
+// cache that only has to agree with itself. XXH3 hashes a block without extra keys
+// straight from its token ids, seeded with the parent's hash (see XXH3), which
+// makes a prompt lookup's hashing about three times cheaper than XXHash's.
 //
 // A VLLM hasher instead reproduces what a vLLM engine computes: SHA-256 or XXH3-128
 // of vLLM's CBOR (or pickle) serialization of (parent digest, tokens, extra keys),

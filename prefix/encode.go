@@ -6,6 +6,22 @@ import (
 	"unsafe"
 )
 
+// tokenBytes returns the tokens as little-endian int32 bytes: the tokens' own
+// memory on little-endian machines, else a copy in scratch (returned too).
+func tokenBytes(tokens []int32, scratch []byte) ([]byte, []byte) {
+	if len(tokens) == 0 {
+		return nil, scratch
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&tokens[0])), 4*len(tokens)), scratch
+	}
+	scratch = scratch[:0]
+	for _, t := range tokens {
+		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(t))
+	}
+	return scratch, scratch
+}
+
 // littleEndian reports whether int32 values are stored little endian in memory, so a
 // token slice's bytes are already the canonical encoding.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
@@ -19,8 +35,9 @@ const (
 )
 
 // encodeBlock appends pagedkv's canonical encoding of one block (used by its own
-// Hashers; vLLM schemes use vLLM's encodings instead) to buf and returns it, with the
-// offset at which the extra-key section starts:
+// Hashers, except XXH3's fast path for blocks without extra keys; vLLM schemes use
+// vLLM's encodings instead) to buf and returns it, with the offset at which the
+// extra-key section starts:
 //
 //	parent   uint64 little endian
 //	n        uint32 little endian, number of tokens

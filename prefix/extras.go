@@ -63,6 +63,20 @@ const maxInt = int(^uint(0) >> 1)
 // hasEmbeds reports whether blocks carry a prompt-embedding key.
 func (e *Extras) hasEmbeds() bool { return len(e.PromptEmbeds) > 0 }
 
+// overlapsMM reports whether a multimodal item overlaps tokens [start, end) (the
+// rule of pagedkv's own encoding).
+func (e *Extras) overlapsMM(start, end int) bool {
+	for _, it := range e.MM {
+		if it.Offset >= end {
+			return false
+		}
+		if it.Offset+it.Length > start {
+			return true
+		}
+	}
+	return false
+}
+
 // embedRows returns the embedding bytes of tokens [start, end): empty past the
 // prompt.
 func (e *Extras) embedRows(start, end int) []byte {

@@ -34,6 +34,7 @@ type Scheme struct {
 	hasher    Hasher
 	root      Hash // 64-bit form of the root; == last 8 bytes of v.root for vLLM schemes
 	v         *vllmScheme
+	seeded    bool // XXH3: blocks without extra keys hash their tokens seeded by the parent
 }
 
 // New validates cfg and returns a Scheme.
@@ -63,6 +64,7 @@ func New(cfg Config) (*Scheme, error) {
 		s.root = v.hash64(v.root)
 		return s, nil
 	}
+	_, s.seeded = cfg.Hasher.(XXH3)
 	var seed [16]byte
 	copy(seed[:8], "pagedkv\x00")
 	binary.LittleEndian.PutUint64(seed[8:], cfg.Seed)
