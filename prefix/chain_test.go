@@ -1,7 +1,6 @@
 package prefix
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -105,17 +104,6 @@ func TestExtraKeysIsolate(t *testing.T) {
 	require.NotEqual(t, d.ExtraFingerprint(1), e.ExtraFingerprint(1))
 }
 
-func TestExtrasValidate(t *testing.T) {
-	require.NoError(t, Extras{MM: []MMItem{{ID: "a", Offset: 0, Length: 1}, {ID: "b", Offset: 3, Length: 1}}}.Validate())
-	for _, ex := range []Extras{
-		{MM: []MMItem{{ID: "a", Offset: -1, Length: 1}}},
-		{MM: []MMItem{{ID: "a", Offset: 0, Length: 0}}},
-		{MM: []MMItem{{ID: "a", Offset: 5, Length: 1}, {ID: "b", Offset: 3, Length: 1}}},
-	} {
-		require.True(t, errors.Is(ex.Validate(), ErrInvalidExtras))
-	}
-}
-
 func TestCopyFromIsIndependent(t *testing.T) {
 	s, _ := New(Config{BlockSize: 2})
 	a := s.NewChain(Extras{})
@@ -128,13 +116,89 @@ func TestCopyFromIsIndependent(t *testing.T) {
 	require.Equal(t, a.Hash(0), b.Hash(0))
 }
 
-func BenchmarkExtend2048(b *testing.B) {
-	s, _ := New(DefaultConfig())
-	toks := seq(2048)
-	c := s.NewChain(Extras{})
-	b.ReportAllocs()
-	for b.Loop() {
-		c.Reset()
+// every scheme the package offers, with extra keys of every kind where it matters.
+func allSchemes(t testing.TB, bs int) map[string]*Scheme {
+	t.Helper()
+	out := map[string]*Scheme{}
+	for name, h := range map[string]Hasher{
+		"xxhash": XXHash{}, "xxh3": XXH3{},
+		"sha256_cbor": VLLM{Algo: SHA256CBOR}, "xxhash_cbor": VLLM{Algo: XXHashCBOR, PythonHashSeed: "0"},
+		"sha256": VLLM{Algo: SHA256Pickle, PythonHashSeed: "pagedkv"}, "xxhash_pickle": VLLM{Algo: XXHashPickle, PythonHashSeed: "0"},
+	} {
+		s, err := New(Config{BlockSize: bs, Hasher: h})
+		require.NoError(t, err)
+		out[name] = s
+	}
+	return out
+}
+
+func richExtras() Extras {
+	emb := make([]byte, 40*12)
+	for i := range emb {
+		emb[i] = byte(i * 31)
+	}
+	return Extras{Adapter: "sql", CacheSalt: "t1", MM: []MMItem{{ID: "img", Offset: 3, Length: 9}, {ID: "aud", Offset: 20, Length: 2}},
+		PromptEmbeds: emb, EmbedRowBytes: 12}
+}
+
+// Whatever the scheme: hashing token by token equals hashing at once (without
+// multimodal items, where vLLM's incremental quirk does not apply), truncating and
+// re-extending reproduces the hashes, copies are independent, the invariants hold.
+func TestChainOperationsEveryScheme(t *testing.T) {
+	for name, s := range allSchemes(t, 4) {
+		ex := richExtras()
+		ex.MM = nil
+		toks := seq(45)
+		want := s.NewChain(ex)
+		want.Extend(toks)
+		require.Equal(t, 11, want.Len(), name)
+		require.NoError(t, want.checkInvariants())
+
+		c := s.NewChain(ex)
+		for n := 0; n <= len(toks); n++ {
+			c.Extend(toks[:n])
+			require.NoError(t, c.checkInvariants(), name)
+		}
+		for i := range want.Len() {
+			require.Equal(t, want.Hash(i), c.Hash(i), "%s block %d", name, i)
+			require.Equal(t, want.AppendDigest(nil, i), c.AppendDigest(nil, i))
+			require.Equal(t, want.ExtraFingerprint(i), c.ExtraFingerprint(i))
+			require.NotZero(t, c.ExtraFingerprint(i), "adapter and embeddings are on every block")
+			require.NotEmpty(t, c.AppendExtraKeys(nil, i))
+			d := c.AppendDigest(nil, i)
+			require.Len(t, d, s.DigestSize())
+		}
+		c.Truncate(3)
+		require.NoError(t, c.checkInvariants())
+		var cp Chain
+		cp.CopyFrom(&c)
 		c.Extend(toks)
+		require.Equal(t, want.Hash(10), c.Hash(10), name)
+		require.Equal(t, 3, cp.Len())
+		cp.Extend(toks[:20])
+		require.Equal(t, 5, cp.Len())
+		require.Equal(t, want.AppendDigest(nil, 4), cp.AppendDigest(nil, 4), name)
+		require.NoError(t, cp.checkInvariants())
+
+		plain := s.NewChain(Extras{})
+		plain.Extend(toks)
+		require.Zero(t, plain.ExtraFingerprint(1), name)
+		require.Empty(t, plain.AppendExtraKeys(nil, 1), name)
+		require.NotEqual(t, plain.Hash(0), want.Hash(0), name)
+	}
+}
+
+// Hashing allocates nothing per block once a chain's buffers have grown, for every
+// scheme and with every kind of extra key.
+func TestChainSteadyStateAllocatesNothing(t *testing.T) {
+	for name, s := range allSchemes(t, 16) {
+		toks := seq(40 * 16)
+		c := s.NewChain(richExtras())
+		c.Extend(toks)
+		allocs := testing.AllocsPerRun(20, func() {
+			c.Reset()
+			c.Extend(toks)
+		})
+		require.Zero(t, allocs, name)
 	}
 }

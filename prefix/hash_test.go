@@ -1,41 +1,65 @@
 package prefix
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
+	"github.com/zeebo/xxh3"
 )
 
-func TestNewValidates(t *testing.T) {
-	_, err := New(Config{BlockSize: 0})
-	require.True(t, errors.Is(err, ErrInvalidConfig))
-	s, err := New(Config{BlockSize: 4})
-	require.NoError(t, err)
-	require.Equal(t, 4, s.BlockSize())
+// Each Hasher gives its own hashes; XXHash (the former default) stays available.
+func TestHashersDiffer(t *testing.T) {
+	x, _ := New(Config{Hasher: XXHash{}})
+	y, _ := New(Config{Hasher: XXH3{}})
+	require.NotEqual(t, x.Root(), y.Root())
+	require.Equal(t, Hash(xxhash.Sum64String("abc")), XXHash{}.Sum([]byte("abc")))
+	require.Equal(t, Hash(xxh3.HashString("abc")), XXH3{}.Sum([]byte("abc")))
 }
 
-func TestSeedChangesRoot(t *testing.T) {
-	a, _ := New(Config{BlockSize: 4, Seed: 1})
-	b, _ := New(Config{BlockSize: 4, Seed: 2})
-	c, _ := New(Config{BlockSize: 4, Seed: 1})
-	require.NotEqual(t, a.Root(), b.Root())
-	require.Equal(t, a.Root(), c.Root())
+// XXH3's definition: a block without extra keys is XXH3-64 of its token ids (int32
+// little-endian) seeded with the parent hash; a block with extra keys hashes the
+// canonical encoding.
+func TestXXH3BlockDefinition(t *testing.T) {
+	s, _ := New(Config{BlockSize: 4})
+	toks := []int32{1, -2, 3, 1 << 30, 5, 6, 7, 8}
+	le := func(ts []int32) []byte {
+		var b []byte
+		for _, x := range ts {
+			b = append(b, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+		}
+		return b
+	}
+	c := s.NewChain(Extras{CacheSalt: "s"})
+	c.Extend(toks)
+	enc, _ := encodeBlock(nil, s.Root(), toks[:4], &Extras{CacheSalt: "s"}, 0, 4)
+	require.Equal(t, XXH3{}.Sum(enc), c.Hash(0), "block 0 has the salt: canonical encoding")
+	require.Equal(t, Hash(xxh3.HashSeed(le(toks[4:]), uint64(c.Hash(0)))), c.Hash(1), "block 1 has no extra keys: seeded")
+	require.Zero(t, c.ExtraFingerprint(1))
+	// The fast path only changes how; XXHash hashes the canonical encoding always.
+	x, _ := New(Config{BlockSize: 4, Hasher: XXHash{}})
+	d := x.NewChain(Extras{})
+	d.Extend(toks)
+	enc, _ = encodeBlock(nil, d.Hash(0), toks[4:], &Extras{}, 1, 4)
+	require.Equal(t, XXHash{}.Sum(enc), d.Hash(1))
 }
 
-func TestEncodeBlockLayout(t *testing.T) {
-	ex := Extras{Adapter: "lo", CacheSalt: "s", MM: []MMItem{{ID: "img", Offset: 2, Length: 10}}}
-	buf, extraStart := encodeBlock(nil, 7, []int32{1, -1}, &ex, 0, 2)
-	require.Equal(t, 8+4+8, extraStart)
-	require.Equal(t, []byte{7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, buf[:extraStart])
-	// block 0 covers [0,2): the image starts at 2, so it does not overlap; salt is there.
-	require.Equal(t, append(append([]byte{'L', 2, 0, 0, 0}, "lo"...), append([]byte{'S', 1, 0, 0, 0}, 's')...), buf[extraStart:])
-	// block 1 covers [2,4): the image overlaps at relative offset 0; no salt.
-	buf, extraStart = encodeBlock(nil, 7, []int32{1, 2}, &ex, 1, 2)
-	want := append([]byte{'L', 2, 0, 0, 0}, "lo"...)
-	want = append(want, 'M', 3, 0, 0, 0, 'i', 'm', 'g', 0, 0, 0, 0, 0, 0, 0, 0)
-	require.Equal(t, want, buf[extraStart:])
-	// block 2 covers [4,6): relative offset -2.
-	buf, extraStart = encodeBlock(nil, 7, []int32{1, 2}, &ex, 2, 2)
-	require.Equal(t, byte(0xfe), buf[extraStart+7+1+4+3])
+// A block's hash does not depend on extra keys that other blocks carry: a text
+// prefix shared by an image prompt and a text prompt hashes the same in both, with
+// every scheme, so they share cache blocks.
+func TestBlocksWithoutExtraKeysAreShared(t *testing.T) {
+	for name, s := range allSchemes(t, 4) {
+		toks := seq(16)
+		plain := s.NewChain(Extras{})
+		plain.Extend(toks)
+		img := s.NewChain(Extras{MM: []MMItem{{ID: "x", Offset: 9, Length: 3}}})
+		img.Extend(toks)
+		require.Equal(t, plain.Hash(0), img.Hash(0), name)
+		require.Equal(t, plain.Hash(1), img.Hash(1), name)
+		require.NotEqual(t, plain.Hash(2), img.Hash(2), name)
+		require.NotEqual(t, plain.Hash(3), img.Hash(3), name)
+		salted := s.NewChain(Extras{CacheSalt: "t"})
+		salted.Extend(toks)
+		require.NotEqual(t, plain.Hash(3), salted.Hash(3), name)
+	}
 }

@@ -1,0 +1,40 @@
+// Command kvctl is a tool for people who run fleets of LLM engines whose KV caches
+// speak vLLM's protocol: it shows what an engine computes, so a router's view can be
+// checked against it.
+//
+// Usage:
+//
+//	kvctl COMMAND [flags]
+//
+// Every command describes itself with -h. Exit status: 0 on success, 1 on bad input
+// or a failure while working, 2 on a bad command line; errors are one line on
+// standard error.
+//
+// # kvctl hash
+//
+// hash reads one JSON object on standard input, in the shape of the "inputs" objects
+// of vLLM's golden hash vectors (shared/reference/vllm-compat/hash-vectors.json), and
+// prints the block hashes vLLM computes for that request: the full digest (hex) and
+// the 64-bit KV-event id of every full block. It is the tool to debug why a router's
+// prefix does not match an engine's.
+//
+//	$ echo '{"hash_algo":"sha256_cbor","pythonhashseed":"0","block_size":2,
+//	         "prompt_token_ids":[1,2,3,4,5]}' | kvctl hash
+//	{"digests":["…","…"],"event_ids":[…,…]}
+//
+// Fields: hash_algo (sha256_cbor, xxhash_cbor, sha256 or xxhash: vLLM's
+// --prefix-caching-hash-algo), pythonhashseed (the engines' PYTHONHASHSEED as a
+// string, or null when unset), block_size, prompt_token_ids, output_token_ids
+// (generated tokens, appended one at a time as vLLM does, which matters for
+// multimodal requests), lora_name, cache_salt, mm_items ([{identifier, offset,
+// length}], sorted by offset) and prompt_embeds ({"dtype": "float32", "rows":
+// [[...], ...]}, one row per prompt token). Absent fields mean none; unknown fields
+// are an error. See package prefix (type VLLM) for the hashing rules and the vLLM
+// versions they follow.
+//
+// # Adding a command
+//
+// Each command lives in its own file, which calls register from its init function
+// with the command's name, a one-line summary and its run function; run builds its
+// flags with newFlags and parseFlags (which implement -h and the exit statuses).
+package main
