@@ -72,6 +72,8 @@ func ExampleManager_CanAdmit() {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize, cfg.Watermark = 100, 16, 0.05
 	m, _ := paged.New(cfg)
-	fmt.Println(m.CanAdmit(1000, 0), m.CanAdmit(1600, 0))
+	small, _ := m.CanAdmit(1000, 0)
+	huge, _ := m.CanAdmit(1600, 0)
+	fmt.Println(small, huge)
 	// Output: now never
 }

@@ -127,7 +127,7 @@ func (f *fuzzer) check(step int, what string) {
 		st, err := f.m.State(s.id)
 		require.NoError(t, err)
 		require.Equal(t, SeqState{Tokens: len(s.tokens), Computed: s.computed, Reserved: s.reserved,
-			Blocks: st.Blocks, Cached: st.Cached, Started: s.started, Swapped: s.swapped}, st, "step %d %s", step, what)
+			Blocks: st.Blocks, Cached: st.Cached, Started: s.started, Swapped: s.swapped, Frontier: st.Frontier}, st, "step %d %s", step, what)
 		if s.swapped {
 			continue
 		}
@@ -154,7 +154,7 @@ func runFuzz(t testing.TB, data []byte) {
 	n, bs := 1+int(data[0])%24, 1+int(data[1])%6
 	flags := data[2]
 	m := newMgr(t, n, bs, func(c *Config) {
-		c.EnablePrefixCaching = flags&1 == 0
+		c.DisablePrefixCaching = flags&1 != 0
 		if flags&2 != 0 {
 			c.ReleasePolicy = blockpool.AllToTail{}
 		}
@@ -162,7 +162,7 @@ func runFuzz(t testing.TB, data []byte) {
 			c.Hasher = constHasher{} // every block collides
 		}
 		if flags&8 != 0 {
-			c.Events = &recorder{t: t}
+			c.Events = EventOptions{Enabled: true}
 		}
 		if flags&16 != 0 {
 			c.HostBlocks = n
@@ -219,7 +219,7 @@ func runFuzz(t testing.TB, data []byte) {
 				require.Zero(t, res.Claimed%bs)
 				require.LessOrEqual(t, res.Claimed, len(s.tokens)-max(k, 1))
 				s.started, s.computed = true, res.Claimed
-				if !m.cfg.EnablePrefixCaching {
+				if m.cfg.DisablePrefixCaching {
 					require.Zero(t, res.Claimed)
 				}
 			} else {
@@ -429,7 +429,7 @@ func runFuzz(t testing.TB, data []byte) {
 	for _, s := range f.seqs {
 		require.NoError(t, m.Free(s.id))
 	}
-	require.Equal(t, n, m.NumFreeBlocks())
+	require.Equal(t, n, m.Stats().FreeBlocks)
 	require.NoError(t, m.CheckInvariants())
 }
 

@@ -89,6 +89,14 @@ func decode(t testing.TB, m *Manager, id SeqID, tok int32) (int64, []BlockCopy) 
 	return slots[0], copies
 }
 
+// canAdmit is CanAdmit for arguments known to be valid.
+func canAdmit(t testing.TB, m *Manager, promptLen, lookahead int) Admission {
+	t.Helper()
+	a, err := m.CanAdmit(promptLen, lookahead)
+	require.NoError(t, err)
+	return a
+}
+
 func allToTail() blockpool.ReleasePolicy { return blockpool.AllToTail{} }
 
 type prefixHash = prefix.Hash

@@ -47,7 +47,7 @@ func (m *Manager) CheckInvariants() error {
 			return fmt.Errorf("seq %d: chain has %d hashes for %d tokens", i, s.chain.Len(), len(s.tokens))
 		case !s.claimed && (len(s.table) != 0 || s.computed != 0):
 			return fmt.Errorf("seq %d: unstarted but holds %d blocks", i, len(s.table))
-		case !m.cfg.EnablePrefixCaching && s.numCached != 0:
+		case !m.caching() && s.numCached != 0:
 			return fmt.Errorf("seq %d: caching off but %d blocks cached", i, s.numCached)
 		case s.swapped && (m.host == nil || s.reserved != s.computed || s.numCached != 0 || len(s.table) != m.blocksFor(s.computed)):
 			return fmt.Errorf("seq %d: swapped with reserved %d computed %d cached %d blocks %d", i, s.reserved, s.computed, s.numCached, len(s.table))

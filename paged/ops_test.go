@@ -11,10 +11,10 @@ import (
 func TestConfigValidation(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"no blocks":      func(c *Config) { c.NumBlocks = 0 },
-		"block size":     func(c *Config) { c.BlockSize = 0 },
+		"block size":     func(c *Config) { c.BlockSize = -1 },
 		"watermark 1":    func(c *Config) { c.Watermark = 1 },
 		"watermark -0.1": func(c *Config) { c.Watermark = -0.1 },
-		"stats window":   func(c *Config) { c.StatsWindow = 0 },
+		"stats window":   func(c *Config) { c.StatsWindow = -1 },
 	} {
 		cfg := DefaultConfig()
 		cfg.NumBlocks = 4
@@ -127,7 +127,7 @@ func TestStatsWindowAndCounters(t *testing.T) {
 }
 
 func TestPrefixCachingOff(t *testing.T) {
-	m := newMgr(t, 8, 4, func(c *Config) { c.EnablePrefixCaching = false })
+	m := newMgr(t, 8, 4, func(c *Config) { c.DisablePrefixCaching = true })
 	prefill(t, m, span(0, 9), SeqOptions{})
 	_, claimed := prefill(t, m, span(0, 9), SeqOptions{})
 	require.Zero(t, claimed)

@@ -64,7 +64,7 @@ func TestScenarioDecodeFillsBlock(t *testing.T) {
 	require.Equal(t, int64(2*4), slot)
 	require.Equal(t, []int32{0, 1, 2}, table(t, m, a))
 	st, _ := m.State(a)
-	require.Equal(t, SeqState{Tokens: 9, Computed: 9, Reserved: 9, Blocks: 3, Cached: 2, Started: true}, st)
+	require.Equal(t, SeqState{Tokens: 9, Computed: 9, Reserved: 9, Blocks: 3, Cached: 2, Started: true, Frontier: 2}, st)
 }
 
 func TestScenarioEvictionOrder(t *testing.T) {
@@ -138,8 +138,8 @@ func TestScenarioFailedReservationLeavesHitsUntouched(t *testing.T) {
 }
 
 func TestScenarioReset(t *testing.T) {
-	rec := &recorder{}
-	m := newMgr(t, 4, 4, func(c *Config) { c.Events = rec })
+	rec := newRecorder(false)
+	m := newMgr(t, 4, 4, eventsOn(false))
 	a, _ := prefill(t, m, span(0, 8), SeqOptions{})
 	err := m.ResetPrefixCache()
 	require.True(t, errors.Is(err, ErrCacheInUse))
@@ -151,6 +151,7 @@ func TestScenarioReset(t *testing.T) {
 	require.Equal(t, order, freeOrder(m))
 	n, _ := m.LookupPrompt(span(0, 8), SeqOptions{})
 	require.Zero(t, n)
+	rec.drain(t, m)
 	require.Equal(t, 1, rec.cleared)
 	require.Zero(t, m.Stats().RecentQueries)
 	inv(t, m)
@@ -201,7 +202,7 @@ func TestScenarioLookahead(t *testing.T) {
 	require.NoError(t, m.MarkComputed(a, 1))
 	require.NoError(t, m.Rollback(a, 1))
 	st, _ = m.State(a)
-	require.Equal(t, SeqState{Tokens: 10, Computed: 10, Reserved: 10, Blocks: 3, Cached: 2, Started: true}, st)
+	require.Equal(t, SeqState{Tokens: 10, Computed: 10, Reserved: 10, Blocks: 3, Cached: 2, Started: true, Frontier: 2}, st)
 	// Lookahead past the table on a later step reuses held blocks first.
 	require.NoError(t, m.Append(a, 80))
 	_, err = m.Reserve(a, 1, 1, nil)
@@ -259,25 +260,25 @@ func TestScenarioForkThenCopyOnWrite(t *testing.T) {
 	for _, id := range []SeqID{c, g} {
 		require.NoError(t, m.Free(id))
 	}
-	require.Equal(t, 8, m.NumFreeBlocks())
+	require.Equal(t, 8, m.Stats().FreeBlocks)
 	inv(t, m)
 }
 
 func TestScenarioWatermark(t *testing.T) {
 	m := newMgr(t, 100, 4, func(c *Config) { c.Watermark = 0.1 })
 	require.Equal(t, 10, m.WatermarkBlocks())
-	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))   // 90 blocks, 10 left
-	require.Equal(t, AdmitNever, m.CanAdmit(361, 0)) // 91 blocks can never leave 10
+	require.Equal(t, AdmitNow, canAdmit(t, m, 360, 0))   // 90 blocks, 10 left
+	require.Equal(t, AdmitNever, canAdmit(t, m, 361, 0)) // 91 blocks can never leave 10
 	prefill(t, m, span(0, 200), SeqOptions{})        // 50 blocks used
-	require.Equal(t, AdmitNow, m.CanAdmit(160, 0))
-	require.Equal(t, AdmitLater, m.CanAdmit(161, 0))
-	require.Equal(t, AdmitLater, m.CanAdmit(160, 4))
+	require.Equal(t, AdmitNow, canAdmit(t, m, 160, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 161, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 160, 4))
 	// Counting hits: a prompt sharing A's 200 tokens needs only its own new blocks.
 	b, _ := m.Add(cat(span(0, 200), span(1000, 160)), SeqOptions{})
 	adm, err := m.CanAdmitSequence(b, 0)
 	require.NoError(t, err)
 	require.Equal(t, AdmitNow, adm)
-	require.Equal(t, AdmitLater, m.CanAdmit(360, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 360, 0))
 }
 
 func TestConcurrentReaders(t *testing.T) {
@@ -287,7 +288,7 @@ func TestConcurrentReaders(t *testing.T) {
 		defer close(done)
 		for range 200 {
 			_ = m.Stats()
-			_ = m.NumFreeBlocks()
+			_ = m.Stats().FreeBlocks
 		}
 	}()
 	for i := range 50 {
