@@ -199,9 +199,9 @@ func TestEventsOverflowDropsTheTail(t *testing.T) {
 
 	// A token budget bounds the queue too.
 	m = newMgr(t, 64, 2, func(c *Config) { c.Events = EventOptions{Enabled: true, QueueTokens: 6} })
-	prefill(t, m, span(0, 5), SeqOptions{})   // 4 tokens
-	prefill(t, m, span(50, 5), SeqOptions{})  // 4 more: over the budget, dropped
-	prefill(t, m, span(90, 3), SeqOptions{})  // 2 would fit, but the tail is dropped
+	prefill(t, m, span(0, 5), SeqOptions{})  // 4 tokens
+	prefill(t, m, span(50, 5), SeqOptions{}) // 4 more: over the budget, dropped
+	prefill(t, m, span(90, 3), SeqOptions{}) // 2 would fit, but the tail is dropped
 	evs, lost = m.TakeEvents(nil)
 	require.Len(t, evs, 1)
 	require.Equal(t, uint64(2), lost)
@@ -228,7 +228,7 @@ func TestEventsResetAndSwap(t *testing.T) {
 	rec := newRecorder(false)
 	m := newMgr(t, 8, 4, eventsOn(false), func(c *Config) { c.HostBlocks = 8 })
 	a, _ := prefill(t, m, span(0, 9), SeqOptions{}) // blocks 0, 1 stored
-	_, err := m.SwapOut(a, nil)                      // released; they stay cached
+	_, err := m.SwapOut(a, nil)                     // released; they stay cached
 	require.NoError(t, err)
 	o, _ := prefill(t, m, span(100, 32), SeqOptions{}) // all 8 blocks: evicts 1 and 0
 	rec.drain(t, m)

@@ -269,7 +269,7 @@ func TestScenarioWatermark(t *testing.T) {
 	require.Equal(t, 10, m.WatermarkBlocks())
 	require.Equal(t, AdmitNow, canAdmit(t, m, 360, 0))   // 90 blocks, 10 left
 	require.Equal(t, AdmitNever, canAdmit(t, m, 361, 0)) // 91 blocks can never leave 10
-	prefill(t, m, span(0, 200), SeqOptions{})        // 50 blocks used
+	prefill(t, m, span(0, 200), SeqOptions{})            // 50 blocks used
 	require.Equal(t, AdmitNow, canAdmit(t, m, 160, 0))
 	require.Equal(t, AdmitLater, canAdmit(t, m, 161, 0))
 	require.Equal(t, AdmitLater, canAdmit(t, m, 160, 4))
