@@ -6,42 +6,55 @@ import (
 	"github.com/pagedkv/pagedkv/paged"
 )
 
-// The main flow: prefill a prompt, decode a few tokens, and share the prompt's cached
-// blocks with a second request.
+// The life of a sequence, as in the package documentation: admit a prompt, prefill
+// it, decode two tokens, drain the cache events, and share the prompt's cached blocks
+// with a second request.
 func Example() {
-	cfg := paged.DefaultConfig()
-	cfg.NumBlocks, cfg.BlockSize = 8, 4
-	m, _ := paged.New(cfg)
+	m, _ := paged.New(paged.Config{NumBlocks: 8, BlockSize: 4, Events: paged.EventOptions{Enabled: true}})
 
 	prompt := []int32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	a, _ := m.Add(prompt, paged.SeqOptions{})
-	res, _ := m.Reserve(a, len(prompt), 0, nil) // prefill in one chunk
-	slots, _ := m.SlotMapping(a, res.Start, len(prompt), nil)
+	id, _ := m.Add(prompt, paged.SeqOptions{})
+	adm, _ := m.Admit(id, len(prompt), 0, nil) // one lookup: hit, watermark, claim, reserve
+	fmt.Println("admission:", adm.Admission, "cached:", adm.Cached, "new:", adm.N)
+	slots, _ := m.SlotMapping(id, adm.Start, adm.Start+adm.N, nil)
 	fmt.Println("prefill slots:", slots)
-	// ... the engine writes K/V into those slots and runs attention ...
-	_ = m.MarkComputed(a, len(prompt))
+	// ... the engine performs adm.Copies, writes K/V into the slots, runs attention ...
+	_ = m.MarkComputed(id, adm.N) // blocks 0 and 1 are full: now shareable
 
-	// Decode: append the sampled token, reserve its slot, all in one batched call.
-	step := make([]int64, 1)
-	_, _ = m.DecodeStep([]paged.SeqID{a}, []int32{42}, 0, step, nil)
-	fmt.Println("decode slot:", step[0])
-	_ = m.MarkComputedBatch([]paged.SeqID{a}, 1)
+	// Decode: DecodeStep appends the sampled token, reserves its slot and maps it.
+	ids, step := []paged.SeqID{id}, make([]int64, 1)
+	var copies []paged.BlockCopy
+	var tables [][]int32
+	for _, tok := range []int32{42, 43} {
+		copies, _ = m.DecodeStep(ids, []int32{tok}, 0, step, copies[:0])
+		tables, _ = m.BlockTables(ids, tables)
+		fmt.Println("decode slot:", step[0], "table:", tables[0])
+		_ = m.MarkComputedBatch(ids, 1)
+	}
+	// Position 11 completed block 2: three blocks were stored.
+	events, lost := m.TakeEvents(nil)
+	for _, e := range events {
+		fmt.Println(e.Kind, len(e.Hashes), "blocks from block", e.FirstBlock, "lost", lost)
+	}
 
 	// A second request with the same first 8 tokens hits two cached blocks.
 	b, _ := m.Add([]int32{1, 2, 3, 4, 5, 6, 7, 8, 99}, paged.SeqOptions{})
-	cached, _ := m.CachedPrefix(b)
-	res, _ = m.Reserve(b, 9-cached, 0, nil)
+	adm, _ = m.Admit(b, 9, 0, nil)
 	tb, _ := m.BlockTable(b, nil)
-	fmt.Println("cached:", cached, "claimed:", res.Claimed, "table:", tb)
+	fmt.Println("cached:", adm.Cached, "start:", adm.Start, "table:", tb)
 
-	_ = m.Free(a)
+	_ = m.Free(id)
 	_ = m.Free(b)
 	st := m.Stats()
 	fmt.Printf("free %d/%d, hit rate %.2f\n", st.FreeBlocks, st.NumBlocks, st.HitRate)
 	// Output:
+	// admission: now cached: 0 new: 10
 	// prefill slots: [0 1 2 3 4 5 6 7 8 9]
-	// decode slot: 10
-	// cached: 8 claimed: 8 table: [0 1 3]
+	// decode slot: 10 table: [0 1 2]
+	// decode slot: 11 table: [0 1 2]
+	// BlockStored 2 blocks from block 0 lost 0
+	// BlockStored 1 blocks from block 2 lost 0
+	// cached: 8 start: 8 table: [0 1 3]
 	// free 8/8, hit rate 0.42
 }
 

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSwapOutAndIn(t *testing.T) {
-	m := newMgr(t, 8, 4, func(c *Config) { c.HostBlocks = 4 })
+func (s suite) TestSwapOutAndIn(t *testing.T) {
+	m := s.newMgr(t, 8, 4, func(c *Config) { c.HostBlocks = 4 })
 	a, _ := prefill(t, m, span(0, 10), SeqOptions{}) // blocks 0 1 2; 0,1 cached
 	b, err := m.Fork(a)
 	require.NoError(t, err)
@@ -62,14 +62,14 @@ func TestSwapOutAndIn(t *testing.T) {
 	require.Equal(t, 8, m.Stats().FreeBlocks)
 }
 
-func TestSwapErrors(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestSwapErrors(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 5), SeqOptions{})
 	_, err := m.SwapOut(a, nil)
 	require.True(t, errors.Is(err, ErrNoHostTier))
 	_, err = m.SwapIn(a, nil)
 	require.True(t, errors.Is(err, ErrInvalidArgument))
-	m = newMgr(t, 3, 4, func(c *Config) { c.HostBlocks = 8 })
+	m = s.newMgr(t, 3, 4, func(c *Config) { c.HostBlocks = 8 })
 	a, _ = prefill(t, m, span(0, 8), SeqOptions{})
 	_, err = m.SwapOut(a, nil)
 	require.NoError(t, err)
