@@ -76,6 +76,10 @@ func ratio(a, b uint64) float64 {
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.statsLocked()
+}
+
+func (m *Manager) statsLocked() Stats {
 	n, free := m.pool.NumBlocks(), m.pool.NumFree()
 	st := &m.stats
 	out := Stats{
