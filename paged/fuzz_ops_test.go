@@ -1,7 +1,6 @@
 package paged
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -21,21 +20,21 @@ func (f *fuzzer) reserve() {
 			k = len(s.tokens) - r%(len(s.tokens)+1)
 		}
 	}
-	f.what = fmt.Sprintf("reserve %d+%d on %d", k, la, s.id)
-	before := takeSnapshot(m)
+	f.note("reserve n, lookahead, id", k, la, int(s.id))
+	before := f.digest()
 	res, err := m.Reserve(s.id, k, la, nil)
 	switch {
 	case la < 0 || la > MaxSeqLen:
-		f.expectErr(err, &before, ErrInvalidArgument)
+		f.expectErr(err, before, ErrInvalidArgument)
 		return
 	case s.swapped:
-		f.expectErr(err, &before, ErrSwapped)
+		f.expectErr(err, before, ErrSwapped)
 		return
 	case k < 0 || k > len(s.tokens)-s.computed || k+la == 0:
-		f.expectErr(err, &before, ErrInvalidArgument)
+		f.expectErr(err, before, ErrInvalidArgument)
 		return
 	}
-	if f.expectErr(err, &before, nil, ErrNoSpace) {
+	if f.expectErr(err, before, nil, ErrNoSpace) {
 		return
 	}
 	if !s.started {
@@ -65,25 +64,25 @@ func (f *fuzzer) admit() {
 	if f.next() < 200 {
 		maxNew, la = max(1, maxNew), max(0, min(la, 2))
 	}
-	f.what = fmt.Sprintf("admit %d maxNew %d lookahead %d", s.id, maxNew, la)
+	f.note("admit id, maxNew, lookahead", int(s.id), maxNew, la)
 	cached, _ := m.CachedPrefix(s.id)
 	worst, werr := m.CanAdmit(len(s.tokens), la)
-	before := takeSnapshot(m)
+	before := f.digest()
 	adm, err := m.Admit(s.id, maxNew, la, nil)
 	switch {
 	case maxNew < 1 || la < 0 || la > MaxSeqLen:
-		f.expectErr(err, &before, ErrInvalidArgument)
-		f.expectErr(werr, nil, ErrInvalidArgument, nil)
+		f.expectErr(err, before, ErrInvalidArgument)
+		f.expectErr(werr, 0, ErrInvalidArgument, nil)
 		return
 	case s.swapped:
-		f.expectErr(err, &before, ErrSwapped)
+		f.expectErr(err, before, ErrSwapped)
 		return
 	case s.started:
-		f.expectErr(err, &before, ErrInvalidArgument)
+		f.expectErr(err, before, ErrInvalidArgument)
 		return
 	}
-	f.expectErr(err, nil)
-	f.expectErr(werr, nil)
+	f.expectErr(err, 0)
+	f.expectErr(werr, 0)
 	if adm.Cached != cached {
 		f.fatalf("Admit found %d cached tokens, CachedPrefix %d", adm.Cached, cached)
 	}
@@ -92,7 +91,7 @@ func (f *fuzzer) admit() {
 		f.fatalf("Admit says %v, CanAdmit %v", adm.Admission, worst)
 	}
 	if adm.Admission != AdmitNow {
-		if after := takeSnapshot(m); !equalSnapshots(&before, &after) {
+		if f.digest() != before {
 			f.fatalf("Admit %v changed the manager", adm.Admission)
 		}
 		return
@@ -132,15 +131,15 @@ func (f *fuzzer) decode() {
 		ids, tks = append(ids, ids[0]), append(tks, 0)
 		allowed = append(allowed, ErrInvalidArgument)
 	}
-	f.what = fmt.Sprintf("decode %v la %d", ids, la)
+	f.note("decode lookahead, batch", la, len(ids))
 	slots := make([]int64, len(ids))
-	before := takeSnapshot(f.m)
+	before := f.digest()
 	copies, err := f.m.DecodeStep(ids, tks, la, slots, nil)
 	if len(allowed) > 0 {
-		f.expectErr(err, &before, allowed...)
+		f.expectErr(err, before, allowed...)
 		return
 	}
-	if f.expectErr(err, &before, nil, ErrNoSpace) {
+	if f.expectErr(err, before, nil, ErrNoSpace) {
 		return
 	}
 	f.copyBlocks(f.kv, f.kv, copies)
@@ -161,20 +160,20 @@ func (f *fuzzer) swapOut() {
 		return
 	}
 	m, bs := f.m, f.bs
-	f.what = fmt.Sprintf("swap out %d", s.id)
+	f.note("swap out", int(s.id))
 	var table []int32
 	if !s.swapped {
 		f.checkSeq(s)
 		table, _ = m.BlockTable(s.id, nil)
 	}
-	before := takeSnapshot(m)
+	before := f.digest()
 	copies, err := m.SwapOut(s.id, nil)
 	switch {
 	case s.swapped:
-		f.expectErr(err, &before, ErrSwapped)
+		f.expectErr(err, before, ErrSwapped)
 	case m.host == nil:
-		f.expectErr(err, &before, ErrNoHostTier)
-	case f.expectErr(err, &before, nil, ErrNoSpace):
+		f.expectErr(err, before, ErrNoHostTier)
+	case f.expectErr(err, before, nil, ErrNoSpace):
 	default:
 		if len(copies) != (s.computed+bs-1)/bs {
 			f.fatalf("%d copies for %d computed tokens", len(copies), s.computed)
@@ -196,18 +195,18 @@ func (f *fuzzer) swapIn() {
 		return
 	}
 	m := f.m
-	f.what = fmt.Sprintf("swap in %d", s.id)
+	f.note("swap in", int(s.id))
 	need, err := m.SwapInBlocks(s.id)
-	f.expectErr(err, nil)
+	f.expectErr(err, 0)
 	if want := 0; !s.swapped && need != want {
 		f.fatalf("SwapInBlocks %d for a sequence on the device", need)
 	}
-	before := takeSnapshot(m)
+	before := f.digest()
 	copies, err := m.SwapIn(s.id, nil)
 	switch {
 	case !s.swapped:
-		f.expectErr(err, &before, ErrInvalidArgument)
-	case f.expectErr(err, &before, nil, ErrNoSpace):
+		f.expectErr(err, before, ErrInvalidArgument)
+	case f.expectErr(err, before, nil, ErrNoSpace):
 		if need <= m.Stats().FreeBlocks {
 			f.fatalf("SwapIn refused with %d free blocks for %d", m.Stats().FreeBlocks, need)
 		}
@@ -224,35 +223,33 @@ func (f *fuzzer) swapIn() {
 // lookups asks the side-effect-free questions and calls every method on a dead id.
 func (f *fuzzer) lookups() {
 	m := f.m
-	f.what = "lookup"
-	before := takeSnapshot(m)
+	f.note("lookup")
+	before := f.digest()
 	if s, _ := f.pick(); s != nil {
 		c, err := m.CachedPrefix(s.id)
-		f.expectErr(err, nil)
+		f.expectErr(err, 0)
 		if c%f.bs != 0 || c >= len(s.tokens) {
 			f.fatalf("CachedPrefix %d of %d tokens", c, len(s.tokens))
 		}
 		c2, err := m.LookupPrompt(s.tokens, s.opts)
 		if outside(s.opts.MM, len(s.tokens)) { // rolled back into an item
-			f.expectErr(err, nil, ErrInvalidArgument)
-		} else if f.expectErr(err, nil); c2 != c {
+			f.expectErr(err, 0, ErrInvalidArgument)
+		} else if f.expectErr(err, 0); c2 != c {
 			f.fatalf("LookupPrompt %d, CachedPrefix %d", c2, c)
 		}
 	}
 	p, la := f.num(40), f.num(3)
 	_, err := m.CanAdmit(p, la)
 	if p < 1 || p > MaxSeqLen || la < 0 || la > MaxSeqLen {
-		f.expectErr(err, nil, ErrInvalidArgument)
+		f.expectErr(err, 0, ErrInvalidArgument)
 	} else {
-		f.expectErr(err, nil)
+		f.expectErr(err, 0)
 	}
 	if len(f.dead) > 0 {
 		d := f.dead[f.next()%len(f.dead)]
-		for _, id := range []SeqID{d, 0, math.MaxUint64, d + 1<<32} {
-			f.deadCalls(id)
-		}
+		f.deadCalls([]SeqID{d, 0, math.MaxUint64, d + 1<<32}[f.next()%4])
 	}
-	if after := takeSnapshot(m); !equalSnapshots(&before, &after) {
+	if f.digest() != before {
 		f.fatalf("lookups changed the manager")
 	}
 }
@@ -295,8 +292,8 @@ func (f *fuzzer) deadCalls(id SeqID) {
 	_, err = m.SwapInBlocks(id)
 	errs = append(errs, err)
 	for i, err := range errs {
-		f.what = fmt.Sprintf("call %d on dead id %d", i, id)
-		f.expectErr(err, nil, ErrUnknownSequence)
+		f.note("call i on dead id", i, int(id))
+		f.expectErr(err, 0, ErrUnknownSequence)
 	}
 }
 
@@ -304,11 +301,11 @@ func (f *fuzzer) deadCalls(id SeqID) {
 // and slot ranges with full-range values.
 func (f *fuzzer) reads() {
 	m := f.m
-	f.what = "reads"
-	before := takeSnapshot(m)
+	f.note("reads")
+	before := f.digest()
 	batch, ids, _ := f.subset(onDevice)
 	states, err := m.SeqStates(ids, nil)
-	f.expectErr(err, nil)
+	f.expectErr(err, 0)
 	var onDevice []SeqID
 	for i, s := range batch {
 		if st, _ := m.State(s.id); st != states[i] {
@@ -319,7 +316,7 @@ func (f *fuzzer) reads() {
 		}
 	}
 	tables, err := m.BlockTables(onDevice, nil)
-	f.expectErr(err, nil)
+	f.expectErr(err, 0)
 	for i, id := range onDevice {
 		if tb, _ := m.BlockTable(id, nil); !slices.Equal(tb, tables[i]) {
 			f.fatalf("BlockTables %v, BlockTable %v", tables[i], tb)
@@ -327,18 +324,18 @@ func (f *fuzzer) reads() {
 	}
 	if len(onDevice) < len(ids) {
 		_, err = m.BlockTables(ids, nil)
-		f.expectErr(err, nil, ErrSwapped)
+		f.expectErr(err, 0, ErrSwapped)
 	}
 	if s, _ := f.pick(); s != nil {
 		lo, hi := f.num(s.reserved+2), f.num(s.reserved+2)
 		_, err := m.SlotMapping(s.id, lo, hi, nil)
 		switch {
 		case s.swapped:
-			f.expectErr(err, nil, ErrSwapped)
+			f.expectErr(err, 0, ErrSwapped)
 		case lo < 0 || lo > hi || hi > s.reserved:
-			f.expectErr(err, nil, ErrInvalidArgument)
+			f.expectErr(err, 0, ErrInvalidArgument)
 		default:
-			f.expectErr(err, nil)
+			f.expectErr(err, 0)
 		}
 	}
 	id := int32(f.num(f.m.cfg.NumBlocks + 2))
@@ -353,7 +350,7 @@ func (f *fuzzer) reads() {
 	if m.WatermarkBlocks() > st.NumBlocks || m.Config().NumBlocks != st.NumBlocks {
 		f.fatalf("watermark %d, config %+v", m.WatermarkBlocks(), m.Config())
 	}
-	if after := takeSnapshot(m); !equalSnapshots(&before, &after) {
+	if f.digest() != before {
 		f.fatalf("reads changed the manager")
 	}
 }

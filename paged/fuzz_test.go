@@ -60,7 +60,7 @@ func runFuzz(t testing.TB, data []byte) {
 			f.fullCheck()
 		}
 	}
-	f.what = "end"
+	f.note("end")
 	f.fullCheck()
 	for _, s := range f.seqs {
 		if err := m.Free(s.id); err != nil {
@@ -120,18 +120,18 @@ func (f *fuzzer) op(op int) {
 			opts.MM = []prefix.MMItem{it}
 			bad = bad || it.Offset < 0 || it.Length < 1 || it.Offset > l || it.Length > l-it.Offset
 		}
-		f.what = fmt.Sprintf("add len %d %+v", l, opts)
+		f.note("add len, capacity, items", l, opts.Capacity, len(opts.MM))
 		c1, err1 := m.LookupPrompt(prompt, opts)
 		id, err := m.Add(prompt, opts)
 		if bad {
-			f.expectErr(err, nil, ErrInvalidArgument)
+			f.expectErr(err, 0, ErrInvalidArgument)
 			if l > 0 {
-				f.expectErr(err1, nil, ErrInvalidArgument)
+				f.expectErr(err1, 0, ErrInvalidArgument)
 			}
 			return
 		}
-		f.expectErr(err, nil)
-		f.expectErr(err1, nil)
+		f.expectErr(err, 0)
+		f.expectErr(err1, 0)
 		s := &modelSeq{id: id, tokens: prompt, opts: opts}
 		if c2, _ := m.CachedPrefix(id); c2 != c1 {
 			f.fatalf("LookupPrompt %d, CachedPrefix %d", c1, c2)
@@ -148,8 +148,8 @@ func (f *fuzzer) op(op int) {
 		for i := range add {
 			add[i] = int32(f.next() % 3)
 		}
-		f.what = fmt.Sprintf("append %v to %d", add, s.id)
-		f.expectErr(m.Append(s.id, add...), nil)
+		f.note("append n to id", len(add), int(s.id))
+		f.expectErr(m.Append(s.id, add...), 0)
 		s.tokens = append(s.tokens, add...)
 	case 3: // MarkComputed
 		s, _ := f.pickWhere(pending)
@@ -160,20 +160,20 @@ func (f *fuzzer) op(op int) {
 		if f.next() < 200 { // mostly valid
 			k = max(0, min(k, s.reserved-s.computed, len(s.tokens)-s.computed))
 		}
-		f.what = fmt.Sprintf("mark on %d by %d", s.id, k)
+		f.note("mark id, n", int(s.id), k)
 		f.mark(s, k)
 	case 4: // Fork
 		s, _ := f.pickWhere(onDevice)
 		if s == nil {
 			return
 		}
-		f.what = fmt.Sprintf("fork %d", s.id)
+		f.note("fork", int(s.id))
 		id, err := m.Fork(s.id)
 		if s.swapped {
-			f.expectErr(err, nil, ErrSwapped)
+			f.expectErr(err, 0, ErrSwapped)
 			return
 		}
-		f.expectErr(err, nil)
+		f.expectErr(err, 0)
 		c := *s
 		c.id, c.tokens = id, slices.Clone(s.tokens)
 		s.reserved, c.reserved = s.computed, s.computed
@@ -185,9 +185,9 @@ func (f *fuzzer) op(op int) {
 		if s == nil {
 			return
 		}
-		f.what = fmt.Sprintf("free %d", s.id)
+		f.note("free", int(s.id))
 		f.checkSeq(s) // its KV was intact until now
-		f.expectErr(m.Free(s.id), nil)
+		f.expectErr(m.Free(s.id), 0)
 		f.seqs = slices.Delete(f.seqs, i, i+1)
 		f.dead = append(f.dead, s.id)
 	case 6: // Rollback
@@ -196,17 +196,17 @@ func (f *fuzzer) op(op int) {
 			return
 		}
 		k := f.num(4)
-		f.what = fmt.Sprintf("rollback %d on %d", k, s.id)
+		f.note("rollback n on id", k, int(s.id))
 		f.checkSeq(s)
-		before := takeSnapshot(m)
+		before := f.digest()
 		err := m.Rollback(s.id, k)
 		switch {
 		case s.swapped:
-			f.expectErr(err, &before, ErrSwapped)
+			f.expectErr(err, before, ErrSwapped)
 		case k < 0 || k >= len(s.tokens):
-			f.expectErr(err, &before, ErrInvalidArgument)
+			f.expectErr(err, before, ErrInvalidArgument)
 		default:
-			f.expectErr(err, nil)
+			f.expectErr(err, 0)
 			s.tokens = s.tokens[:len(s.tokens)-k]
 			s.computed = min(s.computed, len(s.tokens))
 			s.reserved = s.computed
@@ -214,13 +214,13 @@ func (f *fuzzer) op(op int) {
 	case 7: // DecodeStep over a subset
 		f.decode()
 	case 8: // ResetPrefixCache
-		f.what = "reset"
+		f.note("reset")
 		st := m.Stats()
 		err := m.ResetPrefixCache()
 		if st.UsedBlocks > 0 {
-			f.expectErr(err, nil, ErrCacheInUse)
+			f.expectErr(err, 0, ErrCacheInUse)
 		} else {
-			f.expectErr(err, nil)
+			f.expectErr(err, 0)
 			if m.Stats().CachedBlocks != 0 {
 				f.fatalf("cache not empty after reset")
 			}
@@ -244,12 +244,12 @@ func (f *fuzzer) op(op int) {
 		if dup {
 			ids = append(ids, ids[0])
 		}
-		f.what = fmt.Sprintf("mark batch %v by %d", ids, k)
+		f.note("mark batch n, batch", k, len(ids))
 		f.markIDs(batch, ids, k, dup)
 	case 14: // batched reads and block observation, with full-range arguments
 		f.reads()
 	case 15: // drain events
-		f.what = "take events"
+		f.note("take events")
 		f.drainEvents()
 	}
 }
@@ -277,15 +277,15 @@ func (f *fuzzer) subset(ok func(*modelSeq) bool) (batch []*modelSeq, ids []SeqID
 }
 
 func (f *fuzzer) mark(s *modelSeq, k int) {
-	before := takeSnapshot(f.m)
+	before := f.digest()
 	err := f.m.MarkComputed(s.id, k)
 	switch {
 	case s.swapped:
-		f.expectErr(err, &before, ErrSwapped)
+		f.expectErr(err, before, ErrSwapped)
 	case k < 0 || k > s.reserved-s.computed || k > len(s.tokens)-s.computed:
-		f.expectErr(err, &before, ErrInvalidArgument)
+		f.expectErr(err, before, ErrInvalidArgument)
 	default:
-		f.expectErr(err, nil)
+		f.expectErr(err, 0)
 		f.write(s, s.computed, s.computed+k)
 		s.computed += k
 		f.checkSeq(s)
@@ -305,13 +305,13 @@ func (f *fuzzer) markIDs(batch []*modelSeq, ids []SeqID, k int, dup bool) {
 	if dup {
 		allowed = append(allowed, ErrInvalidArgument)
 	}
-	before := takeSnapshot(f.m)
+	before := f.digest()
 	err := f.m.MarkComputedBatch(ids, k)
 	if len(allowed) > 0 {
-		f.expectErr(err, &before, allowed...)
+		f.expectErr(err, before, allowed...)
 		return
 	}
-	f.expectErr(err, nil)
+	f.expectErr(err, 0)
 	for _, s := range batch {
 		f.write(s, s.computed, s.computed+k)
 		s.computed += k
@@ -347,5 +347,16 @@ func fuzzSeeds() [][]byte {
 func TestRandomOperations(t *testing.T) {
 	for i, seed := range fuzzSeeds() {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { runFuzz(t, seed) })
+	}
+}
+
+// BenchmarkFuzzExec runs the seed scripts: ns/op is one fuzzer execution (one
+// input), the figure that decides how many inputs a fuzzing minute explores.
+func BenchmarkFuzzExec(b *testing.B) {
+	seeds := fuzzSeeds()
+	i := 0
+	for b.Loop() {
+		runFuzz(b, seeds[i%len(seeds)])
+		i++
 	}
 }
