@@ -75,8 +75,8 @@ type fuzzer struct {
 	data []byte
 	pos  int
 	step int
-	what string  // the operation, for failure messages
-	args [6]int  // its arguments
+	what string // the operation, for failure messages
+	args [6]int // its arguments
 	narg int
 	rec  *recorder
 	sync bool // the recorder's view is complete (no event lost since the last clear)
@@ -147,7 +147,7 @@ func (f *fuzzer) pickWhere(ok func(*modelSeq) bool) (*modelSeq, int) {
 	return f.pick()
 }
 
-func pending(s *modelSeq) bool  { return !s.swapped && s.reserved > s.computed }
+func pending(s *modelSeq) bool   { return !s.swapped && s.reserved > s.computed }
 func unstarted(s *modelSeq) bool { return !s.started && !s.swapped }
 func ready(s *modelSeq) bool     { return s.started && !s.swapped && s.computed == len(s.tokens) }
 func onDevice(s *modelSeq) bool  { return s.started && !s.swapped }

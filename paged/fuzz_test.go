@@ -10,14 +10,14 @@ import (
 
 // Config flags, data[2].
 const (
-	flagNoCaching    = 1 << iota // DisablePrefixCaching
-	flagAllToTail                // AllToTail release policy
-	flagCollide                  // every block hash collides
-	flagEvents                   // event queue on, checked by a consumer
-	flagHost                     // a host tier of NumBlocks blocks
-	flagDistinct                 // events per distinct hash
-	flagTinyQueue                // an event queue of 3 events (losses and resyncs)
-	flagWatermark                // watermark 0.2 (AdmitLater / AdmitNever happen)
+	flagNoCaching = 1 << iota // DisablePrefixCaching
+	flagAllToTail             // AllToTail release policy
+	flagCollide               // every block hash collides
+	flagEvents                // event queue on, checked by a consumer
+	flagHost                  // a host tier of NumBlocks blocks
+	flagDistinct              // events per distinct hash
+	flagTinyQueue             // an event queue of 3 events (losses and resyncs)
+	flagWatermark             // watermark 0.2 (AdmitLater / AdmitNever happen)
 )
 
 func runFuzz(t testing.TB, data []byte) {
