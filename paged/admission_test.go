@@ -92,7 +92,7 @@ func (s suite) TestAdmitMatchesThreeCalls(t *testing.T) {
 
 func (s suite) TestAdmit(t *testing.T) {
 	m := s.newMgr(t, 10, 4, func(c *Config) { c.Watermark = 0.2 }) // 2 blocks kept free
-	a, _ := prefill(t, m, span(0, 14), SeqOptions{})          // blocks 0..3; 0..2 cached
+	a, _ := prefill(t, m, span(0, 14), SeqOptions{})               // blocks 0..3; 0..2 cached
 	// A prompt sharing 12 tokens: 3 hits held by a cost nothing; 2 more blocks for 20
 	// tokens leave 4 free ≥ 2.
 	b, _ := m.Add(cat(span(0, 12), span(500, 8)), SeqOptions{})

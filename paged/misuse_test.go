@@ -196,9 +196,12 @@ func misuses() []misuse {
 		{"other generation", func(f *fixture) SeqID { return f.a + 1<<32 }},
 	} {
 		for name, call := range map[string]func(*Manager, SeqID) error{
-			"Reserve":           func(m *Manager, id SeqID) error { _, err := m.Reserve(id, 1, 0, nil); return err },
-			"Admit":             func(m *Manager, id SeqID) error { _, err := m.Admit(id, 1, 0, nil); return err },
-			"DecodeStep":        func(m *Manager, id SeqID) error { _, err := m.DecodeStep([]SeqID{id}, []int32{1}, 0, slots, nil); return err },
+			"Reserve": func(m *Manager, id SeqID) error { _, err := m.Reserve(id, 1, 0, nil); return err },
+			"Admit":   func(m *Manager, id SeqID) error { _, err := m.Admit(id, 1, 0, nil); return err },
+			"DecodeStep": func(m *Manager, id SeqID) error {
+				_, err := m.DecodeStep([]SeqID{id}, []int32{1}, 0, slots, nil)
+				return err
+			},
 			"MarkComputed":      func(m *Manager, id SeqID) error { return m.MarkComputed(id, 0) },
 			"MarkComputedBatch": func(m *Manager, id SeqID) error { return m.MarkComputedBatch([]SeqID{id}, 0) },
 			"Append":            func(m *Manager, id SeqID) error { return m.Append(id, 1) },
