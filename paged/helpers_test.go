@@ -14,7 +14,9 @@ func newMgr(t testing.TB, n, bs int, mod ...func(*Config)) *Manager {
 	cfg := DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize = n, bs
 	for _, f := range mod {
-		f(&cfg)
+		if f != nil {
+			f(&cfg)
+		}
 	}
 	m, err := New(cfg)
 	require.NoError(t, err)

@@ -192,3 +192,35 @@ func (s suite) TestSeqStatesAccountMemoryPerSequence(t *testing.T) {
 	require.Greater(t, samples, 50, "the run must share blocks")
 	inv(t, m)
 }
+
+// The decode step allocates nothing in steady state: DecodeStep, MarkComputedBatch
+// and, with events on, the TakeEvents drain of a publisher.
+func TestDecodeStepAllocatesNothing(t *testing.T) {
+	for _, events := range []bool{false, true} {
+		m := newMgr(t, 64*40, 16, func(c *Config) { c.Events.Enabled = events })
+		ids := make([]SeqID, 64)
+		for i := range ids {
+			ids[i], _ = m.Add(span(100*i, 20), SeqOptions{Capacity: 600})
+			adm, err := m.Admit(ids[i], 20, 0, nil)
+			require.NoError(t, err)
+			require.NoError(t, m.MarkComputed(ids[i], adm.N))
+		}
+		toks, slots := make([]int32, len(ids)), make([]int64, len(ids))
+		var copies []BlockCopy
+		var evs []Event
+		step := func() {
+			var err error
+			copies, err = m.DecodeStep(ids, toks, 0, slots, copies[:0])
+			require.NoError(t, err)
+			require.NoError(t, m.MarkComputedBatch(ids, 1))
+			evs, _ = m.TakeEvents(evs[:0])
+		}
+		for range 64 { // warm up: buffers reach their steady size
+			step()
+		}
+		require.Zero(t, testing.AllocsPerRun(200, step), "events %v", events)
+		if events {
+			require.Positive(t, m.Stats().CachedBlocks)
+		}
+	}
+}
