@@ -90,3 +90,79 @@ func ExampleManager_CanAdmit() {
 	fmt.Println(small, huge)
 	// Output: now never
 }
+
+// Admission in one call: the scheduler adds a request once and asks Admit each step
+// until it is admitted (AdmitNow: hits claimed, the chunk reserved), rejects it
+// (AdmitNever), or keeps it waiting (AdmitLater: nothing changed).
+func ExampleManager_Admit() {
+	m, _ := paged.New(paged.Config{NumBlocks: 8, BlockSize: 4, Watermark: 0.25}) // keep 2 blocks free
+	running, _ := m.Add([]int32{1, 2, 3, 4, 5, 6, 7, 8, 9}, paged.SeqOptions{})
+	adm, _ := m.Admit(running, 512, 0, nil)
+	_ = m.MarkComputed(running, adm.N)
+
+	// Shares the first two blocks; 16 tokens need 4 blocks, 2 of them hits held by
+	// the running sequence: 2 new blocks leave 3 free ≥ 2.
+	next, _ := m.Add([]int32{1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 22, 23, 24, 25, 26, 27}, paged.SeqOptions{})
+	adm, _ = m.Admit(next, 4, 0, nil) // a 4-token prefill chunk
+	fmt.Println(adm.Admission, "cached", adm.Cached, "compute", adm.Start, "to", adm.Start+adm.N)
+
+	big, _ := m.Add(make([]int32, 20), paged.SeqOptions{})
+	adm, _ = m.Admit(big, 512, 0, nil)
+	fmt.Println(adm.Admission)
+	huge, _ := m.Add(make([]int32, 40), paged.SeqOptions{})
+	adm, _ = m.Admit(huge, 512, 0, nil)
+	fmt.Println(adm.Admission)
+	// Output:
+	// now cached 8 compute 8 to 12
+	// later
+	// never
+}
+
+// A KV-event publisher drains the queue after each step; a loss means its
+// subscribers must forget this engine (vLLM's AllBlocksCleared) and start over.
+func ExampleManager_TakeEvents() {
+	m, _ := paged.New(paged.Config{NumBlocks: 4, BlockSize: 2,
+		Events: paged.EventOptions{Enabled: true, QueueSize: 2}})
+	publish := func() {
+		events, lost := m.TakeEvents(nil)
+		for _, e := range events {
+			fmt.Println(e.Kind, len(e.Hashes), "hashes", "parent", e.HasParent, "tokens", e.Tokens, e.Medium)
+		}
+		if lost > 0 {
+			fmt.Println("lost", lost, "events: publish AllBlocksCleared and resynchronise")
+		}
+	}
+	for _, prompt := range [][]int32{{1, 2, 3}, {5, 6, 7}, {8, 9, 10}} {
+		id, _ := m.Add(prompt, paged.SeqOptions{})
+		adm, _ := m.Admit(id, 3, 0, nil)
+		_ = m.MarkComputed(id, adm.N)
+		_ = m.Free(id)
+	}
+	publish()
+	// Output:
+	// BlockStored 1 hashes parent false tokens [1 2] GPU
+	// BlockStored 1 hashes parent false tokens [5 6] GPU
+	// lost 1 events: publish AllBlocksCleared and resynchronise
+}
+
+// Per-iteration bookkeeping under one lock each: the block tables of a batch for the
+// attention kernel, and every sequence's counters for metrics.
+func ExampleManager_SeqStates() {
+	m, _ := paged.New(paged.Config{NumBlocks: 16, BlockSize: 4})
+	a, _ := m.Add([]int32{1, 2, 3, 4, 5, 6}, paged.SeqOptions{})
+	adm, _ := m.Admit(a, 6, 0, nil)
+	_ = m.MarkComputed(a, adm.N)
+	b, _ := m.Fork(a) // shares both blocks
+	ids := []paged.SeqID{a, b}
+
+	tables, _ := m.BlockTables(ids, nil)
+	states, _ := m.SeqStates(ids, nil)
+	for i := range ids {
+		fmt.Println("table", tables[i], "computed", states[i].Computed, "frontier block", states[i].Frontier)
+	}
+	fmt.Println("blocks in use:", m.Stats().UsedBlocks)
+	// Output:
+	// table [0 1] computed 6 frontier block 1
+	// table [0 1] computed 6 frontier block 1
+	// blocks in use: 2
+}
