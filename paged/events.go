@@ -181,3 +181,35 @@ func (q *eventQueue) take(dst []Event) ([]Event, uint64) {
 	q.dropped = 0
 	return dst, lost
 }
+
+// check verifies the queue's invariants (see eventQueue).
+func (q *eventQueue) check() error {
+	b := &q.cur
+	if !q.on && (len(b.events) > 0 || q.totalDropped > 0) {
+		return fmt.Errorf("events queued while disabled")
+	}
+	if len(b.events) > q.maxEvents || len(b.tokens) > q.maxTokens {
+		return fmt.Errorf("event queue holds %d events and %d tokens, limits %d and %d", len(b.events), len(b.tokens), q.maxEvents, q.maxTokens)
+	}
+	if q.dropped > q.totalDropped {
+		return fmt.Errorf("event queue dropped %d since the last take but %d in all", q.dropped, q.totalDropped)
+	}
+	tokens := 0
+	for i, e := range b.events {
+		switch {
+		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || e.HasParent != (e.FirstBlock > 0)):
+			return fmt.Errorf("event %d: %d hashes, %d tokens, first block %d, parent %v", i, len(e.Hashes), len(e.Tokens), e.FirstBlock, e.HasParent)
+		case e.Kind == BlockRemoved && len(e.Hashes) != 1:
+			return fmt.Errorf("event %d removes %d hashes", i, len(e.Hashes))
+		case e.Kind == AllBlocksCleared && (len(e.Hashes) != 0 || len(e.Tokens) != 0):
+			return fmt.Errorf("event %d clears with payload", i)
+		case e.Kind < BlockStored || e.Kind > AllBlocksCleared:
+			return fmt.Errorf("event %d has kind %v", i, e.Kind)
+		}
+		tokens += len(e.Tokens)
+	}
+	if tokens != len(b.tokens) {
+		return fmt.Errorf("events carry %d tokens, the queue holds %d", tokens, len(b.tokens))
+	}
+	return nil
+}
