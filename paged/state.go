@@ -12,10 +12,12 @@ type SeqState struct {
 	// Frontier is the device block that holds position Computed (the next token to
 	// compute), table[Computed/BlockSize], or -1 when the table has no block there or
 	// the sequence is swapped. Blocks before it hold only computed tokens; it holds
-	// Computed mod BlockSize of them; blocks after it (lookahead) hold none. With
-	// Stats.UsedBlocks this lets a caller account KV memory per sequence in O(1)
-	// instead of walking block tables: only frontier blocks can be partly filled,
-	// and a shared frontier shows up as the same id in several states.
+	// Computed mod BlockSize of them; the Blocks − Computed/BlockSize − 1 blocks after
+	// it hold none, and those within [Computed, Reserved) are private to the sequence
+	// (never shared, never cached). With Stats.UsedBlocks this lets a caller account
+	// KV memory in O(1) per sequence instead of walking block tables: only frontier
+	// blocks are partly filled and may be shared (forks share them), so they are the
+	// only ones to deduplicate by id.
 	Frontier int32
 }
 
