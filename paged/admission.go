@@ -14,6 +14,7 @@ const (
 	AdmitNever
 )
 
+// String returns "now", "later" or "never".
 func (a Admission) String() string {
 	switch a {
 	case AdmitNow:

@@ -18,6 +18,7 @@ const (
 	AllBlocksCleared
 )
 
+// String returns vLLM's name of the event kind.
 func (k EventKind) String() string {
 	switch k {
 	case BlockStored:
