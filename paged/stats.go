@@ -9,8 +9,9 @@ type Stats struct {
 	Usage        float64 // UsedBlocks / NumBlocks
 	Sequences    int     // live sequences
 
-	// Prefix-cache queries and hits in tokens, recorded once per sequence at its
-	// first reservation (a failed reservation records nothing).
+	// Prefix-cache queries and hits in tokens, recorded once per sequence when it
+	// starts (Admit answering AdmitNow, or its first Reserve); a refused admission
+	// or failed reservation records nothing.
 	PrefixRequests, PrefixQueries, PrefixHits uint64
 	HitRate                                   float64 // PrefixHits / PrefixQueries
 	// The same over the most recent Config.StatsWindow requests.
