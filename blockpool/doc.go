@@ -5,7 +5,7 @@
 //
 // # Blocks
 //
-// A Pool has NumBlocks blocks with ids 0..NumBlocks-1. Each has a reference count (the
+// A Pool has NumBlocks blocks with ids 0..NumBlocks-1 (BlockID, which is block.ID). Each has a reference count (the
 // number of block-table entries that hold it) and, optionally, a content hash (the
 // block is "cached": its full contents can be reused by any sequence whose prefix
 // hashes to the same value).
@@ -42,6 +42,16 @@
 //	p.ReleaseTable(ids)                        // 1 (unhashed) to the head, 0 to the tail: 1 2 3 0
 //	id, ok := p.Lookup(key0)                   // 0, true: still cached while free
 //	p.Retain(id)                               // revived: free queue 1 2 3
+//
+// # Configuration and limits
+//
+// Config{NumBlocks: n} is complete: a zero BlockSize means 16, a nil Policy
+// UnhashedFirst. BlockSize is at most MaxBlockSize (2^16), NumBlocks at most
+// MaxNumBlocks (2^24, ids are block.ID = int32), and New computes the metadata it
+// will allocate (MetadataBytes) and refuses more than MaxMetadataBytes before
+// allocating anything. Every method that returns an error leaves the pool unchanged;
+// out-of-range ids are errors (or a zero answer for the read-only views), never
+// panics.
 //
 // A Pool is not safe for concurrent use; package paged adds the lock.
 package blockpool

@@ -17,6 +17,7 @@ type UnhashedFirst struct{}
 // ToHead implements ReleasePolicy.
 func (UnhashedFirst) ToHead(cached bool) bool { return !cached }
 
+// String names the policy.
 func (UnhashedFirst) String() string { return "unhashed-first" }
 
 // AllToTail appends every released block at the tail (plain LRU over all blocks), the
@@ -26,4 +27,5 @@ type AllToTail struct{}
 // ToHead implements ReleasePolicy.
 func (AllToTail) ToHead(bool) bool { return false }
 
+// String names the policy.
 func (AllToTail) String() string { return "all-to-tail" }

@@ -1,46 +1,11 @@
 package blockpool
 
-import (
-	"errors"
-	"fmt"
-)
-
-// Errors returned by the pool. They are wrapped with context; test with errors.Is.
-var (
-	// ErrInvalidConfig reports a bad Config.
-	ErrInvalidConfig = errors.New("blockpool: invalid config")
-	// ErrNoSpace reports that fewer free blocks remain than requested.
-	ErrNoSpace = errors.New("blockpool: not enough free blocks")
-	// ErrInvalidBlock reports an out-of-range block id or a block in the wrong state
-	// (releasing a free block, caching a free or already cached block).
-	ErrInvalidBlock = errors.New("blockpool: invalid block")
-	// ErrInvalidKey reports a Key whose token count differs from the block size.
-	ErrInvalidKey = errors.New("blockpool: invalid key")
-	// ErrInUse reports that an operation needing an idle pool found referenced blocks.
-	ErrInUse = errors.New("blockpool: blocks in use")
-)
-
-// Config configures a Pool.
-type Config struct {
-	// NumBlocks is the number of physical blocks; must be > 0.
-	NumBlocks int
-	// BlockSize is the number of tokens per block; must be > 0. Default 16.
-	BlockSize int
-	// Policy places released blocks in the free queue. Default UnhashedFirst{}.
-	Policy ReleasePolicy
-	// OnEvict, if set, is called when a cached block loses its hash because it was
-	// popped for reuse (not for Uncache or ResetCache). last reports whether no other
-	// block carries the hash any more.
-	OnEvict func(id BlockID, hash uint64, last bool)
-}
-
-// DefaultConfig returns a config for n blocks of 16 tokens with the default policy.
-func DefaultConfig(n int) Config { return Config{NumBlocks: n, BlockSize: 16, Policy: UnhashedFirst{}} }
+import "fmt"
 
 // Pool is the set of physical blocks of one device. It is not safe for concurrent use.
 // Every method that returns an error leaves the pool unchanged.
 type Pool struct {
-	blocks    []block // blocks[0..n-1] are real; blocks[n] is the free-queue sentinel
+	blocks    []blockMeta // blocks[0..n-1] are real; blocks[n] is the free-queue sentinel
 	free      freeQueue
 	index     hashIndex
 	policy    ReleasePolicy
@@ -48,21 +13,15 @@ type Pool struct {
 	evictions uint64
 }
 
-// New validates cfg and returns a pool whose free queue holds every block in id order.
+// New validates cfg (see Config for the defaults and limits) and returns a pool whose
+// free queue holds every block in id order. It allocates about
+// MetadataBytes(cfg.NumBlocks, cfg.BlockSize) bytes, checked against
+// MaxMetadataBytes before anything is allocated.
 func New(cfg Config) (*Pool, error) {
-	if cfg.NumBlocks <= 0 || cfg.NumBlocks >= 1<<31-1 {
-		return nil, fmt.Errorf("%w: NumBlocks %d out of range", ErrInvalidConfig, cfg.NumBlocks)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.BlockSize == 0 {
-		cfg.BlockSize = 16
-	}
-	if cfg.BlockSize < 0 {
-		return nil, fmt.Errorf("%w: BlockSize %d must be positive", ErrInvalidConfig, cfg.BlockSize)
-	}
-	if cfg.Policy == nil {
-		cfg.Policy = UnhashedFirst{}
-	}
-	p := &Pool{blocks: make([]block, cfg.NumBlocks+1), policy: cfg.Policy, onEvict: cfg.OnEvict}
+	p := &Pool{blocks: make([]blockMeta, cfg.NumBlocks+1), policy: cfg.Policy, onEvict: cfg.OnEvict}
 	p.free.init(p.blocks)
 	for i := range cfg.NumBlocks {
 		b := &p.blocks[i]
@@ -85,17 +44,11 @@ func (p *Pool) NumFree() int { return p.free.n }
 // NumCached returns the number of blocks that carry a hash (in use or free).
 func (p *Pool) NumCached() int { return p.index.count }
 
-// NumDistinctHashes returns the number of distinct hashes in the index.
-func (p *Pool) NumDistinctHashes() int { return p.index.head.len() }
-
-// Evictions returns how many cached blocks lost their hash by being reused.
-func (p *Pool) Evictions() uint64 { return p.evictions }
-
-// Policy returns the release policy.
-func (p *Pool) Policy() ReleasePolicy { return p.policy }
+// inRange reports whether id names a block of the pool.
+func (p *Pool) inRange(id BlockID) bool { return uint(id) < uint(len(p.blocks)-1) }
 
 func (p *Pool) check(id BlockID) error {
-	if id < 0 || int(id) >= p.NumBlocks() {
+	if !p.inRange(id) {
 		return fmt.Errorf("%w: id %d not in [0,%d)", ErrInvalidBlock, id, p.NumBlocks())
 	}
 	return nil
@@ -103,7 +56,7 @@ func (p *Pool) check(id BlockID) error {
 
 // RefCount returns block id's reference count (0 for an out-of-range id).
 func (p *Pool) RefCount(id BlockID) int {
-	if p.check(id) != nil {
+	if !p.inRange(id) {
 		return 0
 	}
 	return int(p.blocks[id].ref)
@@ -111,21 +64,30 @@ func (p *Pool) RefCount(id BlockID) int {
 
 // Hash returns block id's hash and whether it is cached.
 func (p *Pool) Hash(id BlockID) (uint64, bool) {
-	if p.check(id) != nil || !p.blocks[id].cached() {
+	if !p.inRange(id) || !p.blocks[id].cached() {
 		return 0, false
 	}
 	return p.blocks[id].hash, true
 }
 
 // Writable reports whether block id can be written in place by its holder: it is
-// referenced exactly once and carries no hash. id must be in range.
+// referenced exactly once and carries no hash. An out-of-range id is not writable.
 func (p *Pool) Writable(id BlockID) bool {
+	if !p.inRange(id) {
+		return false
+	}
 	b := &p.blocks[id]
 	return b.ref == 1 && b.dupPrev == NoBlock
 }
 
 // Ref returns the (id, generation) reference to a block, for use as a child's Parent.
-func (p *Pool) Ref(id BlockID) BlockRef { return BlockRef{ID: id, Gen: p.blocks[id].gen} }
+// For an out-of-range id it returns a reference that no cached block's parent equals.
+func (p *Pool) Ref(id BlockID) BlockRef {
+	if !p.inRange(id) {
+		return BlockRef{ID: id}
+	}
+	return BlockRef{ID: id, Gen: p.blocks[id].gen}
+}
 
 // FreeOrder appends the free queue, head (next to be reused) to tail, to dst.
 func (p *Pool) FreeOrder(dst []BlockID) []BlockID {
@@ -252,19 +214,6 @@ func (p *Pool) Lookup(k Key) (BlockID, bool) {
 		return NoBlock, false
 	}
 	return p.index.lookup(&k)
-}
-
-// Uncache removes block id's hash (its contents are no longer trusted), wherever the
-// block is. It reports the hash and whether it was the last block carrying it.
-func (p *Pool) Uncache(id BlockID) (hash uint64, last bool, err error) {
-	if err := p.check(id); err != nil {
-		return 0, false, err
-	}
-	if !p.blocks[id].cached() {
-		return 0, false, fmt.Errorf("%w: block %d is not cached", ErrInvalidBlock, id)
-	}
-	h, last := p.index.remove(id)
-	return h, last, nil
 }
 
 // ResetCache removes every hash. It is refused with ErrInUse while any block is

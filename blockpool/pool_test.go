@@ -25,7 +25,7 @@ func key(h uint64, parent BlockRef, toks ...int32) Key {
 }
 
 func TestBlockMetadataIs32Bytes(t *testing.T) {
-	require.Equal(t, uintptr(32), unsafe.Sizeof(block{}))
+	require.Equal(t, uintptr(32), unsafe.Sizeof(blockMeta{}))
 }
 
 func TestConfigValidation(t *testing.T) {

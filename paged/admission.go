@@ -14,6 +14,7 @@ const (
 	AdmitNever
 )
 
+// String returns "now", "later" or "never".
 func (a Admission) String() string {
 	switch a {
 	case AdmitNow:
@@ -30,6 +31,8 @@ func (a Admission) String() string {
 // floor(Watermark × NumBlocks).
 func (m *Manager) WatermarkBlocks() int { return int(m.cfg.Watermark * float64(m.cfg.NumBlocks)) }
 
+// admit answers for a request that needs required more blocks (0 ≤ required ≤
+// NumBlocks + MaxSeqLen: no overflow).
 func (m *Manager) admit(required int) Admission {
 	wm := m.WatermarkBlocks()
 	switch {
@@ -41,33 +44,99 @@ func (m *Manager) admit(required int) Admission {
 	return AdmitLater
 }
 
-// CanAdmit reports whether a new prompt of promptLen tokens (plus lookahead slots)
-// can be admitted while keeping WatermarkBlocks free, assuming no prefix hits (the
-// worst case, as vLLM V0).
-func (m *Manager) CanAdmit(promptLen, lookahead int) Admission {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.admit(m.blocksFor(promptLen + lookahead))
+// checkLookahead range-checks a lookahead count.
+func checkLookahead(lookahead int) error {
+	if lookahead < 0 || lookahead > MaxSeqLen {
+		return errf(ErrInvalidArgument, "lookahead %d not in [0, %d]", lookahead, MaxSeqLen)
+	}
+	return nil
 }
 
-// CanAdmitSequence is CanAdmit for an added, not yet started sequence, counting its
-// current prefix hits: hit blocks other sequences hold need no free block.
-func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.seq(id)
-	if err != nil {
+// CanAdmit reports whether a new prompt of promptLen tokens (plus lookahead slots)
+// can be admitted while keeping WatermarkBlocks free, assuming no prefix hits (the
+// worst case, as vLLM V0). It changes nothing. promptLen must be in [1, MaxSeqLen]
+// and lookahead in [0, MaxSeqLen], else ErrInvalidArgument.
+func (m *Manager) CanAdmit(promptLen, lookahead int) (Admission, error) {
+	if promptLen < 1 || promptLen > MaxSeqLen {
+		return AdmitNever, errf(ErrInvalidArgument, "prompt length %d not in [1, %d]", promptLen, MaxSeqLen)
+	}
+	if err := checkLookahead(lookahead); err != nil {
 		return AdmitNever, err
 	}
-	if s.claimed {
-		return AdmitNever, fmt.Errorf("%w: sequence %d already started", ErrInvalidArgument, id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.admit(m.blocksFor(promptLen + lookahead)), nil
+}
+
+// Admitted is the result of Admit.
+type Admitted struct {
+	// Admission is AdmitNow when the sequence was admitted and its slots reserved;
+	// AdmitLater or AdmitNever when nothing changed.
+	Admission Admission
+	// Cached is the number of leading prompt tokens found in the prefix cache (whole
+	// blocks, never the last token). On AdmitNow they were claimed and count as
+	// computed.
+	Cached int
+	// Reservation is valid on AdmitNow: Claimed == Start == Cached, and the N new
+	// tokens to compute occupy [Start, Start+N), followed by the lookahead slots.
+	// Copies is the caller's slice, unchanged (a fresh sequence has nothing to copy).
+	Reservation
+}
+
+// Admit is the one-call admission of an added sequence that has not started, as
+// vLLM's get_computed_blocks followed by allocate_slots, under one lock and one walk
+// of the sequence's chained hashes. It finds how many leading prompt tokens are
+// cached, decides whether the sequence can be admitted while keeping
+// WatermarkBlocks free (hit blocks other sequences hold cost nothing; cached free
+// blocks it revives count as taken), and on AdmitNow claims the hits and reserves
+// slots for the next N = min(maxNew, tokens − Cached) tokens plus lookahead slots,
+// recording the prefix-cache query in Stats.
+//
+// All or nothing: AdmitLater and AdmitNever change nothing (the scheduler may retry
+// Admit later; CachedPrefix and LookupPrompt are the side-effect-free questions).
+// maxNew must be ≥ 1 and lookahead in [0, MaxSeqLen]; a started sequence gives
+// ErrInvalidArgument and a swapped one ErrSwapped.
+func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Admitted, error) {
+	out := Admitted{Admission: AdmitNever, Reservation: Reservation{Copies: copies}}
+	if maxNew < 1 {
+		return out, errf(ErrInvalidArgument, "admit with maxNew %d: at least one token must be computed", maxNew)
 	}
-	m.hitBuf = m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
-	required := m.blocksFor(len(s.tokens) + lookahead)
-	for _, b := range m.hitBuf {
-		if m.pool.RefCount(b) > 0 {
-			required--
+	if err := checkLookahead(lookahead); err != nil {
+		return out, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.onDevice(id)
+	if err != nil {
+		return out, err
+	}
+	if s.claimed {
+		return out, errf(ErrInvalidArgument, "sequence %d already started", id)
+	}
+	hits := m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
+	m.hitBuf = hits
+	revived := 0
+	for _, b := range hits {
+		if m.pool.RefCount(b) == 0 {
+			revived++
 		}
 	}
-	return m.admit(required), nil
+	out.Cached = len(hits) * m.bs
+	// Blocks for the whole prompt plus lookahead, less the hits others already hold.
+	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - (len(hits) - revived))
+	if out.Admission != AdmitNow {
+		return out, nil
+	}
+	n := min(maxNew, len(s.tokens)-out.Cached)
+	target := out.Cached + n + lookahead
+	if need := revived + m.planReserve(s, len(hits), out.Cached, target); need > m.pool.NumFree() {
+		// Cannot happen: AdmitNow left the watermark (≥ 0 blocks) free after the
+		// whole prompt. Kept so a future change cannot half-apply an admission.
+		out.Admission = AdmitLater
+		return out, nil
+	}
+	m.claim(s, hits)
+	out.Claimed, out.Start, out.N = out.Cached, out.Cached, n
+	out.Copies = m.applyReserve(s, target, copies)
+	return out, nil
 }

@@ -1,38 +1,216 @@
 package paged
 
-import "github.com/pagedkv/pagedkv/prefix"
+import (
+	"fmt"
 
-// EventSink receives prefix-cache events shaped like vLLM's KV events, so an external
-// router can index what this cache holds. Events are reported per distinct hash: a
-// hash is "stored" when the first block carrying it is registered and "removed" when
-// the last block carrying it is evicted, so duplicates are invisible to the router.
-// A BlocksStored event never names a parent that was not stored before and is not
-// still present.
-//
-// Methods are called synchronously with the Manager's lock held: they must be quick
-// and must not call back into the Manager. Slices in events are only valid during the
-// call; copy them to keep them.
-type EventSink interface {
-	BlocksStored(BlocksStored)
-	BlocksRemoved(BlocksRemoved)
-	AllBlocksCleared()
+	"github.com/pagedkv/pagedkv/prefix"
+)
+
+// EventKind says what an Event reports; the kinds are vLLM's KV events.
+type EventKind uint8
+
+const (
+	// BlockStored: blocks were registered in the prefix cache (vLLM's BlockStored).
+	BlockStored EventKind = iota + 1
+	// BlockRemoved: a cached block was evicted (vLLM's BlockRemoved).
+	BlockRemoved
+	// AllBlocksCleared: ResetPrefixCache emptied the cache (vLLM's AllBlocksCleared).
+	AllBlocksCleared
+)
+
+// String returns vLLM's name of the event kind.
+func (k EventKind) String() string {
+	switch k {
+	case BlockStored:
+		return "BlockStored"
+	case BlockRemoved:
+		return "BlockRemoved"
+	case AllBlocksCleared:
+		return "AllBlocksCleared"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
-// BlocksStored reports consecutive blocks of one sequence newly stored in the cache.
-type BlocksStored struct {
-	// Hashes of the stored blocks, in chain order.
+// Medium names the tier whose cache an event is about (vLLM's medium field).
+type Medium string
+
+const (
+	// MediumGPU is the device tier: every event the Manager emits today.
+	MediumGPU Medium = "GPU"
+	// MediumCPU is the host tier (reserved for a host tier that caches blocks).
+	MediumCPU Medium = "CPU"
+)
+
+// Event is one prefix-cache event, shaped like vLLM's KV events so a publisher can
+// encode it for an external router or KV indexer. Fields that do not apply to a kind
+// are zero.
+type Event struct {
+	Kind EventKind
+	// Hashes: for BlockStored the stored blocks' hashes in chain order; for
+	// BlockRemoved the one evicted block's hash.
 	Hashes []prefix.Hash
-	// Parent is the hash of the block before Hashes[0]; valid only if HasParent.
-	Parent    prefix.Hash
-	HasParent bool
-	// Tokens are the token ids of all stored blocks (len = len(Hashes) × BlockSize).
-	Tokens    []int32
+	// ParentHash is the hash of the block before Hashes[0] in its sequence; valid only
+	// if HasParent (BlockStored of a run that does not start at block 0).
+	ParentHash prefix.Hash
+	HasParent  bool
+	// Tokens are the token ids of all stored blocks (len(Hashes) × BlockSize).
+	Tokens []int32
+	// BlockSize is the manager's block size (BlockStored).
 	BlockSize int
-	// Adapter is the LoRA adapter name ("" for none).
+	// Adapter is the LoRA adapter name, "" for none (vLLM's lora_name).
 	Adapter string
+	// Medium is the tier: MediumGPU.
+	Medium Medium
+	// Group is the KV-cache group index: always 0 (one group).
+	Group int
+	// FirstBlock is the index of Hashes[0] within its sequence (BlockStored). With
+	// BlockSize, CacheSalt and MM it determines vLLM's per-block extra keys: the salt
+	// belongs to block 0, an item to every block it overlaps.
+	FirstBlock int
+	// CacheSalt and MM are the sequence's salt and multimodal items (BlockStored).
+	CacheSalt string
+	MM        []prefix.MMItem
 }
 
-// BlocksRemoved reports hashes no longer held by any block.
-type BlocksRemoved struct {
-	Hashes []prefix.Hash
+// TakeEvents appends the queued events, oldest first, to dst, empties the queue, and
+// returns dst together with the number of events that were dropped since the
+// previous TakeEvents because the queue was full (Config.Events). When the queue
+// fills, every later event is dropped until the next TakeEvents, so the returned
+// events are always a complete prefix of the history and dropped > 0 means the
+// consumer's view is incomplete from there on: a publisher should then tell its
+// subscribers to forget this engine (vLLM's AllBlocksCleared) and start over.
+//
+// The slices inside the returned events (Hashes, Tokens) stay valid until the next
+// TakeEvents call; copy them to keep them longer. MM is read-only and lives as long
+// as the event. With events disabled it returns dst and 0. In steady state it
+// allocates nothing.
+func (m *Manager) TakeEvents(dst []Event) ([]Event, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.events.take(dst)
+}
+
+// onEvict is the pool's eviction hook (called inside Allocate, under the lock).
+func (m *Manager) onEvict(_ int32, h uint64, last bool) {
+	m.stats.evictions++
+	m.events.removed(prefix.Hash(h), last)
+}
+
+// eventQueue is the bounded event queue. Events and the hashes and tokens they carry
+// live in cur; TakeEvents hands cur's contents out and swaps in spare, whose arrays
+// were handed out by the previous TakeEvents. Invariants: len(cur.events) ≤
+// maxEvents, len(cur.tokens) ≤ maxTokens; dropped > 0 ⇒ nothing was queued since
+// the first drop.
+type eventQueue struct {
+	on, distinct bool
+	bs           int
+	maxEvents    int
+	maxTokens    int
+	cur, spare   eventBuf
+	dropped      uint64 // since the last take
+	totalDropped uint64
+}
+
+type eventBuf struct {
+	events []Event
+	hashes []prefix.Hash
+	tokens []int32
+}
+
+func (q *eventQueue) init(o EventOptions, bs int) {
+	*q = eventQueue{on: o.Enabled, distinct: o.PerDistinctHash, bs: bs, maxEvents: o.QueueSize, maxTokens: o.QueueTokens}
+}
+
+// room reports whether an event carrying tokens token ids may be queued, counting
+// it as dropped otherwise.
+func (q *eventQueue) room(tokens int) bool {
+	if q.dropped > 0 || len(q.cur.events) >= q.maxEvents || tokens > q.maxTokens-len(q.cur.tokens) {
+		q.dropped++
+		q.totalDropped++
+		return false
+	}
+	return true
+}
+
+// stored queues BlockStored for blocks [from, to) of s.
+func (q *eventQueue) stored(s *sequence, from, to int) {
+	if !q.on || !q.room((to-from)*q.bs) {
+		return
+	}
+	b := &q.cur
+	h0, t0 := len(b.hashes), len(b.tokens)
+	for j := from; j < to; j++ {
+		b.hashes = append(b.hashes, s.chain.Hash(j))
+	}
+	b.tokens = append(b.tokens, s.tokens[from*q.bs:to*q.bs]...)
+	e := Event{
+		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
+		BlockSize: q.bs, Adapter: s.extras.Adapter, Medium: MediumGPU, FirstBlock: from,
+		CacheSalt: s.extras.CacheSalt, MM: s.extras.MM,
+	}
+	if from > 0 {
+		e.ParentHash, e.HasParent = s.chain.Hash(from-1), true
+	}
+	b.events = append(b.events, e)
+}
+
+// removed queues BlockRemoved for an evicted block's hash; in the per-distinct-hash
+// form only when no other cached block carries it.
+func (q *eventQueue) removed(h prefix.Hash, last bool) {
+	if !q.on || (q.distinct && !last) || !q.room(0) {
+		return
+	}
+	b := &q.cur
+	b.hashes = append(b.hashes, h)
+	n := len(b.hashes)
+	b.events = append(b.events, Event{Kind: BlockRemoved, Hashes: b.hashes[n-1 : n : n], Medium: MediumGPU})
+}
+
+// cleared queues AllBlocksCleared.
+func (q *eventQueue) cleared() {
+	if !q.on || !q.room(0) {
+		return
+	}
+	q.cur.events = append(q.cur.events, Event{Kind: AllBlocksCleared, Medium: MediumGPU})
+}
+
+func (q *eventQueue) take(dst []Event) ([]Event, uint64) {
+	dst = append(dst, q.cur.events...)
+	lost := q.dropped
+	q.cur, q.spare = q.spare, q.cur
+	q.cur.events, q.cur.hashes, q.cur.tokens = q.cur.events[:0], q.cur.hashes[:0], q.cur.tokens[:0]
+	q.dropped = 0
+	return dst, lost
+}
+
+// check verifies the queue's invariants (see eventQueue).
+func (q *eventQueue) check() error {
+	b := &q.cur
+	if !q.on && (len(b.events) > 0 || q.totalDropped > 0) {
+		return fmt.Errorf("events queued while disabled")
+	}
+	if len(b.events) > q.maxEvents || len(b.tokens) > q.maxTokens {
+		return fmt.Errorf("event queue holds %d events and %d tokens, limits %d and %d", len(b.events), len(b.tokens), q.maxEvents, q.maxTokens)
+	}
+	if q.dropped > q.totalDropped {
+		return fmt.Errorf("event queue dropped %d since the last take but %d in all", q.dropped, q.totalDropped)
+	}
+	tokens := 0
+	for i, e := range b.events {
+		switch {
+		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || e.HasParent != (e.FirstBlock > 0)):
+			return fmt.Errorf("event %d: %d hashes, %d tokens, first block %d, parent %v", i, len(e.Hashes), len(e.Tokens), e.FirstBlock, e.HasParent)
+		case e.Kind == BlockRemoved && len(e.Hashes) != 1:
+			return fmt.Errorf("event %d removes %d hashes", i, len(e.Hashes))
+		case e.Kind == AllBlocksCleared && (len(e.Hashes) != 0 || len(e.Tokens) != 0):
+			return fmt.Errorf("event %d clears with payload", i)
+		case e.Kind < BlockStored || e.Kind > AllBlocksCleared:
+			return fmt.Errorf("event %d has kind %v", i, e.Kind)
+		}
+		tokens += len(e.Tokens)
+	}
+	if tokens != len(b.tokens) {
+		return fmt.Errorf("events carry %d tokens, the queue holds %d", tokens, len(b.tokens))
+	}
+	return nil
 }

@@ -14,7 +14,9 @@ func newMgr(t testing.TB, n, bs int, mod ...func(*Config)) *Manager {
 	cfg := DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize = n, bs
 	for _, f := range mod {
-		f(&cfg)
+		if f != nil {
+			f(&cfg)
+		}
 	}
 	m, err := New(cfg)
 	require.NoError(t, err)
@@ -87,6 +89,14 @@ func decode(t testing.TB, m *Manager, id SeqID, tok int32) (int64, []BlockCopy) 
 	require.NoError(t, m.MarkComputed(id, 1))
 	inv(t, m)
 	return slots[0], copies
+}
+
+// canAdmit is CanAdmit for arguments known to be valid.
+func canAdmit(t testing.TB, m *Manager, promptLen, lookahead int) Admission {
+	t.Helper()
+	a, err := m.CanAdmit(promptLen, lookahead)
+	require.NoError(t, err)
+	return a
 }
 
 func allToTail() blockpool.ReleasePolicy { return blockpool.AllToTail{} }

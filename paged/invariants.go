@@ -13,7 +13,10 @@ import "fmt"
 //   - table[0:numCached] are cached under the sequence's own chain hashes (only full,
 //     computed blocks are hashed);
 //   - no shared or cached block overlaps a sequence's writable range
-//     [computed, reserved): a shared block is never written in place.
+//     [computed, reserved): a shared block is never written in place;
+//   - no sequence holds more than MaxSeqLen tokens;
+//   - the event queue holds at most QueueSize events and QueueTokens token ids, each
+//     event's slices are consistent, and nothing is queued while dropping.
 func (m *Manager) CheckInvariants() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -37,6 +40,8 @@ func (m *Manager) CheckInvariants() error {
 		live++
 		bs := m.bs
 		switch {
+		case len(s.tokens) > MaxSeqLen:
+			return fmt.Errorf("seq %d: %d tokens, more than MaxSeqLen", i, len(s.tokens))
 		case s.computed < 0 || s.computed > len(s.tokens):
 			return fmt.Errorf("seq %d: computed %d of %d tokens", i, s.computed, len(s.tokens))
 		case s.reserved < s.computed || s.reserved > len(s.table)*bs:
@@ -47,7 +52,7 @@ func (m *Manager) CheckInvariants() error {
 			return fmt.Errorf("seq %d: chain has %d hashes for %d tokens", i, s.chain.Len(), len(s.tokens))
 		case !s.claimed && (len(s.table) != 0 || s.computed != 0):
 			return fmt.Errorf("seq %d: unstarted but holds %d blocks", i, len(s.table))
-		case !m.cfg.EnablePrefixCaching && s.numCached != 0:
+		case !m.caching() && s.numCached != 0:
 			return fmt.Errorf("seq %d: caching off but %d blocks cached", i, s.numCached)
 		case s.swapped && (m.host == nil || s.reserved != s.computed || s.numCached != 0 || len(s.table) != m.blocksFor(s.computed)):
 			return fmt.Errorf("seq %d: swapped with reserved %d computed %d cached %d blocks %d", i, s.reserved, s.computed, s.numCached, len(s.table))
@@ -70,6 +75,9 @@ func (m *Manager) CheckInvariants() error {
 					i, j, b, s.computed, s.reserved, m.pool.RefCount(b), cached)
 			}
 		}
+	}
+	if err := m.events.check(); err != nil {
+		return err
 	}
 	if live != m.live {
 		return fmt.Errorf("live count %d, found %d", m.live, live)

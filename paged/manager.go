@@ -3,6 +3,7 @@ package paged
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/pagedkv/pagedkv/blockpool"
@@ -11,38 +12,41 @@ import (
 
 // Manager is the paged KV-cache manager a scheduler talks to. It is safe for
 // concurrent use: every method takes one mutex (uncontended cost ≈ 10–20 ns), so a
-// scheduler goroutine and metrics readers can share it. Batch methods (DecodeStep,
-// MarkComputedBatch) take the lock once per batch.
+// scheduler goroutine, metrics readers and an event publisher can share it. Batch
+// methods (Admit's one walk, DecodeStep, MarkComputedBatch, BlockTables, SeqStates)
+// take the lock once per batch.
 type Manager struct {
-	mu     sync.Mutex
-	cfg    Config
-	bs     int
-	shift  int // log2(bs) if bs is a power of two, else -1
-	pool   *blockpool.Pool
-	host   *blockpool.Pool // host tier, nil without one
-	scheme *prefix.Scheme
+	mu       sync.Mutex
+	cfg      Config
+	bs       int
+	shift    int // log2(bs) if bs is a power of two, else -1
+	tokenCap int // NumBlocks × BlockSize: the most tokens the device pool holds
+	pool     *blockpool.Pool
+	host     *blockpool.Pool // host tier, nil without one
+	scheme   *prefix.Scheme
 
 	seqs      []sequence
 	freeSlots []int
 	live      int
 	stamp     uint64
 
-	stats statsState
+	stats  statsState
+	events eventQueue
 
 	// scratch buffers, reused under the lock
 	batch    []*sequence
 	hitBuf   []blockpool.BlockID
 	tmpChain prefix.Chain
-	evHashes []prefix.Hash
 	oneBlock [1]blockpool.BlockID
 }
 
-// New validates cfg and returns a Manager with every block free.
+// New validates cfg (applying the defaults of zero fields; see Config) and returns a
+// Manager with every block free.
 func New(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, bs: cfg.BlockSize, shift: -1}
+	m := &Manager{cfg: cfg, bs: cfg.BlockSize, shift: -1, tokenCap: cfg.NumBlocks * cfg.BlockSize}
 	if b := cfg.BlockSize; b&(b-1) == 0 {
 		m.shift = bits.TrailingZeros(uint(b))
 	}
@@ -65,112 +69,43 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.tmpChain = m.scheme.NewChain(prefix.Extras{})
 	m.stats.init(cfg.StatsWindow)
+	m.events.init(cfg.Events, cfg.BlockSize)
 	return m, nil
 }
 
-// Config returns the validated configuration.
+// Config returns the configuration with the defaults of zero fields applied.
 func (m *Manager) Config() Config { return m.cfg }
 
-// Pool returns the underlying block pool for observation (reference counts, cached
-// state, free-queue order). Callers must not modify it, and must not read it while
-// other goroutines use the Manager.
-func (m *Manager) Pool() *blockpool.Pool { return m.pool }
-
-func (m *Manager) onEvict(_ blockpool.BlockID, h uint64, last bool) {
-	m.stats.evictions++
-	if last && m.cfg.Events != nil {
-		m.evHashes = append(m.evHashes[:0], prefix.Hash(h))
-		m.cfg.Events.BlocksRemoved(BlocksRemoved{Hashes: m.evHashes})
-	}
-}
+// caching reports whether prefix caching is on.
+func (m *Manager) caching() bool { return !m.cfg.DisablePrefixCaching }
 
 // Add registers a new sequence with its prompt and returns its handle. Prompt tokens
-// are copied and their full blocks hashed. The sequence holds no blocks until its
-// first Reserve. An empty prompt is an error.
+// are copied and their full blocks hashed. The sequence holds no blocks until it is
+// admitted (Admit) or reserved (Reserve). An empty prompt, a prompt longer than
+// MaxSeqLen or bad options (see SeqOptions) give ErrInvalidArgument.
 func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
-	if len(prompt) == 0 {
-		return 0, fmt.Errorf("%w: empty prompt", ErrInvalidArgument)
+	if len(prompt) == 0 || len(prompt) > MaxSeqLen {
+		return 0, fmt.Errorf("%w: prompt of %d tokens not in [1, %d]", ErrInvalidArgument, len(prompt), MaxSeqLen)
 	}
-	ex := prefix.Extras{Adapter: opts.Adapter, CacheSalt: opts.CacheSalt, MM: opts.MM}
-	if err := ex.Validate(); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	if err := opts.validate(len(prompt)); err != nil {
+		return 0, err
+	}
+	ex := opts.extras()
+	if len(ex.MM) > 0 {
+		ex.MM = slices.Clone(ex.MM)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, id := m.newSeq()
-	if c := max(opts.Capacity, len(prompt)); cap(s.tokens) < c {
+	if c := max(len(prompt), min(opts.Capacity, m.tokenCap)); cap(s.tokens) < c {
 		s.tokens = make([]int32, 0, c)
 	}
 	s.tokens = append(s.tokens, prompt...)
-	s.adapter = opts.Adapter
-	if len(ex.MM) > 0 {
-		ex.MM = append([]prefix.MMItem(nil), ex.MM...)
-	}
+	s.extras = ex
 	s.chain.SetExtras(m.scheme, ex)
 	s.chain.Grow(cap(s.tokens) / m.bs)
 	s.chain.Extend(s.tokens)
 	return id, nil
-}
-
-// findHits appends to dst the cached blocks that hold the longest confirmed prefix of
-// tokens (at most maxBlocks blocks), walking chain hashes until the first miss. It
-// changes nothing.
-func (m *Manager) findHits(dst []blockpool.BlockID, c *prefix.Chain, tokens []int32, maxBlocks int) []blockpool.BlockID {
-	if !m.cfg.EnablePrefixCaching {
-		return dst
-	}
-	parent := blockpool.Root
-	for i := range min(maxBlocks, c.Len()) {
-		id, ok := m.pool.Lookup(blockpool.Key{
-			Hash: uint64(c.Hash(i)), Parent: parent,
-			Tokens: tokens[i*m.bs : (i+1)*m.bs], Extra: c.ExtraFingerprint(i),
-		})
-		if !ok {
-			break
-		}
-		dst = append(dst, id)
-		parent = m.pool.Ref(id)
-	}
-	return dst
-}
-
-// maxHitBlocks caps a hit so the last token of an n-token prompt is always computed
-// (its logits are needed).
-func (m *Manager) maxHitBlocks(n int) int { return (n - 1) / m.bs }
-
-// CachedPrefix reports how many leading tokens of the sequence's tokens are in the
-// prefix cache now: whole blocks only, capped so at least the last token is
-// computed. It has no side effects; a Reserve may claim a different amount if the
-// cache changes in between.
-func (m *Manager) CachedPrefix(id SeqID) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.seq(id)
-	if err != nil {
-		return 0, err
-	}
-	m.hitBuf = m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
-	return len(m.hitBuf) * m.bs, nil
-}
-
-// LookupPrompt is CachedPrefix for a prompt that has not been added: it hashes the
-// prompt (with the given options) and reports how many leading tokens are cached.
-// It has no side effects and allocates nothing in steady state.
-func (m *Manager) LookupPrompt(prompt []int32, opts SeqOptions) (int, error) {
-	ex := prefix.Extras{Adapter: opts.Adapter, CacheSalt: opts.CacheSalt, MM: opts.MM}
-	if err := ex.Validate(); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}
-	if len(prompt) == 0 {
-		return 0, nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tmpChain.SetExtras(m.scheme, ex)
-	m.tmpChain.Extend(prompt[:m.maxHitBlocks(len(prompt))*m.bs])
-	m.hitBuf = m.findHits(m.hitBuf[:0], &m.tmpChain, prompt, m.tmpChain.Len())
-	m.tmpChain.SetExtras(m.scheme, prefix.Extras{}) // drop references to caller data
-	return len(m.hitBuf) * m.bs, nil
 }
 
 // Fork creates a child sequence that shares every block of parent (reference counts
@@ -192,15 +127,15 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 	for _, b := range c.table {
 		_ = m.pool.Retain(b) // cannot fail: b is referenced
 	}
-	c.computed, c.numCached, c.claimed, c.adapter = p.computed, p.numCached, p.claimed, p.adapter
+	c.computed, c.numCached, c.claimed, c.extras = p.computed, p.numCached, p.claimed, p.extras
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed
 	return id, nil
 }
 
-// Free releases every block of the sequence, tail first (the end of its chain is
-// evicted before its beginning), and invalidates id. Cached blocks stay hit-able
-// until they are reused.
+// Free releases every block of the sequence (device or host tier), tail first (the
+// end of its chain is evicted before its beginning), and invalidates id. Cached
+// blocks stay hit-able until they are reused.
 func (m *Manager) Free(id SeqID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -227,8 +162,8 @@ func (m *Manager) NumSequences() int {
 }
 
 // ResetPrefixCache forgets every cached block. It is refused with ErrCacheInUse while
-// any block is referenced by a live sequence; then nothing changes. On success the
-// event sink gets AllBlocksCleared and the recent hit-rate window is cleared.
+// any block is referenced by a live sequence; then nothing changes. On success an
+// AllBlocksCleared event is queued and the recent hit-rate window is cleared.
 func (m *Manager) ResetPrefixCache() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -236,8 +171,6 @@ func (m *Manager) ResetPrefixCache() error {
 		return fmt.Errorf("%w: %w", ErrCacheInUse, err)
 	}
 	m.stats.resetWindow()
-	if m.cfg.Events != nil {
-		m.cfg.Events.AllBlocksCleared()
-	}
+	m.events.cleared()
 	return nil
 }

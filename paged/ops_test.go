@@ -11,10 +11,10 @@ import (
 func TestConfigValidation(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
 		"no blocks":      func(c *Config) { c.NumBlocks = 0 },
-		"block size":     func(c *Config) { c.BlockSize = 0 },
+		"block size":     func(c *Config) { c.BlockSize = -1 },
 		"watermark 1":    func(c *Config) { c.Watermark = 1 },
 		"watermark -0.1": func(c *Config) { c.Watermark = -0.1 },
-		"stats window":   func(c *Config) { c.StatsWindow = 0 },
+		"stats window":   func(c *Config) { c.StatsWindow = -1 },
 	} {
 		cfg := DefaultConfig()
 		cfg.NumBlocks = 4
@@ -91,8 +91,8 @@ func TestOperationErrors(t *testing.T) {
 	require.Equal(t, 1, m.NumSequences())
 }
 
-func TestMarkComputedBatchAllOrNothing(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestMarkComputedBatchAllOrNothing(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := m.Add(span(0, 4), SeqOptions{})
 	b, _ := m.Add(span(10, 4), SeqOptions{})
 	_, _ = m.Reserve(a, 4, 0, nil)
@@ -107,8 +107,8 @@ func TestMarkComputedBatchAllOrNothing(t *testing.T) {
 	inv(t, m)
 }
 
-func TestStatsWindowAndCounters(t *testing.T) {
-	m := newMgr(t, 64, 4, func(c *Config) { c.StatsWindow = 2 })
+func (s suite) TestStatsWindowAndCounters(t *testing.T) {
+	m := s.newMgr(t, 64, 4, func(c *Config) { c.StatsWindow = 2 })
 	prefill(t, m, span(0, 9), SeqOptions{}) // 9 queried, 0 hit
 	prefill(t, m, span(0, 9), SeqOptions{}) // 9 queried, 8 hit
 	prefill(t, m, span(0, 9), SeqOptions{}) // 9 queried, 8 hit
@@ -126,8 +126,8 @@ func TestStatsWindowAndCounters(t *testing.T) {
 	require.Equal(t, "later", AdmitLater.String())
 }
 
-func TestPrefixCachingOff(t *testing.T) {
-	m := newMgr(t, 8, 4, func(c *Config) { c.EnablePrefixCaching = false })
+func (s suite) TestPrefixCachingOff(t *testing.T) {
+	m := s.newMgr(t, 8, 4, func(c *Config) { c.DisablePrefixCaching = true })
 	prefill(t, m, span(0, 9), SeqOptions{})
 	_, claimed := prefill(t, m, span(0, 9), SeqOptions{})
 	require.Zero(t, claimed)
@@ -137,8 +137,8 @@ func TestPrefixCachingOff(t *testing.T) {
 
 // A hasher under which every block collides must never produce a wrong hit: hits are
 // confirmed against tokens, parent and extra keys.
-func TestCollidingHasherNeverSharesWrongContent(t *testing.T) {
-	m := newMgr(t, 32, 4, func(c *Config) { c.Hasher = constHasher{} })
+func (s suite) TestCollidingHasherNeverSharesWrongContent(t *testing.T) {
+	m := s.newMgr(t, 32, 4, func(c *Config) { c.Hasher = constHasher{} })
 	prefill(t, m, span(0, 12), SeqOptions{})
 	for _, c := range []struct {
 		prompt []int32

@@ -1,25 +1,26 @@
 package paged
 
 import (
-	"fmt"
-
+	"github.com/pagedkv/pagedkv/block"
 	"github.com/pagedkv/pagedkv/blockpool"
 )
 
 // BlockCopy asks the engine to copy the KV contents of block Src into block Dst
-// before it writes this step's new tokens (copy-on-write).
-type BlockCopy struct {
-	Src, Dst blockpool.BlockID
-}
+// before it writes this step's new tokens (copy-on-write, or a swap between tiers).
+// It is block.Copy, the type package attention consumes, so copy lists pass through
+// without conversion. Perform a list's copies in order.
+type BlockCopy = block.Copy
 
-// Reservation is the result of Reserve.
+// Reservation is the result of Reserve (and part of Admit's).
 type Reservation struct {
 	// Claimed is the number of prompt tokens this call took from the prefix cache
 	// (first reservation only; 0 afterwards). They count as computed.
 	Claimed int
-	// Start is the first position to compute: the new tokens occupy [Start, Start+n)
+	// Start is the first position to compute: the new tokens occupy [Start, Start+N)
 	// and the lookahead slots follow them.
 	Start int
+	// N is the number of new tokens reserved.
+	N int
 	// Copies are the copy-on-write copies the engine must perform before writing,
 	// appended to the slice the caller passed in.
 	Copies []BlockCopy
@@ -29,10 +30,12 @@ type Reservation struct {
 // its computed count) plus lookahead extra slots (speculative draft tokens whose ids
 // the manager does not know). Typical calls: a prefill chunk (n = chunk), a decode
 // step (n = 1), a decode step with k speculative tokens (n = 1, lookahead = k).
+// n must be in [0, tokens − computed] and lookahead in [0, MaxSeqLen], not both 0.
 //
 // The first Reserve of a sequence claims its cached prefix: whole cached blocks, at
 // most (len(tokens) − n) tokens and never the last token, become computed, and the
-// n tokens follow them. The claimed count is in the result.
+// n tokens follow them. The claimed count is in the result. (Admit does the same
+// with the watermark check, choosing n from the hit.)
 //
 // A reserved slot that falls into a block another sequence also references, or that
 // is cached, moves this sequence to a fresh block; if the old block held computed
@@ -42,18 +45,19 @@ type Reservation struct {
 // All or nothing: if the pool lacks the blocks (fresh blocks plus cached free blocks
 // the claim would revive), Reserve returns ErrNoSpace and changes nothing.
 func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reservation, error) {
+	fail := Reservation{Copies: copies}
+	if err := checkLookahead(lookahead); err != nil {
+		return fail, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.onDevice(id)
 	if err != nil {
-		return Reservation{Copies: copies}, err
+		return fail, err
 	}
-	if n < 0 || lookahead < 0 || n+lookahead == 0 {
-		return Reservation{Copies: copies}, fmt.Errorf("%w: reserve n=%d lookahead=%d", ErrInvalidArgument, n, lookahead)
-	}
-	if s.computed+n > len(s.tokens) {
-		return Reservation{Copies: copies}, fmt.Errorf("%w: reserve %d tokens at position %d of a %d-token sequence",
-			ErrInvalidArgument, n, s.computed, len(s.tokens))
+	if n < 0 || n > len(s.tokens)-s.computed || n+lookahead == 0 {
+		return fail, errf(ErrInvalidArgument, "reserve n=%d lookahead=%d at position %d of a %d-token sequence",
+			n, lookahead, s.computed, len(s.tokens))
 	}
 	hits := m.hitBuf[:0]
 	revived := 0
@@ -69,22 +73,29 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 	start := max(s.computed, len(hits)*m.bs)
 	target := start + n + lookahead
 	if need := revived + m.planReserve(s, len(hits), start, target); need > m.pool.NumFree() {
-		return Reservation{Copies: copies}, fmt.Errorf("%w: sequence %d needs %d blocks, %d free", ErrNoSpace, id, need, m.pool.NumFree())
+		return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 	}
-	res := Reservation{Start: start}
+	res := Reservation{Start: start, N: n}
 	if !s.claimed {
-		for _, b := range hits {
-			_ = m.pool.Retain(b)
-		}
-		s.table = append(s.table, hits...)
-		s.computed, s.numCached, s.claimed = start, len(hits), true
+		m.claim(s, hits)
 		res.Claimed = start
-		if m.cfg.EnablePrefixCaching {
-			m.stats.record(len(s.tokens), start)
-		}
 	}
 	res.Copies = m.applyReserve(s, target, copies)
 	return res, nil
+}
+
+// claim starts an unstarted sequence on its prefix hits: it retains them, makes them
+// the head of its table and counts them as computed and cached, and records the
+// prefix-cache query. The caller has checked that reviving them fits.
+func (m *Manager) claim(s *sequence, hits []blockpool.BlockID) {
+	for _, b := range hits {
+		_ = m.pool.Retain(b) // cannot fail: hits are in range
+	}
+	s.table = append(s.table, hits...)
+	s.computed, s.numCached, s.claimed = len(hits)*m.bs, len(hits), true
+	if m.caching() {
+		m.stats.record(len(s.tokens), s.computed)
+	}
 }
 
 // planReserve returns how many fresh blocks reserving positions [start, target)
@@ -94,15 +105,12 @@ func (m *Manager) planReserve(s *sequence, claimedBlocks, start, target int) int
 	have := len(s.table) + claimedBlocks
 	need := max(0, m.blocksFor(target)-have)
 	for j := m.div(start); j < min(len(s.table), m.blocksFor(target)); j++ {
-		if m.mustReplace(s.table[j]) {
+		if !m.pool.Writable(s.table[j]) {
 			need++
 		}
 	}
 	return need
 }
-
-// mustReplace reports whether a block cannot be written in place.
-func (m *Manager) mustReplace(b blockpool.BlockID) bool { return !m.pool.Writable(b) }
 
 // applyReserve makes positions [computed, target) writable; the caller has checked
 // that planReserve's blocks are free.
@@ -110,7 +118,7 @@ func (m *Manager) applyReserve(s *sequence, target int, copies []BlockCopy) []Bl
 	end := m.blocksFor(target)
 	for j := m.div(s.computed); j < min(len(s.table), end); j++ {
 		old := s.table[j]
-		if !m.mustReplace(old) {
+		if m.pool.Writable(old) {
 			continue
 		}
 		got, err := m.pool.Allocate(m.oneBlock[:0], 1)
@@ -136,50 +144,7 @@ func (m *Manager) applyReserve(s *sequence, target int, copies []BlockCopy) []Bl
 	return copies
 }
 
-// DecodeStep runs the manager's part of one decode step for a batch under one lock:
-// for each i it appends tokens[i] (the token sampled last step) to ids[i], reserves
-// its slot plus lookahead slots, and writes the new token's slot into slots[i]
-// (len(slots) ≥ len(ids)). Each sequence must have every earlier token computed.
-// Copy-on-write copies are appended to copies and returned.
-//
-// All or nothing over the whole batch: on any error (unknown or repeated id, a
-// sequence not ready for decode, not enough free blocks) nothing changes.
-func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots []int64, copies []BlockCopy) ([]BlockCopy, error) {
-	if len(tokens) != len(ids) || len(slots) < len(ids) || lookahead < 0 {
-		return copies, fmt.Errorf("%w: %d ids, %d tokens, %d slots, lookahead %d", ErrInvalidArgument, len(ids), len(tokens), len(slots), lookahead)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.stamp++
-	need := 0
-	batch := m.batch[:0]
-	for _, id := range ids {
-		s, err := m.onDevice(id)
-		if err != nil {
-			return copies, err
-		}
-		batch = append(batch, s)
-		if s.stamp == m.stamp {
-			return copies, fmt.Errorf("%w: sequence %d appears twice in the batch", ErrInvalidArgument, id)
-		}
-		s.stamp = m.stamp
-		if !s.claimed || s.computed != len(s.tokens) {
-			return copies, fmt.Errorf("%w: sequence %d has %d of %d tokens computed; decode needs all", ErrInvalidArgument, id, s.computed, len(s.tokens))
-		}
-		need += m.planReserve(s, 0, s.computed, s.computed+1+lookahead)
-	}
-	if need > m.pool.NumFree() {
-		return copies, fmt.Errorf("%w: batch of %d needs %d blocks, %d free", ErrNoSpace, len(ids), need, m.pool.NumFree())
-	}
-	m.batch = batch
-	for i, s := range batch {
-		m.appendTokens(s, tokens[i:i+1])
-		copies = m.applyReserve(s, s.computed+1+lookahead, copies)
-		slots[i] = m.slot(s, s.computed)
-	}
-	return copies, nil
-}
-
+// slot returns the slot of a reserved position.
 func (m *Manager) slot(s *sequence, pos int) int64 {
 	j := m.div(pos)
 	return int64(s.table[j])*int64(m.bs) + int64(pos-j*m.bs)

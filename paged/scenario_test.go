@@ -9,8 +9,8 @@ import (
 
 // Block size 4 throughout; token values chosen so prompts differ where stated.
 
-func TestScenarioPrefillWithSharing(t *testing.T) {
-	m := newMgr(t, 10, 4)
+func (s suite) TestScenarioPrefillWithSharing(t *testing.T) {
+	m := s.newMgr(t, 10, 4)
 	a, claimed := prefill(t, m, span(0, 10), SeqOptions{})
 	require.Zero(t, claimed)
 	require.Equal(t, []int32{0, 1, 2}, table(t, m, a))
@@ -46,8 +46,8 @@ func TestScenarioPrefillWithSharing(t *testing.T) {
 	require.Equal(t, uint64(8), st.PrefixHits)
 }
 
-func TestScenarioDecodeFillsBlock(t *testing.T) {
-	m := newMgr(t, 6, 4)
+func (s suite) TestScenarioDecodeFillsBlock(t *testing.T) {
+	m := s.newMgr(t, 6, 4)
 	a, _ := prefill(t, m, span(0, 6), SeqOptions{})
 	require.Equal(t, []int32{0, 1}, table(t, m, a))
 	// Positions 6 and 7 fill block 1; the first appended token sits at position 6.
@@ -64,18 +64,19 @@ func TestScenarioDecodeFillsBlock(t *testing.T) {
 	require.Equal(t, int64(2*4), slot)
 	require.Equal(t, []int32{0, 1, 2}, table(t, m, a))
 	st, _ := m.State(a)
-	require.Equal(t, SeqState{Tokens: 9, Computed: 9, Reserved: 9, Blocks: 3, Cached: 2, Started: true}, st)
+	require.Equal(t, SeqState{Tokens: 9, Computed: 9, Reserved: 9, Blocks: 3, Cached: 2, Started: true, Frontier: 2}, st)
 }
 
-func TestScenarioEvictionOrder(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestScenarioEvictionOrder(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 10), SeqOptions{})  // blocks 0 1 2; 0,1 cached
 	b, _ := prefill(t, m, span(100, 9), SeqOptions{}) // blocks 3 4 5; 3,4 cached
 	require.Equal(t, []int32{6, 7}, freeOrder(m))
-	// Free A: within a sequence, tail first. Block 2 (partial, unhashed) goes to the
-	// head; cached 1 then 0 go to the tail.
+	// Free A: within a sequence, tail first. Unhashed-first: block 2 (partial,
+	// unhashed) goes to the head; cached 1 then 0 go to the tail. All-to-tail: 2, 1, 0
+	// are appended in that order.
 	require.NoError(t, m.Free(a))
-	require.Equal(t, []int32{2, 6, 7, 1, 0}, freeOrder(m))
+	require.Equal(t, pick(s, []int32{2, 6, 7, 1, 0}, []int32{6, 7, 2, 1, 0}), freeOrder(m))
 	require.Equal(t, freeOrder(m), m.FreeQueue(nil))
 	refs0, cached0 := m.BlockInfo(0)
 	require.Zero(t, refs0)
@@ -87,30 +88,24 @@ func TestScenarioEvictionOrder(t *testing.T) {
 	require.False(t, cached2, "a partial block is never cached")
 	// Free B later: its cached blocks are evicted after A's (LRU across sequences).
 	require.NoError(t, m.Free(b))
-	require.Equal(t, []int32{5, 2, 6, 7, 1, 0, 4, 3}, freeOrder(m))
+	require.Equal(t, pick(s, []int32{5, 2, 6, 7, 1, 0, 4, 3}, []int32{6, 7, 2, 1, 0, 5, 4, 3}), freeOrder(m))
 	inv(t, m)
-	// A new 5-block prompt reuses 5 2 6 7 (uncached) then evicts 1 (A's chain end first).
+	// A new 5-block prompt: unhashed-first reuses 5 2 6 7 (uncached) then evicts 1
+	// (A's chain end first); all-to-tail reuses 6 7 2 and evicts 1 and 0.
 	c, err := m.Add(span(500, 20), SeqOptions{})
 	require.NoError(t, err)
 	_, err = m.Reserve(c, 20, 0, nil)
 	require.NoError(t, err)
-	require.Equal(t, []int32{5, 2, 6, 7, 1}, table(t, m, c))
-	require.Equal(t, uint64(1), m.Stats().Evictions)
-	// A's first block is still cached and can be hit; its second is gone.
+	require.Equal(t, pick(s, []int32{5, 2, 6, 7, 1}, []int32{6, 7, 2, 1, 0}), table(t, m, c))
+	require.Equal(t, pick(s, uint64(1), uint64(2)), m.Stats().Evictions)
+	// Unhashed-first kept A's first block cached, so it can still be hit.
 	n, _ := m.LookupPrompt(span(0, 10), SeqOptions{})
-	require.Equal(t, 4, n)
+	require.Equal(t, pick(s, 4, 0), n)
 	inv(t, m)
 }
 
-func TestScenarioEvictionOrderAllToTail(t *testing.T) {
-	m := newMgr(t, 8, 4, func(c *Config) { c.ReleasePolicy = allToTail() })
-	a, _ := prefill(t, m, span(0, 10), SeqOptions{})
-	require.NoError(t, m.Free(a))
-	require.Equal(t, []int32{3, 4, 5, 6, 7, 2, 1, 0}, freeOrder(m))
-}
-
-func TestScenarioFailedReservationLeavesHitsUntouched(t *testing.T) {
-	m := newMgr(t, 4, 4)
+func (s suite) TestScenarioFailedReservationLeavesHitsUntouched(t *testing.T) {
+	m := s.newMgr(t, 4, 4)
 	a, _ := prefill(t, m, span(0, 8), SeqOptions{}) // blocks 0 1; 0,1 cached
 	require.NoError(t, m.Free(a))
 	require.Equal(t, []int32{2, 3, 1, 0}, freeOrder(m))
@@ -137,9 +132,9 @@ func TestScenarioFailedReservationLeavesHitsUntouched(t *testing.T) {
 	inv(t, m)
 }
 
-func TestScenarioReset(t *testing.T) {
-	rec := &recorder{}
-	m := newMgr(t, 4, 4, func(c *Config) { c.Events = rec })
+func (s suite) TestScenarioReset(t *testing.T) {
+	rec := newRecorder(false)
+	m := s.newMgr(t, 4, 4, eventsOn(false))
 	a, _ := prefill(t, m, span(0, 8), SeqOptions{})
 	err := m.ResetPrefixCache()
 	require.True(t, errors.Is(err, ErrCacheInUse))
@@ -151,13 +146,14 @@ func TestScenarioReset(t *testing.T) {
 	require.Equal(t, order, freeOrder(m))
 	n, _ := m.LookupPrompt(span(0, 8), SeqOptions{})
 	require.Zero(t, n)
+	rec.drain(t, m)
 	require.Equal(t, 1, rec.cleared)
 	require.Zero(t, m.Stats().RecentQueries)
 	inv(t, m)
 }
 
-func TestScenarioSaltsAndAdaptersIsolate(t *testing.T) {
-	m := newMgr(t, 16, 4)
+func (s suite) TestScenarioSaltsAndAdaptersIsolate(t *testing.T) {
+	m := s.newMgr(t, 16, 4)
 	prompt := span(0, 9)
 	prefill(t, m, prompt, SeqOptions{CacheSalt: "tenant-a"})
 	prefill(t, m, prompt, SeqOptions{Adapter: "lora-x"})
@@ -178,8 +174,8 @@ func TestScenarioSaltsAndAdaptersIsolate(t *testing.T) {
 	}
 }
 
-func TestScenarioLookahead(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestScenarioLookahead(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 7), SeqOptions{}) // blocks 0 1; position 7 free in block 1
 	// Decode token at position 7 plus 3 lookahead slots 8..10: one new block.
 	require.NoError(t, m.Append(a, 70))
@@ -201,7 +197,7 @@ func TestScenarioLookahead(t *testing.T) {
 	require.NoError(t, m.MarkComputed(a, 1))
 	require.NoError(t, m.Rollback(a, 1))
 	st, _ = m.State(a)
-	require.Equal(t, SeqState{Tokens: 10, Computed: 10, Reserved: 10, Blocks: 3, Cached: 2, Started: true}, st)
+	require.Equal(t, SeqState{Tokens: 10, Computed: 10, Reserved: 10, Blocks: 3, Cached: 2, Started: true, Frontier: 2}, st)
 	// Lookahead past the table on a later step reuses held blocks first.
 	require.NoError(t, m.Append(a, 80))
 	_, err = m.Reserve(a, 1, 1, nil)
@@ -211,8 +207,8 @@ func TestScenarioLookahead(t *testing.T) {
 	inv(t, m)
 }
 
-func TestScenarioRollbackIntoCachedBlockCopies(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestScenarioRollbackIntoCachedBlockCopies(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 8), SeqOptions{}) // blocks 0 1 cached
 	require.NoError(t, m.Rollback(a, 1))            // position 7 must be recomputed
 	st, _ := m.State(a)
@@ -228,8 +224,8 @@ func TestScenarioRollbackIntoCachedBlockCopies(t *testing.T) {
 	inv(t, m)
 }
 
-func TestScenarioForkThenCopyOnWrite(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestScenarioForkThenCopyOnWrite(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	p, _ := prefill(t, m, span(0, 6), SeqOptions{}) // blocks 0 (cached), 1 (2 tokens)
 	c, err := m.Fork(p)
 	require.NoError(t, err)
@@ -259,25 +255,25 @@ func TestScenarioForkThenCopyOnWrite(t *testing.T) {
 	for _, id := range []SeqID{c, g} {
 		require.NoError(t, m.Free(id))
 	}
-	require.Equal(t, 8, m.NumFreeBlocks())
+	require.Equal(t, 8, m.Stats().FreeBlocks)
 	inv(t, m)
 }
 
-func TestScenarioWatermark(t *testing.T) {
-	m := newMgr(t, 100, 4, func(c *Config) { c.Watermark = 0.1 })
+func (s suite) TestScenarioWatermark(t *testing.T) {
+	m := s.newMgr(t, 100, 4, func(c *Config) { c.Watermark = 0.1 })
 	require.Equal(t, 10, m.WatermarkBlocks())
-	require.Equal(t, AdmitNow, m.CanAdmit(360, 0))   // 90 blocks, 10 left
-	require.Equal(t, AdmitNever, m.CanAdmit(361, 0)) // 91 blocks can never leave 10
-	prefill(t, m, span(0, 200), SeqOptions{})        // 50 blocks used
-	require.Equal(t, AdmitNow, m.CanAdmit(160, 0))
-	require.Equal(t, AdmitLater, m.CanAdmit(161, 0))
-	require.Equal(t, AdmitLater, m.CanAdmit(160, 4))
+	require.Equal(t, AdmitNow, canAdmit(t, m, 360, 0))   // 90 blocks, 10 left
+	require.Equal(t, AdmitNever, canAdmit(t, m, 361, 0)) // 91 blocks can never leave 10
+	prefill(t, m, span(0, 200), SeqOptions{})            // 50 blocks used
+	require.Equal(t, AdmitNow, canAdmit(t, m, 160, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 161, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 160, 4))
 	// Counting hits: a prompt sharing A's 200 tokens needs only its own new blocks.
 	b, _ := m.Add(cat(span(0, 200), span(1000, 160)), SeqOptions{})
 	adm, err := m.CanAdmitSequence(b, 0)
 	require.NoError(t, err)
 	require.Equal(t, AdmitNow, adm)
-	require.Equal(t, AdmitLater, m.CanAdmit(360, 0))
+	require.Equal(t, AdmitLater, canAdmit(t, m, 360, 0))
 }
 
 func TestConcurrentReaders(t *testing.T) {
@@ -287,7 +283,7 @@ func TestConcurrentReaders(t *testing.T) {
 		defer close(done)
 		for range 200 {
 			_ = m.Stats()
-			_ = m.NumFreeBlocks()
+			_ = m.Stats().FreeBlocks
 		}
 	}()
 	for i := range 50 {

@@ -11,7 +11,8 @@ import (
 // reused: a freed sequence's SeqID stays invalid. The zero SeqID is never valid.
 type SeqID uint64
 
-// SeqOptions are per-sequence options given to Add.
+// SeqOptions are per-sequence options given to Add (and to LookupPrompt, which
+// hashes a prompt the same way).
 type SeqOptions struct {
 	// Adapter is the LoRA adapter name; sequences share blocks only with sequences
 	// that use the same adapter.
@@ -19,12 +20,43 @@ type SeqOptions struct {
 	// CacheSalt isolates tenants: sequences share blocks only with sequences that
 	// use the same salt.
 	CacheSalt string
-	// MM lists multimodal items by content id and placeholder range (sorted by
-	// offset); blocks overlapping an item are shared only with equal items there.
+	// MM lists multimodal items by content id and placeholder range, sorted by
+	// offset; blocks overlapping an item are shared only with equal items there.
+	// Every item must lie inside the prompt (0 ≤ Offset, 1 ≤ Length, Offset+Length ≤
+	// len(prompt)) and items must not overlap; otherwise Add and LookupPrompt return
+	// ErrInvalidArgument.
 	MM []prefix.MMItem
 	// Capacity, if larger than the prompt, preallocates room for that many tokens so
-	// Append does not grow the token slice.
+	// Append does not grow the token slice: 0..MaxSeqLen. Room beyond the pool's
+	// token capacity (NumBlocks × BlockSize) is never preallocated, since no
+	// sequence can compute more tokens than the pool holds.
 	Capacity int
+}
+
+// validate checks the options against a prompt of n tokens.
+func (o *SeqOptions) validate(n int) error {
+	if o.Capacity < 0 || o.Capacity > MaxSeqLen {
+		return fmt.Errorf("%w: Capacity %d not in [0, %d]", ErrInvalidArgument, o.Capacity, MaxSeqLen)
+	}
+	end := 0
+	for i, it := range o.MM {
+		switch {
+		case it.Offset < 0 || it.Length <= 0 || it.Offset > n || it.Length > n-it.Offset:
+			return fmt.Errorf("%w: multimodal item %d at [%d, +%d) is not inside the %d-token prompt", ErrInvalidArgument, i, it.Offset, it.Length, n)
+		case it.Offset < end:
+			return fmt.Errorf("%w: multimodal item %d at %d overlaps the previous item or is out of order", ErrInvalidArgument, i, it.Offset)
+		}
+		end = it.Offset + it.Length
+	}
+	ex := o.extras()
+	if err := ex.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	return nil
+}
+
+func (o *SeqOptions) extras() prefix.Extras {
+	return prefix.Extras{Adapter: o.Adapter, CacheSalt: o.CacheSalt, MM: o.MM}
 }
 
 // sequence is the manager's state for one sequence. Positions are token indices.
@@ -32,6 +64,7 @@ type sequence struct {
 	live bool
 	gen  uint32 // handle generation, bumped on free
 	// tokens are the prompt and accepted tokens (never unverified drafts).
+	// Invariant: len(tokens) ≤ MaxSeqLen.
 	tokens []int32
 	// computed: tokens [0, computed) have KV in the cache (claimed hits included).
 	// Invariant: computed ≤ len(tokens) and computed ≤ reserved.
@@ -50,16 +83,20 @@ type sequence struct {
 	claimed bool
 	// swapped: the sequence's computed blocks live in the host tier; table holds host
 	// block ids, reserved == computed and numCached == 0. Only Append, Free, State,
-	// CachedPrefix and SwapIn apply to a swapped sequence.
+	// SeqStates, CachedPrefix, SwapInBlocks and SwapIn apply to a swapped sequence;
+	// every other method returns ErrSwapped.
 	swapped bool
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
-	chain   prefix.Chain
-	adapter string
-	stamp   uint64 // batch duplicate detection
+	chain prefix.Chain
+	// extras are the sequence's extra keys (adapter, salt, multimodal items), copied
+	// at Add and shared read-only with its forks and its events.
+	extras prefix.Extras
+	stamp  uint64 // batch duplicate detection
 }
 
 func makeID(idx int, gen uint32) SeqID { return SeqID(uint64(gen)<<32 | uint64(idx+1)) }
 
+// seq returns the live sequence id names, or ErrUnknownSequence.
 func (m *Manager) seq(id SeqID) (*sequence, error) {
 	idx := int(uint32(id)) - 1
 	if idx < 0 || idx >= len(m.seqs) || !m.seqs[idx].live || m.seqs[idx].gen != uint32(id>>32) {
@@ -68,8 +105,8 @@ func (m *Manager) seq(id SeqID) (*sequence, error) {
 	return &m.seqs[idx], nil
 }
 
-// newSeq takes a slot for a new sequence (reusing a freed slot and its buffers).
-// onDevice is seq for operations that need the sequence's blocks on the device.
+// onDevice is seq for operations that need the sequence's blocks on the device: a
+// swapped-out sequence gives ErrSwapped.
 func (m *Manager) onDevice(id SeqID) (*sequence, error) {
 	s, err := m.seq(id)
 	if err == nil && s.swapped {
@@ -78,6 +115,27 @@ func (m *Manager) onDevice(id SeqID) (*sequence, error) {
 	return s, err
 }
 
+// batchOnDevice resolves a batch of ids under the lock: every id must be live, on the
+// device and appear once. It fills m.batch and returns it.
+func (m *Manager) batchOnDevice(ids []SeqID) ([]*sequence, error) {
+	m.stamp++
+	batch := m.batch[:0]
+	for _, id := range ids {
+		s, err := m.onDevice(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.stamp == m.stamp {
+			return nil, fmt.Errorf("%w: sequence %d appears twice in the batch", ErrInvalidArgument, id)
+		}
+		s.stamp = m.stamp
+		batch = append(batch, s)
+	}
+	m.batch = batch
+	return batch, nil
+}
+
+// newSeq takes a slot for a new sequence (reusing a freed slot and its buffers).
 func (m *Manager) newSeq() (*sequence, SeqID) {
 	var idx int
 	if n := len(m.freeSlots); n > 0 {
@@ -101,6 +159,7 @@ func (m *Manager) dropSeq(id SeqID) {
 	s := &m.seqs[idx]
 	s.live = false
 	s.gen++
+	s.extras = prefix.Extras{} // drop references to caller strings
 	m.freeSlots = append(m.freeSlots, idx)
 	m.live--
 }

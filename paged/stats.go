@@ -9,8 +9,9 @@ type Stats struct {
 	Usage        float64 // UsedBlocks / NumBlocks
 	Sequences    int     // live sequences
 
-	// Prefix-cache queries and hits in tokens, recorded once per sequence at its
-	// first reservation (a failed reservation records nothing).
+	// Prefix-cache queries and hits in tokens, recorded once per sequence when it
+	// starts (Admit answering AdmitNow, or its first Reserve); a refused admission
+	// or failed reservation records nothing.
 	PrefixRequests, PrefixQueries, PrefixHits uint64
 	HitRate                                   float64 // PrefixHits / PrefixQueries
 	// The same over the most recent Config.StatsWindow requests.
@@ -21,7 +22,11 @@ type Stats struct {
 	CopyOnWrites uint64 // block copies returned to the engine
 	SwapOuts     uint64 // sequences moved to the host tier
 	SwapIns      uint64 // sequences brought back
+	HostBlocks   int    // host-tier blocks (Config.HostBlocks)
 	HostFree     int    // free host-tier blocks (0 without a host tier)
+
+	EventsQueued  int    // events waiting for TakeEvents
+	EventsDropped uint64 // events dropped because the queue was full, since New
 }
 
 type statsState struct {
@@ -68,10 +73,14 @@ func ratio(a, b uint64) float64 {
 	return float64(a) / float64(b)
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters, in O(1).
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.statsLocked()
+}
+
+func (m *Manager) statsLocked() Stats {
 	n, free := m.pool.NumBlocks(), m.pool.NumFree()
 	st := &m.stats
 	out := Stats{
@@ -83,31 +92,8 @@ func (m *Manager) Stats() Stats {
 		Evictions: st.evictions, CopyOnWrites: st.cows, SwapOuts: st.swapOuts, SwapIns: st.swapIns,
 	}
 	if m.host != nil {
-		out.HostFree = m.host.NumFree()
+		out.HostBlocks, out.HostFree = m.host.NumBlocks(), m.host.NumFree()
 	}
+	out.EventsQueued, out.EventsDropped = len(m.events.cur.events), m.events.totalDropped
 	return out
-}
-
-// NumFreeBlocks returns the number of free blocks (cached ones included).
-func (m *Manager) NumFreeBlocks() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pool.NumFree()
-}
-
-// BlockInfo reports block id's reference count and whether it is cached (carries a
-// hash that later prompts can hit). An out-of-range id reports (0, false).
-func (m *Manager) BlockInfo(id int32) (refs int, cached bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, cached = m.pool.Hash(id)
-	return m.pool.RefCount(id), cached
-}
-
-// FreeQueue appends the free queue to dst, head first: the order in which free blocks
-// will be reused, and so the order in which cached free blocks will be evicted.
-func (m *Manager) FreeQueue(dst []int32) []int32 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pool.FreeOrder(dst)
 }

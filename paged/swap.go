@@ -24,7 +24,7 @@ func (m *Manager) SwapOut(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 		return copies, err
 	}
 	if m.host == nil {
-		return copies, fmt.Errorf("%w: SwapOut of sequence %d", ErrNoHostTier, id)
+		return copies, errf(ErrNoHostTier, "SwapOut of sequence %d", id)
 	}
 	copies, err = m.moveTable(s, m.pool, m.host, m.blocksFor(s.computed), copies)
 	if err != nil {
@@ -47,7 +47,7 @@ func (m *Manager) SwapIn(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 		return copies, err
 	}
 	if !s.swapped {
-		return copies, fmt.Errorf("%w: sequence %d is not swapped out", ErrInvalidArgument, id)
+		return copies, errf(ErrInvalidArgument, "sequence %d is not swapped out", id)
 	}
 	copies, err = m.moveTable(s, m.host, m.pool, len(s.table), copies)
 	if err != nil {
@@ -65,7 +65,7 @@ func (m *Manager) SwapIn(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 // at the new blocks.
 func (m *Manager) moveTable(s *sequence, src, dst *blockpool.Pool, n int, copies []BlockCopy) ([]BlockCopy, error) {
 	if n > dst.NumFree() {
-		return copies, fmt.Errorf("%w: need %d blocks, %d free", ErrNoSpace, n, dst.NumFree())
+		return copies, errf(ErrNoSpace, "need %d blocks, %d free", n, dst.NumFree())
 	}
 	moved, err := dst.Allocate(m.hitBuf[:0], n)
 	if err != nil {
@@ -92,14 +92,4 @@ func (m *Manager) SwapInBlocks(id SeqID) (int, error) {
 		return 0, err
 	}
 	return len(s.table), nil
-}
-
-// HostFreeBlocks returns the free blocks of the host tier (0 without one).
-func (m *Manager) HostFreeBlocks() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.host == nil {
-		return 0
-	}
-	return m.host.NumFree()
 }

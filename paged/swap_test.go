@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSwapOutAndIn(t *testing.T) {
-	m := newMgr(t, 8, 4, func(c *Config) { c.HostBlocks = 4 })
+func (s suite) TestSwapOutAndIn(t *testing.T) {
+	m := s.newMgr(t, 8, 4, func(c *Config) { c.HostBlocks = 4 })
 	a, _ := prefill(t, m, span(0, 10), SeqOptions{}) // blocks 0 1 2; 0,1 cached
 	b, err := m.Fork(a)
 	require.NoError(t, err)
@@ -19,7 +19,7 @@ func TestSwapOutAndIn(t *testing.T) {
 	require.True(t, st.Swapped)
 	require.Equal(t, 10, st.Computed)
 	require.Equal(t, []int{1, 1, 1}, refs(m, 0, 1, 2), "the fork keeps its device blocks")
-	require.Equal(t, 1, m.HostFreeBlocks())
+	require.Equal(t, 1, m.Stats().HostFree)
 	inv(t, m)
 	// Device operations are refused while swapped; Append is allowed.
 	_, err = m.Reserve(a, 1, 0, nil)
@@ -48,7 +48,7 @@ func TestSwapOutAndIn(t *testing.T) {
 		require.Equal(t, int32(i), c.Src)
 		require.Equal(t, tb[i], c.Dst)
 	}
-	require.Equal(t, 4, m.HostFreeBlocks())
+	require.Equal(t, 4, m.Stats().HostFree)
 	st, _ = m.State(a)
 	require.Equal(t, 2, st.Cached)
 	// Decoding continues from position 10 (the appended token).
@@ -59,17 +59,17 @@ func TestSwapOutAndIn(t *testing.T) {
 	require.Equal(t, uint64(1), m.Stats().SwapIns)
 	inv(t, m)
 	require.NoError(t, m.Free(a))
-	require.Equal(t, 8, m.NumFreeBlocks())
+	require.Equal(t, 8, m.Stats().FreeBlocks)
 }
 
-func TestSwapErrors(t *testing.T) {
-	m := newMgr(t, 8, 4)
+func (s suite) TestSwapErrors(t *testing.T) {
+	m := s.newMgr(t, 8, 4)
 	a, _ := prefill(t, m, span(0, 5), SeqOptions{})
 	_, err := m.SwapOut(a, nil)
 	require.True(t, errors.Is(err, ErrNoHostTier))
 	_, err = m.SwapIn(a, nil)
 	require.True(t, errors.Is(err, ErrInvalidArgument))
-	m = newMgr(t, 3, 4, func(c *Config) { c.HostBlocks = 8 })
+	m = s.newMgr(t, 3, 4, func(c *Config) { c.HostBlocks = 8 })
 	a, _ = prefill(t, m, span(0, 8), SeqOptions{})
 	_, err = m.SwapOut(a, nil)
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestSwapErrors(t *testing.T) {
 	inv(t, m)
 	// Freeing a swapped sequence returns its host blocks.
 	require.NoError(t, m.Free(a))
-	require.Equal(t, 8, m.HostFreeBlocks())
+	require.Equal(t, 8, m.Stats().HostFree)
 	_, err = New(Config{NumBlocks: 4, BlockSize: 4, StatsWindow: 1, HostBlocks: -1})
 	require.True(t, errors.Is(err, ErrInvalidConfig))
 }

@@ -1,7 +1,5 @@
 package paged
 
-import "fmt"
-
 // BlockTable appends the sequence's block table (block ids in token order) to dst
 // and returns it. The table covers every reserved slot.
 func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
@@ -14,8 +12,32 @@ func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
 	return append(dst, s.table...), nil
 }
 
+// BlockTables reads the block tables of a batch under one lock: it returns dst
+// resized to len(ids) with dst[i] holding the table of ids[i], reusing the arrays
+// dst[i] already has (so a caller that keeps dst allocates nothing in steady state).
+// All or nothing: an unknown or swapped id returns dst unchanged with the error.
+func (m *Manager) BlockTables(ids []SeqID, dst [][]int32) ([][]int32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		if _, err := m.onDevice(id); err != nil {
+			return dst, err
+		}
+	}
+	if cap(dst) < len(ids) {
+		dst = append(dst[:cap(dst)], make([][]int32, len(ids)-cap(dst))...)
+	}
+	dst = dst[:len(ids)]
+	for i, id := range ids {
+		s, _ := m.seq(id)
+		dst[i] = append(dst[i][:0], s.table...)
+	}
+	return dst, nil
+}
+
 // SlotMapping appends the slots of positions [start, end) of the sequence to dst: slot
-// = blockID × BlockSize + offset. Every position must be reserved.
+// = blockID × BlockSize + offset. Every position must be reserved (0 ≤ start ≤ end ≤
+// reserved).
 func (m *Manager) SlotMapping(id SeqID, start, end int, dst []int64) ([]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -24,33 +46,10 @@ func (m *Manager) SlotMapping(id SeqID, start, end int, dst []int64) ([]int64, e
 		return dst, err
 	}
 	if start < 0 || start > end || end > s.reserved {
-		return dst, fmt.Errorf("%w: slots [%d,%d) but %d positions reserved", ErrInvalidArgument, start, end, s.reserved)
+		return dst, errf(ErrInvalidArgument, "slots [%d,%d) but %d positions reserved", start, end, s.reserved)
 	}
 	for p := start; p < end; p++ {
 		dst = append(dst, m.slot(s, p))
 	}
 	return dst, nil
-}
-
-// SeqState is a snapshot of a sequence's counters.
-type SeqState struct {
-	Tokens   int  // prompt + accepted tokens
-	Computed int  // tokens with KV in the cache
-	Reserved int  // positions with slots
-	Blocks   int  // block-table length
-	Cached   int  // leading blocks registered in the prefix cache
-	Started  bool // the first reservation happened
-	Swapped  bool // the blocks are in the host tier
-}
-
-// State returns a snapshot of the sequence's counters.
-func (m *Manager) State(id SeqID) (SeqState, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.seq(id)
-	if err != nil {
-		return SeqState{}, err
-	}
-	return SeqState{Tokens: len(s.tokens), Computed: s.computed, Reserved: s.reserved,
-		Blocks: len(s.table), Cached: s.numCached, Started: s.claimed, Swapped: s.swapped}, nil
 }

@@ -29,7 +29,8 @@ type pagedPolicy struct {
 
 func newPagedPolicy(numBlocks, hostBlocks, bs int, caching bool, watermark float64, release blockpool.ReleasePolicy, seed uint64) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
-	cfg.NumBlocks, cfg.BlockSize, cfg.EnablePrefixCaching, cfg.Watermark = numBlocks, bs, caching, watermark
+	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = numBlocks, bs, !caching, watermark
+	cfg.DisableWatermark = watermark == 0
 	cfg.HostBlocks = hostBlocks
 	if release != nil {
 		cfg.ReleasePolicy = release
@@ -66,28 +67,20 @@ func (p *pagedPolicy) prefill(r *reqState, chunk int) (int, bool, bool) {
 	}
 	id := p.seq(r, 0)
 	if !r.reserved {
-		adm, err := p.m.CanAdmitSequence(id, 0)
+		adm, err := p.m.Admit(id, chunk, 0, nil)
 		if err != nil {
 			panic(err)
 		}
-		if adm == paged.AdmitNever {
+		switch adm.Admission {
+		case paged.AdmitNever:
 			p.release(r)
 			return 0, false, true
-		}
-		if adm == paged.AdmitLater {
+		case paged.AdmitLater:
 			return 0, false, false
-		}
-		cached, _ := p.m.CachedPrefix(id)
-		n := min(chunk, r.promptLen-cached)
-		res, err := p.m.Reserve(id, n, 0, nil)
-		if errors.Is(err, paged.ErrNoSpace) {
-			return 0, false, false
-		} else if err != nil {
-			panic(err)
 		}
 		r.reserved = true
-		r.prefilled, r.computed = res.Start, res.Start
-		return n, true, false
+		r.prefilled, r.computed = adm.Start, adm.Start
+		return adm.N, true, false
 	}
 	n := min(chunk, r.promptLen-r.prefilled)
 	if _, err := p.m.Reserve(id, n, 0, nil); errors.Is(err, paged.ErrNoSpace) {
@@ -236,7 +229,7 @@ func (p *pagedPolicy) swapOut(r *reqState) int {
 		}
 		need += (st.Computed + p.bs - 1) / p.bs
 	}
-	if need > p.m.HostFreeBlocks() {
+	if need > p.m.Stats().HostFree {
 		return -1
 	}
 	for i := range r.seqs {
@@ -259,7 +252,7 @@ func (p *pagedPolicy) swapIn(r *reqState) int {
 		}
 		need += n
 	}
-	if need+p.m.WatermarkBlocks() > p.m.NumFreeBlocks() {
+	if need+p.m.WatermarkBlocks() > p.m.Stats().FreeBlocks {
 		return -1
 	}
 	for i := range r.seqs {

@@ -128,13 +128,13 @@ func (e *Engine) Step(seqs []*Seq) error {
 	if err := e.copyBlocks(copies); err != nil {
 		return err
 	}
-	tables := make([][]int32, len(seqs))
+	tables, err := e.Mgr.BlockTables(ids, nil)
+	if err != nil {
+		return err
+	}
 	ctx := make([]int, len(seqs))
 	pos := make([]int, len(seqs))
 	for i, s := range seqs {
-		if tables[i], err = e.Mgr.BlockTable(s.ID, nil); err != nil {
-			return err
-		}
 		ctx[i], pos[i] = len(s.Tokens), len(s.Tokens)-1
 	}
 	var kerr error

@@ -132,7 +132,7 @@ func Demo(dt attention.DType) (*Report, error) {
 			return nil, err
 		}
 	}
-	rep.FreeAtEnd = e.Mgr.NumFreeBlocks()
+	rep.FreeAtEnd = e.Mgr.Stats().FreeBlocks
 	if err := e.Mgr.CheckInvariants(); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ type Key struct {
 // hashes form a circular list through dupPrev/dupNext in insertion order. Each cached
 // block's confirmation data (tokens, parent, extra) lives in side tables.
 type hashIndex struct {
-	blocks    []block
+	blocks    []blockMeta
 	head      hashTable // hash → oldest block carrying it
 	blockSize int
 	tokens    []int32    // tokens[id*blockSize:(id+1)*blockSize] of cached block id
@@ -37,7 +37,7 @@ type hashIndex struct {
 	count     int        // number of cached blocks
 }
 
-func (x *hashIndex) init(blocks []block, numBlocks, blockSize int) {
+func (x *hashIndex) init(blocks []blockMeta, numBlocks, blockSize int) {
 	x.blocks = blocks
 	x.head = newHashTable(numBlocks)
 	x.blockSize = blockSize

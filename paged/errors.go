@@ -1,0 +1,33 @@
+package paged
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the Manager, wrapped with context; test with errors.Is. Every
+// method that returns an error leaves the Manager exactly as it was.
+var (
+	// ErrInvalidConfig reports a bad Config.
+	ErrInvalidConfig = errors.New("paged: invalid config")
+	// ErrUnknownSequence reports a SeqID that is not live (never added, or freed).
+	ErrUnknownSequence = errors.New("paged: unknown sequence")
+	// ErrInvalidArgument reports an argument out of range for the sequence's state or
+	// beyond a documented limit.
+	ErrInvalidArgument = errors.New("paged: invalid argument")
+	// ErrNoSpace reports that a reservation needs more free blocks than there are.
+	// The scheduler may preempt a sequence or wait, then retry.
+	ErrNoSpace = errors.New("paged: not enough free blocks")
+	// ErrSwapped reports an operation that needs device blocks on a swapped-out
+	// sequence; SwapIn it first.
+	ErrSwapped = errors.New("paged: sequence is swapped out")
+	// ErrNoHostTier reports a swap with no host tier configured (Config.HostBlocks).
+	ErrNoHostTier = errors.New("paged: no host tier")
+	// ErrCacheInUse reports that ResetPrefixCache found blocks still referenced.
+	ErrCacheInUse = errors.New("paged: prefix cache reset refused while blocks are in use")
+)
+
+// errf wraps a sentinel with a formatted message.
+func errf(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)
+}

@@ -1,0 +1,30 @@
+package paged
+
+import "github.com/pagedkv/pagedkv/blockpool"
+
+// Pool returns the underlying device pool for observation in tests (reference counts,
+// cached state, free-queue order). Not lock-protected.
+func (m *Manager) Pool() *blockpool.Pool { return m.pool }
+
+// CanAdmitSequence is the admission check that Admit replaced, kept for the benchmark
+// that compares the old three-call admission (CanAdmitSequence, CachedPrefix,
+// Reserve) with Admit.
+func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.seq(id)
+	if err != nil {
+		return AdmitNever, err
+	}
+	if s.claimed {
+		return AdmitNever, errf(ErrInvalidArgument, "sequence %d already started", id)
+	}
+	m.hitBuf = m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
+	required := m.blocksFor(len(s.tokens) + lookahead)
+	for _, b := range m.hitBuf {
+		if m.pool.RefCount(b) > 0 {
+			required--
+		}
+	}
+	return m.admit(required), nil
+}

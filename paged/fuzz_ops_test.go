@@ -1,0 +1,366 @@
+package paged
+
+import (
+	"math"
+	"slices"
+
+	"github.com/pagedkv/pagedkv/prefix"
+)
+
+func (f *fuzzer) reserve() {
+	s, _ := f.pickWhere(func(s *modelSeq) bool { return !s.swapped })
+	if s == nil {
+		return
+	}
+	m, bs := f.m, f.bs
+	k, la := f.num(2*bs+2), f.num(3)
+	if r := f.next(); r < 200 { // mostly valid sizes
+		k = max(0, min(k, len(s.tokens)-s.computed))
+		if !s.started {
+			k = len(s.tokens) - r%(len(s.tokens)+1)
+		}
+	}
+	f.note("reserve n, lookahead, id", k, la, int(s.id))
+	before := f.digest()
+	res, err := m.Reserve(s.id, k, la, nil)
+	switch {
+	case la < 0 || la > MaxSeqLen:
+		f.expectErr(err, before, ErrInvalidArgument)
+		return
+	case s.swapped:
+		f.expectErr(err, before, ErrSwapped)
+		return
+	case k < 0 || k > len(s.tokens)-s.computed || k+la == 0:
+		f.expectErr(err, before, ErrInvalidArgument)
+		return
+	}
+	if f.expectErr(err, before, nil, ErrNoSpace) {
+		return
+	}
+	if !s.started {
+		if res.Claimed%bs != 0 || res.Claimed > len(s.tokens)-max(k, 1) || (m.cfg.DisablePrefixCaching && res.Claimed != 0) {
+			f.fatalf("claimed %d of %d tokens reserving %d", res.Claimed, len(s.tokens), k)
+		}
+		s.started, s.computed = true, res.Claimed
+	} else if res.Claimed != 0 {
+		f.fatalf("claimed %d after the start", res.Claimed)
+	}
+	if res.Start != s.computed || res.N != k {
+		f.fatalf("reservation %+v, computed %d", res, s.computed)
+	}
+	f.copyBlocks(f.kv, f.kv, res.Copies)
+	s.reserved = max(s.reserved, s.computed+k+la)
+	f.scribble(s, s.computed, s.computed+k+la)
+	f.checkSeq(s)
+}
+
+func (f *fuzzer) admit() {
+	s, _ := f.pickWhere(unstarted)
+	if s == nil {
+		return
+	}
+	m := f.m
+	maxNew, la := f.num(3*f.bs+2), f.num(3)
+	if f.next() < 200 {
+		maxNew, la = max(1, maxNew), max(0, min(la, 2))
+	}
+	f.note("admit id, maxNew, lookahead", int(s.id), maxNew, la)
+	cached, _ := m.CachedPrefix(s.id)
+	worst, werr := m.CanAdmit(len(s.tokens), la)
+	before := f.digest()
+	adm, err := m.Admit(s.id, maxNew, la, nil)
+	switch {
+	case maxNew < 1 || la < 0 || la > MaxSeqLen:
+		f.expectErr(err, before, ErrInvalidArgument)
+		f.expectErr(werr, 0, ErrInvalidArgument, nil)
+		return
+	case s.swapped:
+		f.expectErr(err, before, ErrSwapped)
+		return
+	case s.started:
+		f.expectErr(err, before, ErrInvalidArgument)
+		return
+	}
+	f.expectErr(err, 0)
+	f.expectErr(werr, 0)
+	if adm.Cached != cached {
+		f.fatalf("Admit found %d cached tokens, CachedPrefix %d", adm.Cached, cached)
+	}
+	// CanAdmit assumes no hits: it can only be more pessimistic than Admit.
+	if (worst == AdmitNow && adm.Admission != AdmitNow) || (adm.Admission == AdmitNever && worst != AdmitNever) {
+		f.fatalf("Admit says %v, CanAdmit %v", adm.Admission, worst)
+	}
+	if adm.Admission != AdmitNow {
+		if f.digest() != before {
+			f.fatalf("Admit %v changed the manager", adm.Admission)
+		}
+		return
+	}
+	n := min(maxNew, len(s.tokens)-cached)
+	if adm.Claimed != cached || adm.Start != cached || adm.N != n || len(adm.Copies) != 0 {
+		f.fatalf("admitted %+v, want claimed/start %d and N %d", adm, cached, n)
+	}
+	s.started, s.computed, s.reserved = true, cached, cached+n+la
+	f.scribble(s, s.computed, s.reserved)
+	f.checkSeq(s)
+}
+
+func (f *fuzzer) decode() {
+	batch, ids, dup := f.subset(ready)
+	la := f.num(2)
+	if f.next() < 200 {
+		la = max(0, min(la, 1))
+	}
+	tks := make([]int32, len(ids))
+	for i := range tks {
+		tks[i] = int32(f.next() % 3)
+	}
+	var allowed []error
+	if la < 0 || la > MaxSeqLen {
+		allowed = append(allowed, ErrInvalidArgument)
+	}
+	for _, s := range batch {
+		switch {
+		case s.swapped:
+			allowed = append(allowed, ErrSwapped)
+		case !s.started || s.computed != len(s.tokens):
+			allowed = append(allowed, ErrInvalidArgument)
+		}
+	}
+	if dup {
+		ids, tks = append(ids, ids[0]), append(tks, 0)
+		allowed = append(allowed, ErrInvalidArgument)
+	}
+	f.note("decode lookahead, batch", la, len(ids))
+	slots := make([]int64, len(ids))
+	before := f.digest()
+	copies, err := f.m.DecodeStep(ids, tks, la, slots, nil)
+	if len(allowed) > 0 {
+		f.expectErr(err, before, allowed...)
+		return
+	}
+	if f.expectErr(err, before, nil, ErrNoSpace) {
+		return
+	}
+	f.copyBlocks(f.kv, f.kv, copies)
+	for i, s := range batch {
+		s.tokens = append(s.tokens, tks[i])
+		s.reserved = max(s.reserved, s.computed+1+la)
+		f.scribble(s, s.computed, s.computed+1+la)
+		if want := f.slotsOf(s, s.computed, s.computed+1); want[0] != slots[i] {
+			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])
+		}
+		f.checkSeq(s)
+	}
+}
+
+func (f *fuzzer) swapOut() {
+	s, _ := f.pickWhere(onDevice)
+	if s == nil {
+		return
+	}
+	m, bs := f.m, f.bs
+	f.note("swap out", int(s.id))
+	var table []int32
+	if !s.swapped {
+		f.checkSeq(s)
+		table, _ = m.BlockTable(s.id, nil)
+	}
+	before := f.digest()
+	copies, err := m.SwapOut(s.id, nil)
+	switch {
+	case s.swapped:
+		f.expectErr(err, before, ErrSwapped)
+	case m.host == nil:
+		f.expectErr(err, before, ErrNoHostTier)
+	case f.expectErr(err, before, nil, ErrNoSpace):
+	default:
+		if len(copies) != (s.computed+bs-1)/bs {
+			f.fatalf("%d copies for %d computed tokens", len(copies), s.computed)
+		}
+		for j, c := range copies { // block j of the table, in order
+			if c.Src != table[j] {
+				f.fatalf("copy %d from %d, table has %d", j, c.Src, table[j])
+			}
+		}
+		f.copyBlocks(f.host, f.kv, copies)
+		s.swapped, s.reserved = true, s.computed
+		f.checkSeq(s)
+	}
+}
+
+func (f *fuzzer) swapIn() {
+	s, _ := f.pickWhere(swapped)
+	if s == nil {
+		return
+	}
+	m := f.m
+	f.note("swap in", int(s.id))
+	need, err := m.SwapInBlocks(s.id)
+	f.expectErr(err, 0)
+	if want := 0; !s.swapped && need != want {
+		f.fatalf("SwapInBlocks %d for a sequence on the device", need)
+	}
+	before := f.digest()
+	copies, err := m.SwapIn(s.id, nil)
+	switch {
+	case !s.swapped:
+		f.expectErr(err, before, ErrInvalidArgument)
+	case f.expectErr(err, before, nil, ErrNoSpace):
+		if need <= m.Stats().FreeBlocks {
+			f.fatalf("SwapIn refused with %d free blocks for %d", m.Stats().FreeBlocks, need)
+		}
+	default:
+		if len(copies) != need {
+			f.fatalf("%d copies, SwapInBlocks said %d", len(copies), need)
+		}
+		f.copyBlocks(f.kv, f.host, copies)
+		s.swapped = false
+		f.checkSeq(s)
+	}
+}
+
+// lookups asks the side-effect-free questions and calls every method on a dead id.
+func (f *fuzzer) lookups() {
+	m := f.m
+	f.note("lookup")
+	before := f.digest()
+	if s, _ := f.pick(); s != nil {
+		c, err := m.CachedPrefix(s.id)
+		f.expectErr(err, 0)
+		if c%f.bs != 0 || c >= len(s.tokens) {
+			f.fatalf("CachedPrefix %d of %d tokens", c, len(s.tokens))
+		}
+		c2, err := m.LookupPrompt(s.tokens, s.opts)
+		if outside(s.opts.MM, len(s.tokens)) { // rolled back into an item
+			f.expectErr(err, 0, ErrInvalidArgument)
+		} else if f.expectErr(err, 0); c2 != c {
+			f.fatalf("LookupPrompt %d, CachedPrefix %d", c2, c)
+		}
+	}
+	p, la := f.num(40), f.num(3)
+	_, err := m.CanAdmit(p, la)
+	if p < 1 || p > MaxSeqLen || la < 0 || la > MaxSeqLen {
+		f.expectErr(err, 0, ErrInvalidArgument)
+	} else {
+		f.expectErr(err, 0)
+	}
+	if len(f.dead) > 0 {
+		d := f.dead[f.next()%len(f.dead)]
+		f.deadCalls([]SeqID{d, 0, math.MaxUint64, d + 1<<32}[f.next()%4])
+	}
+	if f.digest() != before {
+		f.fatalf("lookups changed the manager")
+	}
+}
+
+// deadCalls calls every method that takes a SeqID with one that is not live (or,
+// for d + 1<<32, one whose slot may be live under another generation).
+func (f *fuzzer) deadCalls(id SeqID) {
+	for _, s := range f.seqs {
+		if s.id == id {
+			return
+		}
+	}
+	m := f.m
+	errs := []error{}
+	_, err := m.Reserve(id, 1, 0, nil)
+	errs = append(errs, err)
+	_, err = m.Admit(id, 1, 0, nil)
+	errs = append(errs, err, m.Free(id), m.Append(id, 1), m.Rollback(id, 0), m.MarkComputed(id, 0),
+		m.MarkComputedBatch([]SeqID{id}, 0))
+	_, err = m.Fork(id)
+	errs = append(errs, err)
+	_, err = m.DecodeStep([]SeqID{id}, []int32{1}, 0, make([]int64, 1), nil)
+	errs = append(errs, err)
+	_, err = m.CachedPrefix(id)
+	errs = append(errs, err)
+	_, err = m.State(id)
+	errs = append(errs, err)
+	_, err = m.SeqStates([]SeqID{id}, nil)
+	errs = append(errs, err)
+	_, err = m.BlockTable(id, nil)
+	errs = append(errs, err)
+	_, err = m.BlockTables([]SeqID{id}, nil)
+	errs = append(errs, err)
+	_, err = m.SlotMapping(id, 0, 0, nil)
+	errs = append(errs, err)
+	_, err = m.SwapOut(id, nil)
+	errs = append(errs, err)
+	_, err = m.SwapIn(id, nil)
+	errs = append(errs, err)
+	_, err = m.SwapInBlocks(id)
+	errs = append(errs, err)
+	for i, err := range errs {
+		f.note("call i on dead id", i, int(id))
+		f.expectErr(err, 0, ErrUnknownSequence)
+	}
+}
+
+// reads checks the batched reads against the per-sequence ones and probes block ids
+// and slot ranges with full-range values.
+func (f *fuzzer) reads() {
+	m := f.m
+	f.note("reads")
+	before := f.digest()
+	batch, ids, _ := f.subset(onDevice)
+	states, err := m.SeqStates(ids, nil)
+	f.expectErr(err, 0)
+	var onDevice []SeqID
+	for i, s := range batch {
+		if st, _ := m.State(s.id); st != states[i] {
+			f.fatalf("SeqStates %+v, State %+v", states[i], st)
+		}
+		if !s.swapped {
+			onDevice = append(onDevice, s.id)
+		}
+	}
+	tables, err := m.BlockTables(onDevice, nil)
+	f.expectErr(err, 0)
+	for i, id := range onDevice {
+		if tb, _ := m.BlockTable(id, nil); !slices.Equal(tb, tables[i]) {
+			f.fatalf("BlockTables %v, BlockTable %v", tables[i], tb)
+		}
+	}
+	if len(onDevice) < len(ids) {
+		_, err = m.BlockTables(ids, nil)
+		f.expectErr(err, 0, ErrSwapped)
+	}
+	if s, _ := f.pick(); s != nil {
+		lo, hi := f.num(s.reserved+2), f.num(s.reserved+2)
+		_, err := m.SlotMapping(s.id, lo, hi, nil)
+		switch {
+		case s.swapped:
+			f.expectErr(err, 0, ErrSwapped)
+		case lo < 0 || lo > hi || hi > s.reserved:
+			f.expectErr(err, 0, ErrInvalidArgument)
+		default:
+			f.expectErr(err, 0)
+		}
+	}
+	id := int32(f.num(f.m.cfg.NumBlocks + 2))
+	refs, cached := m.BlockInfo(id)
+	if (id < 0 || int(id) >= f.m.cfg.NumBlocks) && (refs != 0 || cached) {
+		f.fatalf("BlockInfo(%d) = %d, %v", id, refs, cached)
+	}
+	st := m.Stats()
+	if q := m.FreeQueue(nil); len(q) != st.FreeBlocks || st.FreeBlocks+st.UsedBlocks != st.NumBlocks {
+		f.fatalf("free queue of %d, stats %+v", len(q), st)
+	}
+	if m.WatermarkBlocks() > st.NumBlocks || m.Config().NumBlocks != st.NumBlocks {
+		f.fatalf("watermark %d, config %+v", m.WatermarkBlocks(), m.Config())
+	}
+	if f.digest() != before {
+		f.fatalf("reads changed the manager")
+	}
+}
+
+// outside reports whether a multimodal item reaches past n tokens.
+func outside(mm []prefix.MMItem, n int) bool {
+	for _, it := range mm {
+		if it.Offset+it.Length > n {
+			return true
+		}
+	}
+	return false
+}
