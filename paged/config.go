@@ -61,7 +61,8 @@ type Config struct {
 	// ReleasePolicy places released blocks in the free queue (the eviction order).
 	// Nil means UnhashedFirst{}.
 	ReleasePolicy ReleasePolicy
-	// Hasher hashes blocks. Nil means prefix.XXHash{}.
+	// Hasher hashes blocks. Nil means prefix.XXH3{} (XXH3-64). Set prefix.VLLM{...}
+	// to hash exactly as a vLLM engine does (block ids then equal vLLM's KV-event ids).
 	Hasher prefix.Hasher
 	// HashSeed selects the root hash. Default 0.
 	HashSeed uint64
@@ -97,14 +98,14 @@ type EventOptions struct {
 }
 
 // DefaultConfig returns every default spelled out: block size 16, prefix caching on,
-// watermark 0.01, unhashed-first release, xxHash, a 1000-request stats window, no
+// watermark 0.01, unhashed-first release, XXH3, a 1000-request stats window, no
 // host tier, no events. NumBlocks is left 0 and must be set.
 func DefaultConfig() Config {
 	return Config{
 		BlockSize:     DefaultBlockSize,
 		Watermark:     DefaultWatermark,
 		ReleasePolicy: UnhashedFirst{},
-		Hasher:        prefix.XXHash{},
+		Hasher:        prefix.XXH3{},
 		StatsWindow:   DefaultStatsWindow,
 	}
 }
@@ -124,7 +125,7 @@ func (c *Config) validate() error {
 		c.ReleasePolicy = UnhashedFirst{}
 	}
 	if c.Hasher == nil {
-		c.Hasher = prefix.XXHash{}
+		c.Hasher = prefix.XXH3{}
 	}
 	if c.Events.Enabled {
 		if c.Events.QueueSize == 0 {
