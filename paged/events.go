@@ -83,6 +83,10 @@ type Event struct {
 	// keys hashed into it (prefix.Chain.AppendExtraKeys: vLLM's per-block
 	// extra_keys, nil for a block without any); nil when no stored block has any.
 	ExtraKeys [][]prefix.ExtraKey
+	// Detached marks a BlockStored that ResyncEvents made for a cached block no
+	// live sequence holds: its adapter, salt, multimodal items, extra keys and
+	// digests are unknown (left empty, not "none"), and FirstBlock is 0.
+	Detached bool
 }
 
 // TakeEvents appends the queued events, oldest first, to dst, empties the queue, and

@@ -19,8 +19,8 @@ import (
 // adapter, extra keys, digests); then every other cached block (free, kept for
 // later hits), each in its own BlockStored after its parent when that is still
 // cached, with its hash, parent hash (HasParent false when the parent is no longer
-// cached), tokens and medium only: such a block's adapter, extra keys and full
-// digest are not kept, so they are empty and FirstBlock is 0. In the
+// cached), tokens and medium only, marked Detached: such a block's adapter, extra
+// keys and full digest are not kept, so they are empty and FirstBlock is 0. In the
 // per-distinct-hash form (EventOptions.PerDistinctHash) each hash is announced
 // once. The queue's limits do not apply: the result grows with the cache (one
 // event and BlockSize token ids per cached block at most).
@@ -146,7 +146,7 @@ func (r *resync) emit(k blockpool.Key) {
 	b.tokens = append(b.tokens, k.Tokens...)
 	e := Event{
 		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
-		BlockSize: r.m.bs, Medium: r.medium,
+		BlockSize: r.m.bs, Medium: r.medium, Detached: true,
 	}
 	if r.liveParent(k.Parent) {
 		ph, _ := r.pool.Hash(k.Parent.ID)

@@ -93,7 +93,7 @@ func TestResyncEventsRebuildsAnyView(t *testing.T) {
 				c := &churn{t: t, m: m, rng: rand.New(rand.NewPCG(7, uint64(len(fmt.Sprint(hasher)))))}
 				rec := newRecorder(distinct)
 				var buf []Event
-				resyncs, overflows := 0, 0
+				resyncs, overflows, detached := 0, 0, 0
 				for i := range 1500 {
 					c.step()
 					if i%3 != 0 {
@@ -115,7 +115,7 @@ func TestResyncEventsRebuildsAnyView(t *testing.T) {
 						buf = m.ResyncEvents(buf[:0])
 						resyncs++
 						require.Equal(t, AllBlocksCleared, buf[0].Kind)
-						checkResyncEvents(t, m, buf)
+						detached += checkResyncEvents(t, m, buf)
 					}
 					rec.apply(buf)
 					require.NoError(t, rec.err)
@@ -133,6 +133,7 @@ func TestResyncEventsRebuildsAnyView(t *testing.T) {
 				}
 				require.Positive(t, overflows, "the small queue overflowed")
 				require.Positive(t, resyncs)
+				require.Positive(t, detached, "free cached blocks were re-announced")
 			})
 		}
 	}
@@ -141,7 +142,7 @@ func TestResyncEventsRebuildsAnyView(t *testing.T) {
 // checkResyncEvents checks what ResyncEvents promises beyond the rebuilt view:
 // blocks of live sequences carry their sequence's description (digests with a
 // vLLM hasher, extra keys with an adapter); other blocks carry only their key.
-func checkResyncEvents(t *testing.T, m *Manager, evs []Event) {
+func checkResyncEvents(t *testing.T, m *Manager, evs []Event) (detached int) {
 	t.Helper()
 	_, isVLLM := m.scheme.VLLM()
 	for _, e := range evs[1:] {
@@ -153,15 +154,18 @@ func checkResyncEvents(t *testing.T, m *Manager, evs []Event) {
 			for _, keys := range e.ExtraKeys {
 				require.Equal(t, prefix.ExtraKey{Kind: prefix.KeyLoRA, Text: e.Adapter}, keys[0])
 			}
-		case e.Digests == nil && isVLLM: // a block no live sequence holds
+		case e.Detached: // a block no live sequence holds
+			detached++
 			require.Len(t, e.Hashes, 1)
+			require.Nil(t, e.Digests)
 			require.Zero(t, e.FirstBlock)
 			require.Nil(t, e.ExtraKeys)
 		}
-		if e.Digests != nil {
+		if !e.Detached && isVLLM {
 			require.Len(t, e.Digests, len(e.Hashes)*m.scheme.DigestSize())
 		}
 	}
+	return detached
 }
 
 func TestResyncEventsDisabledAndEmpty(t *testing.T) {
