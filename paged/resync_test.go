@@ -186,3 +186,25 @@ func TestResyncEventsDisabledAndEmpty(t *testing.T) {
 	require.Zero(t, lost)
 	inv(t, m)
 }
+
+func TestCachedBlocks(t *testing.T) {
+	m := newMgr(t, 8, 2, func(c *Config) { c.HostBlocks = 4 })
+	require.Empty(t, m.CachedBlocks(nil))
+	a, _ := prefill(t, m, span(0, 5), SeqOptions{})
+	got := m.CachedBlocks(nil)
+	require.Len(t, got, 2)
+	tb := table(t, m, a)
+	st, _ := m.State(a)
+	require.Equal(t, 2, st.Cached)
+	for j, c := range got {
+		require.Equal(t, MediumGPU, c.Medium)
+		require.Equal(t, tb[j], c.ID)
+		h, ok := m.Pool().Hash(c.ID)
+		require.True(t, ok)
+		require.Equal(t, prefix.Hash(h), c.Hash)
+	}
+	require.NoError(t, m.Free(a))
+	require.Len(t, m.CachedBlocks(nil), 2, "freed blocks stay cached")
+	require.NoError(t, m.ResetPrefixCache())
+	require.Empty(t, m.CachedBlocks(nil))
+}
