@@ -14,8 +14,7 @@ import (
 // per medium, maintained from decoded batches as a router would.
 type view map[string]map[uint64]int
 
-func (v view) apply(t testing.TB, b *kvevents.Batch) {
-	t.Helper()
+func (v view) apply(b *kvevents.Batch) {
 	for _, e := range b.Events {
 		switch e.Type {
 		case kvevents.BlockStored:
@@ -90,7 +89,7 @@ func (s *decodingSink) Publish(b *kvevents.Batch) (uint64, error) {
 	require.NoError(s.t, err)
 	d, err := kvevents.DecodeBatch(p)
 	require.NoError(s.t, err)
-	s.v.apply(s.t, d)
+	s.v.apply(d)
 	s.last = *d
 	s.seq++
 	return s.seq - 1, nil
