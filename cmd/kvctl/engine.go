@@ -51,13 +51,13 @@ const (
 )
 
 type engineFlags struct {
-	trace, pub, replay, topic, algo, seed, model, gpu string
+	trace, pub, replay, topic, algo, seed, model, gpu              string
 	requests, blockSize, numBlocks, tp, maxSeqs, maxTokens, dpRank int
-	eventQueue                                                    int
-	memUtil                                                       float64
-	linger                                                        time.Duration
-	traceSeed                                                     uint64
-	realtime, raw                                                 bool
+	eventQueue                                                     int
+	memUtil                                                        float64
+	linger                                                         time.Duration
+	traceSeed                                                      uint64
+	realtime, raw                                                  bool
 }
 
 func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
