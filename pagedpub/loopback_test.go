@@ -228,7 +228,7 @@ func runLoop(t *testing.T, m *paged.Manager, e *engine, opt ConvertOptions, fl f
 	}
 	require.Positive(t, st.Resyncs)
 	require.Equal(t, len(e.reqs), e.done+e.dropped)
-	t.Logf("%d steps published %d batches, %d events; %d resyncs, %d events dropped by the queue; subscriber: %d gaps recovered, %d restarts; view checked after %d steps (%d waiting for a restart to be seen)",
+	t.Logf("%d steps published %d batches, %d events; %d resyncs, %d events dropped by the queue; subscriber: %d gaps recovered, %d restarts; view checked after %d steps (%d left unchecked while a lost batch or a restart went unnoticed)",
 		st.Steps, st.Batches, st.Events, st.Resyncs, st.Dropped, l.f.recovered, l.f.restarts, checked, unchecked)
 	require.Greater(t, checked, int(st.Steps)/2, "most steps were checked")
 	return l.f
