@@ -38,11 +38,11 @@ func backends(t *testing.T) []backend {
 }
 
 func st(e EngineID, seq uint64, evs ...Event) Batch { return Batch{Engine: e, Seq: seq, Events: evs} }
-func gpu(hs ...uint64) Event                     { return Event{Kind: Stored, Hashes: hs, Tier: TierGPU} }
-func cpu(hs ...uint64) Event                     { return Event{Kind: Stored, Hashes: hs, Tier: TierCPU} }
-func rmGPU(hs ...uint64) Event                   { return Event{Kind: Removed, Hashes: hs, Tier: TierGPU} }
-func rmCPU(hs ...uint64) Event                   { return Event{Kind: Removed, Hashes: hs, Tier: TierCPU} }
-func cleared() Event                             { return Event{Kind: Cleared} }
+func gpu(hs ...uint64) Event                        { return Event{Kind: Stored, Hashes: hs, Tier: TierGPU} }
+func cpu(hs ...uint64) Event                        { return Event{Kind: Stored, Hashes: hs, Tier: TierCPU} }
+func rmGPU(hs ...uint64) Event                      { return Event{Kind: Removed, Hashes: hs, Tier: TierGPU} }
+func rmCPU(hs ...uint64) Event                      { return Event{Kind: Removed, Hashes: hs, Tier: TierCPU} }
+func cleared() Event                                { return Event{Kind: Cleared} }
 
 func mustApply(t *testing.T, x Index, b Batch, want Outcome) ApplyResult {
 	t.Helper()
