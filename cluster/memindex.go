@@ -101,7 +101,7 @@ type MemoryIndex struct {
 	nextSlot  int                     // guarded by engMu
 
 	sweepShard atomic.Uint64
-	toSweep    atomic.Int64 // node visits still owed since the last epoch bump
+	toSweep    atomic.Int64 // Σ shard.owed: node visits still owed since the last epoch bump
 	closed     atomic.Bool
 	c          counters
 	scratch    sync.Pool
@@ -194,7 +194,7 @@ func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	ep := s.v.Load() >> 1
 	if bump {
 		ep++
-		x.toSweep.Store(x.usedNodes())
+		x.oweSweep()
 	}
 	vis := uint64(0)
 	if e.info.State == EngineLive {
@@ -203,15 +203,25 @@ func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	s.v.Store(ep<<1 | vis)
 }
 
-func (x *MemoryIndex) usedNodes() int64 {
-	var n int64
+// oweSweep records that every node slot handed out so far must be visited once more
+// to reclaim entries that just died.
+func (x *MemoryIndex) oweSweep() {
 	for i := range x.shards {
 		s := &x.shards[i]
 		s.mu.RLock()
-		n += int64(s.used)
+		used := int64(s.used)
 		s.mu.RUnlock()
+		for {
+			cur := s.owed.Load()
+			if cur >= used {
+				break
+			}
+			if s.owed.CompareAndSwap(cur, used) {
+				x.toSweep.Add(used - cur)
+				break
+			}
+		}
 	}
-	return n
 }
 
 // Apply implements Index.
@@ -285,11 +295,20 @@ func (x *MemoryIndex) sweepSome() {
 	if x.toSweep.Load() <= 0 {
 		return
 	}
-	s := &x.shards[x.sweepShard.Add(1)&x.mask]
-	s.mu.Lock()
-	n := s.sweep(x.cfg.SweepPerApply, x.isDead)
-	s.mu.Unlock()
-	x.toSweep.Add(-int64(n))
+	start := x.sweepShard.Add(1)
+	for k := range uint64(len(x.shards)) {
+		s := &x.shards[(start+k)&x.mask]
+		owed := s.owed.Load()
+		if owed <= 0 {
+			continue
+		}
+		s.mu.Lock()
+		n := int64(s.sweep(int(min(owed, int64(x.cfg.SweepPerApply))), x.isDead))
+		s.mu.Unlock()
+		s.owed.Add(-n)
+		x.toSweep.Add(-n)
+		return
+	}
 }
 
 func (x *MemoryIndex) isDead(e entry) bool { return e.epoch != x.slots[e.eng].epoch() }

@@ -85,7 +85,8 @@ type shard struct {
 	live       int
 	capacity   int
 	entries    int64
-	hand       int32 // sweep clock hand
+	hand       int32        // sweep clock hand
+	owed       atomic.Int64 // node visits owed to reclaim entries that died
 	evictions  uint64
 }
 
