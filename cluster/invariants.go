@@ -15,14 +15,14 @@ func (x *MemoryIndex) CheckInvariants() error {
 		s.mu.RLock()
 		err := s.checkInvariants()
 		if err == nil {
-			for _, ni := range s.m {
+			s.t.each(func(_ uint64, ni int32) {
 				nd := s.node(ni)
 				for j := range int(nd.n) {
 					if e := nd.at(j); int(e.eng) >= x.nextSlot {
 						err = fmt.Errorf("entry for slot %d never handed out", e.eng)
 					}
 				}
-			}
+			})
 		}
 		s.mu.RUnlock()
 		if err != nil {

@@ -103,6 +103,7 @@ type MemoryIndex struct {
 	sweepShard atomic.Uint64
 	toSweep    atomic.Int64 // Σ shard.owed: node visits still owed since the last epoch bump
 	closed     atomic.Bool
+	sink       atomic.Uint64 // keeps walkPrefetched's touches alive
 	c          counters
 	scratch    sync.Pool
 }

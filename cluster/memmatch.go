@@ -28,7 +28,7 @@ func newMatchScratch(maxEngines int) any {
 }
 
 // Match implements Index. It walks hashes from block 0 and stops at the first block
-// that no engine still on its run holds; each block costs one shard read lock.
+// that no engine still on its run holds. It allocates nothing in steady state.
 func (x *MemoryIndex) Match(_ context.Context, hashes []uint64, dst []EngineMatch) ([]EngineMatch, error) {
 	if x.closed.Load() {
 		return dst, ErrClosed
@@ -40,64 +40,36 @@ func (x *MemoryIndex) Match(_ context.Context, hashes []uint64, dst []EngineMatc
 		return dst, nil
 	}
 	sc := x.scratch.Get().(*matchScratch)
-	cands := sc.cands[:0]
-
-	// Block 0: every visible engine holding it starts a run.
-	s := x.shardOf(hashes[0])
-	s.mu.RLock()
-	if nd := s.get(hashes[0]); nd != nil {
-		markRef(nd)
-		for j := range int(nd.n) {
-			e := nd.at(j)
-			v := x.slots[e.eng].v.Load()
-			if v&1 == 0 || uint32(v>>1) != e.epoch {
-				continue
-			}
-			c := sc.candOf[e.eng]
-			if c < 0 {
-				c = int32(len(cands))
-				sc.candOf[e.eng] = c
-				cands = append(cands, matchCand{slot: e.eng, v: v, blocks: 1, lastGPU: -1})
-			}
-			if e.tier == TierGPU && cands[c].lastGPU != 0 {
-				cands[c].gpu, cands[c].lastGPU = 1, 0
+	sc.cands = sc.cands[:0]
+	// A long query takes every shard's read lock once, in shard order (writers hold
+	// one shard lock at a time, so ordered readers cannot deadlock), and then walks
+	// its blocks without atomic operations, so the CPU overlaps their cache misses.
+	// A short one locks per block.
+	lockAll := len(hashes) >= len(x.shards)
+	if lockAll {
+		for i := range x.shards {
+			x.shards[i].mu.RLock()
+		}
+	}
+	if lockAll {
+		x.walkPrefetched(sc, hashes)
+	} else {
+		for i, h := range hashes {
+			s := x.shardOf(h)
+			s.mu.RLock()
+			extended := x.visit(sc, i, s.get(h))
+			s.mu.RUnlock()
+			if extended == 0 {
+				break
 			}
 		}
 	}
-	s.mu.RUnlock()
-
-	// Later blocks extend the runs that reached them.
-	for i := 1; i < len(hashes) && len(cands) > 0; i++ {
-		extended := 0
-		s := x.shardOf(hashes[i])
-		s.mu.RLock()
-		if nd := s.get(hashes[i]); nd != nil {
-			markRef(nd)
-			for j := range int(nd.n) {
-				e := nd.at(j)
-				c := sc.candOf[e.eng]
-				if c < 0 {
-					continue
-				}
-				cd := &cands[c]
-				if uint32(cd.v>>1) != e.epoch {
-					continue
-				}
-				if cd.blocks == i {
-					cd.blocks = i + 1
-					extended++
-				}
-				if cd.blocks == i+1 && e.tier == TierGPU && cd.lastGPU != i {
-					cd.gpu, cd.lastGPU = cd.gpu+1, i
-				}
-			}
-		}
-		s.mu.RUnlock()
-		if extended == 0 {
-			break
+	if lockAll {
+		for i := range x.shards {
+			x.shards[i].mu.RUnlock()
 		}
 	}
-
+	cands := sc.cands
 	for k := range cands {
 		cd := &cands[k]
 		sc.candOf[cd.slot] = -1
@@ -111,6 +83,79 @@ func (x *MemoryIndex) Match(_ context.Context, hashes []uint64, dst []EngineMatc
 	sc.cands = cands[:0]
 	x.scratch.Put(sc)
 	return dst, nil
+}
+
+// prefetchBatch is how many blocks walkPrefetched looks ahead.
+const prefetchBatch = 16
+
+// walkPrefetched visits blocks in batches: it first touches each block's table slot,
+// then each node and its entry array, with independent loads the CPU can overlap, and
+// only then walks the batch in order (stopping at the first block that extends no
+// run). Every shard's read lock must be held. The touched values feed sink so the
+// compiler keeps the loads.
+func (x *MemoryIndex) walkPrefetched(sc *matchScratch, hashes []uint64) {
+	var nodes [prefetchBatch]*node
+	var sink uint64
+	for lo := 0; lo < len(hashes); lo += prefetchBatch {
+		batch := hashes[lo:min(len(hashes), lo+prefetchBatch)]
+		for _, h := range batch {
+			s := x.shardOf(h)
+			sink += s.t.slots[s.t.home(h)].hash
+		}
+		for k, h := range batch {
+			nodes[k] = x.shardOf(h).get(h)
+			if nd := nodes[k]; nd != nil {
+				sink += uint64(nd.inline[0].epoch)
+				if len(nd.more) > 0 {
+					sink += uint64(nd.more[0].epoch)
+				}
+			}
+		}
+		for k := range batch {
+			if x.visit(sc, lo+k, nodes[k]) == 0 {
+				x.sink.Add(sink & 1)
+				return
+			}
+		}
+	}
+	x.sink.Add(sink & 1)
+}
+
+// visit extends the runs with block i (node nd, nil if absent) and returns how many
+// runs it extended (block 0: started). Called under nd's shard read lock.
+func (x *MemoryIndex) visit(sc *matchScratch, i int, nd *node) int {
+	if nd == nil {
+		return 0
+	}
+	markRef(nd)
+	extended := 0
+	for j := range int(nd.n) {
+		e := nd.at(j)
+		c := sc.candOf[e.eng]
+		if i == 0 {
+			// Block 0: every visible engine holding it starts a run.
+			v := x.slots[e.eng].v.Load()
+			if v&1 == 0 || uint32(v>>1) != e.epoch {
+				continue
+			}
+			if c < 0 {
+				c = int32(len(sc.cands))
+				sc.candOf[e.eng] = c
+				sc.cands = append(sc.cands, matchCand{slot: e.eng, v: v, lastGPU: -1})
+			}
+		} else if c < 0 || uint32(sc.cands[c].v>>1) != e.epoch {
+			continue
+		}
+		cd := &sc.cands[c]
+		if cd.blocks == i {
+			cd.blocks = i + 1
+			extended++
+		}
+		if cd.blocks == i+1 && e.tier == TierGPU && cd.lastGPU != i {
+			cd.gpu, cd.lastGPU = cd.gpu+1, i
+		}
+	}
+	return extended
 }
 
 // markRef gives a matched node a second chance at eviction. Called under the

@@ -68,16 +68,16 @@ func (nd *node) del(i int) {
 	nd.n--
 }
 
-// shard is one lock's worth of the memory index: a map from hash to node, nodes in
+// shard is one lock's worth of the memory index: a table from hash to node, nodes in
 // fixed chunks (never moved, so a node pointer stays valid under the read lock), a
 // free list, and an LRU list over live nodes.
 //
-// Invariants (checkInvariants): len(m) == live; every m[h] is a live node with hash
+// Invariants (checkInvariants): t holds live keys; every t[h] is a live node with hash
 // h; the LRU list holds exactly the live nodes; free holds exactly the non-live nodes
 // below used; no node has two entries for one (eng, tier); entries == Σ node.n.
 type shard struct {
 	mu         sync.RWMutex
-	m          map[uint64]int32
+	t          hashTable
 	chunks     []*[chunkSize]node
 	used       int32   // node indices [0, used) have been handed out
 	free       []int32 // free node indices below used
@@ -91,7 +91,7 @@ type shard struct {
 }
 
 func (s *shard) init(capacity int) {
-	s.m = make(map[uint64]int32)
+	s.t.init()
 	s.head, s.tail = nilNode, nilNode
 	s.capacity = capacity
 }
@@ -99,7 +99,7 @@ func (s *shard) init(capacity int) {
 func (s *shard) node(i int32) *node { return &s.chunks[i>>chunkBits][i&(chunkSize-1)] }
 
 func (s *shard) get(h uint64) *node {
-	if i, ok := s.m[h]; ok {
+	if i := s.t.lookup(h); i >= 0 {
 		return s.node(i)
 	}
 	return nil
@@ -172,7 +172,7 @@ func (s *shard) alloc() int32 {
 func (s *shard) release(i int32) {
 	nd := s.node(i)
 	s.unlink(i)
-	delete(s.m, nd.hash)
+	s.t.delete(nd.hash)
 	s.entries -= int64(nd.n)
 	nd.n, nd.more, nd.ref, nd.hash = 0, nd.more[:0], 0, 0
 	s.free = append(s.free, i)
@@ -181,12 +181,12 @@ func (s *shard) release(i int32) {
 
 // store records one block of hash h held by (eng, tier) at epoch.
 func (s *shard) store(h uint64, eng uint16, tier Tier, epoch uint32) {
-	i, ok := s.m[h]
-	if !ok {
+	i := s.t.lookup(h)
+	if i < 0 {
 		i = s.alloc()
 		nd := s.node(i)
 		nd.hash = h
-		s.m[h] = i
+		s.t.insert(h, i)
 		s.pushFront(i)
 		s.live++
 		nd.add(entry{eng: eng, tier: tier, count: 1, epoch: epoch})
@@ -212,8 +212,8 @@ func (s *shard) store(h uint64, eng uint16, tier Tier, epoch uint32) {
 
 // remove records that (eng, tier) dropped one block of hash h at epoch.
 func (s *shard) remove(h uint64, eng uint16, tier Tier, epoch uint32) {
-	i, ok := s.m[h]
-	if !ok {
+	i := s.t.lookup(h)
+	if i < 0 {
 		return
 	}
 	nd := s.node(i)
@@ -257,27 +257,22 @@ func (s *shard) sweep(k int, dead func(entry) bool) int {
 }
 
 func (s *shard) checkInvariants() error {
-	if len(s.m) != s.live {
-		return fmt.Errorf("map holds %d keys, %d live nodes", len(s.m), s.live)
+	if !s.t.checkInvariants() {
+		return fmt.Errorf("hash table probe runs broken")
+	}
+	if s.t.n != s.live {
+		return fmt.Errorf("table holds %d keys, %d live nodes", s.t.n, s.live)
 	}
 	var entries int64
-	for h, i := range s.m {
-		nd := s.node(i)
-		if nd.n == 0 || nd.hash != h {
-			return fmt.Errorf("map[%x] = node %d (n=%d hash=%x)", h, i, nd.n, nd.hash)
+	var err error
+	s.t.each(func(h uint64, i int32) {
+		if err == nil {
+			err = s.checkNode(h, i)
+			entries += int64(s.node(i).n)
 		}
-		for a := range int(nd.n) {
-			ea := nd.at(a)
-			if ea.count == 0 || ea.tier >= numTiers {
-				return fmt.Errorf("node %x entry %d: %+v", h, a, *ea)
-			}
-			for b := a + 1; b < int(nd.n); b++ {
-				if eb := nd.at(b); eb.eng == ea.eng && eb.tier == ea.tier {
-					return fmt.Errorf("node %x: two entries for engine slot %d tier %v", h, ea.eng, ea.tier)
-				}
-			}
-		}
-		entries += int64(nd.n)
+	})
+	if err != nil {
+		return err
 	}
 	if entries != s.entries {
 		return fmt.Errorf("entries counter %d, counted %d", s.entries, entries)
@@ -306,6 +301,25 @@ func (s *shard) checkInvariants() error {
 	}
 	if s.live > s.capacity {
 		return fmt.Errorf("%d live nodes over capacity %d", s.live, s.capacity)
+	}
+	return nil
+}
+
+func (s *shard) checkNode(h uint64, i int32) error {
+	nd := s.node(i)
+	if nd.n == 0 || nd.hash != h {
+		return fmt.Errorf("table[%x] = node %d (n=%d hash=%x)", h, i, nd.n, nd.hash)
+	}
+	for a := range int(nd.n) {
+		ea := nd.at(a)
+		if ea.count == 0 || ea.tier >= numTiers {
+			return fmt.Errorf("node %x entry %d: %+v", h, a, *ea)
+		}
+		for b := a + 1; b < int(nd.n); b++ {
+			if eb := nd.at(b); eb.eng == ea.eng && eb.tier == ea.tier {
+				return fmt.Errorf("node %x: two entries for engine slot %d tier %v", h, ea.eng, ea.tier)
+			}
+		}
 	}
 	return nil
 }

@@ -107,6 +107,7 @@ type Router struct {
 	pred    Predictor
 	track   Tracker
 	sel     Selector
+	local   bool // the predictor never blocks: no timeout context (it allocates)
 	pool    sync.Pool
 
 	mu       sync.Mutex
@@ -153,6 +154,7 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	if t, ok := r.pred.(Tracker); ok {
 		r.track = t
 	}
+	r.local = isLocal(r.pred)
 	n := len(r.engines)
 	r.pool.New = func() any { return &routeScratch{cands: make([]Candidate, n)} }
 	return r, nil
@@ -303,6 +305,9 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 }
 
 func (r *Router) predict(ctx context.Context, req *Request, cands []Candidate) error {
+	if r.local {
+		return r.pred.Predict(ctx, req, cands)
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.IndexTimeout)
 	defer cancel()
 	err := r.pred.Predict(ctx, req, cands)
@@ -375,4 +380,16 @@ func (r *Router) CheckInvariants() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.load.checkInvariants()
+}
+
+// isLocal reports whether p is known never to block (in-process index or replicas).
+func isLocal(p Predictor) bool {
+	switch p := p.(type) {
+	case *IndexPredictor:
+		_, mem := p.scorer.idx.(*MemoryIndex)
+		return mem
+	case *ReplicaPredictor:
+		return true
+	}
+	return false
 }

@@ -1,0 +1,201 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/pagedkv/pagedkv/prefix"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	benchBS      = 16
+	benchEngines = 16
+	benchTokens  = 8192
+)
+
+func benchEngineIDs(n int) []EngineID {
+	ids := make([]EngineID, n)
+	for i := range ids {
+		ids[i] = EngineID(fmt.Sprintf("engine-%02d", i))
+	}
+	return ids
+}
+
+// benchFleet fills an index the way a fleet with a shared 1K-token system prompt
+// would look: every engine holds the system prompt, four hold the first half of the
+// benchmark prompt, two hold all of it, and every engine holds 64 unrelated 8K
+// prompts.
+func benchFleet(b *testing.B, x Index) (prompt []int32, ids []EngineID) {
+	ctx := context.Background()
+	ids = benchEngineIDs(benchEngines)
+	prompt = seqTokens(benchTokens, 1)
+	hs := hashesOf(b, prompt, benchBS, prefix.Extras{})
+	var batches []Batch
+	for i, id := range ids {
+		evs := []Event{gpu(hs[:64]...)}
+		switch {
+		case i < 2:
+			evs = append(evs, gpu(hs...))
+		case i < 6:
+			evs = append(evs, gpu(hs[:len(hs)/2]...))
+		}
+		for k := range 64 {
+			other := hashesOf(b, seqTokens(benchTokens, int32(1_000_000*(i*64+k+1))), benchBS, prefix.Extras{})
+			evs = append(evs, gpu(other...))
+		}
+		batches = append(batches, Batch{Engine: id, Seq: 0, Events: evs})
+	}
+	_, err := x.ApplyBatches(ctx, batches, nil)
+	require.NoError(b, err)
+	return prompt, ids
+}
+
+// BenchmarkRoute8K16Engines is the routing figure: one Route of an 8K-token
+// prompt over 16 engines with the in-memory index, hashing included, beside its parts
+// measured in the same run (hashing alone, matching alone, load-only routing).
+func BenchmarkRoute8K16Engines(b *testing.B) {
+	x, err := NewMemoryIndex(MemoryConfig{MaxKeys: 4 << 20})
+	require.NoError(b, err)
+	prompt, ids := benchFleet(b, x)
+	ctx := context.Background()
+	unrelated := seqTokens(benchTokens, -5_000_000)
+
+	precise, err := NewRouter(RouterConfig{Engines: ids, Index: x})
+	require.NoError(b, err)
+	b.Run("precise/hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := precise.Route(ctx, prompt, RouteOptions{ExpectedOutputTokens: 256})
+			_ = precise.Finish(d.Ticket, FinishOptions{})
+		}
+	})
+	b.Run("precise/miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := precise.Route(ctx, unrelated, RouteOptions{ExpectedOutputTokens: 256})
+			_ = precise.Finish(d.Ticket, FinishOptions{})
+		}
+	})
+	load, err := NewRouter(RouterConfig{Engines: ids, Policy: PolicyLoad})
+	require.NoError(b, err)
+	b.Run("baseline/load-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := load.Route(ctx, prompt, RouteOptions{ExpectedOutputTokens: 256})
+			_ = load.Finish(d.Ticket, FinishOptions{})
+		}
+	})
+	sch, _ := prefix.New(prefix.Config{BlockSize: benchBS})
+	chain := sch.NewChain(prefix.Extras{})
+	b.Run("baseline/hash-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			chain.Reset()
+			chain.Extend(prompt[:(len(prompt)-1)/benchBS*benchBS])
+		}
+	})
+	hs := hashesOf(b, prompt, benchBS, prefix.Extras{})[:(len(prompt)-1)/benchBS]
+	var dst []EngineMatch
+	b.Run("baseline/match-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			dst, _ = x.Match(ctx, hs, dst[:0])
+		}
+	})
+}
+
+// BenchmarkApplyMemory measures blocks applied per second in memory: batches of 64
+// stored and 64 removed blocks over 16 engines (steady state: the index stays the
+// same size).
+func BenchmarkApplyMemory(b *testing.B) {
+	x, err := NewMemoryIndex(MemoryConfig{MaxKeys: 1 << 20})
+	require.NoError(b, err)
+	benchApply(b, x, 1)
+}
+
+// BenchmarkApplyRedis measures blocks applied per second on a local redis-server:
+// one batch per round trip, and 32 batches pipelined per round trip.
+func BenchmarkApplyRedis(b *testing.B) {
+	if !realRedisAvailable() {
+		b.Skip("redis-server not on PATH")
+	}
+	for _, pipe := range []int{1, 32} {
+		b.Run(fmt.Sprintf("pipeline=%d", pipe), func(b *testing.B) {
+			benchApply(b, newRealRedisIndex(b), pipe)
+		})
+	}
+}
+
+func benchApply(b *testing.B, x Index, pipeline int) {
+	ctx := context.Background()
+	ids := benchEngineIDs(benchEngines)
+	const per = 64
+	seqs := make([]uint64, len(ids))
+	next := uint64(1)
+	mk := func(e int) Batch {
+		hs := make([]uint64, per)
+		for i := range hs {
+			hs[i] = next * 0x9E3779B97F4A7C15
+			next++
+		}
+		old := make([]uint64, per)
+		for i := range old {
+			old[i] = (next - per*uint64(len(ids))*8 + uint64(i)) * 0x9E3779B97F4A7C15 // stored 8 rounds ago
+		}
+		b := Batch{Engine: ids[e], Seq: seqs[e], Events: []Event{gpu(hs...), rmGPU(old...)}}
+		seqs[e]++
+		return b
+	}
+	batches := make([]Batch, pipeline)
+	var res []ApplyResult
+	b.ReportAllocs()
+	b.ResetTimer()
+	blocks := 0
+	for i := 0; i < b.N; i += pipeline {
+		for k := range batches {
+			batches[k] = mk((i + k) % len(ids))
+		}
+		var err error
+		if res, err = x.ApplyBatches(ctx, batches, res[:0]); err != nil {
+			b.Fatal(err)
+		}
+		blocks += 2 * per * pipeline
+	}
+	b.ReportMetric(float64(blocks)/b.Elapsed().Seconds(), "blocks/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkMemoryPerBlock measures the memory index's heap per cached block: 1M keys
+// held by one engine each, and by four engines each.
+func BenchmarkMemoryPerBlock(b *testing.B) {
+	for _, holders := range []int{1, 4} {
+		b.Run(fmt.Sprintf("engines-per-key=%d", holders), func(b *testing.B) {
+			const keys = 1 << 20
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				x, _ := NewMemoryIndex(MemoryConfig{MaxKeys: keys})
+				hs := make([]uint64, 4096)
+				for start := 0; start < keys; start += len(hs) {
+					for i := range hs {
+						hs[i] = uint64(start+i+1) * 0x9E3779B97F4A7C15
+					}
+					for e := range holders {
+						id := EngineID(fmt.Sprintf("e%d", e))
+						if _, err := x.Apply(context.Background(), Batch{Engine: id, Seq: uint64(start / len(hs)), Events: []Event{gpu(hs...)}}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
+				runtime.KeepAlive(x)
+			}
+		})
+	}
+}
