@@ -8,6 +8,7 @@ import (
 
 	"github.com/pagedkv/pagedkv/prefix"
 	"github.com/stretchr/testify/require"
+	"github.com/zeebo/xxh3"
 )
 
 const (
@@ -29,9 +30,30 @@ func benchEngineIDs(n int) []EngineID {
 // benchmark prompt, two hold all of it, and every engine holds 64 unrelated 8K
 // prompts.
 func benchFleet(b *testing.B, x Index) (prompt []int32, ids []EngineID) {
+	return benchFleetHashed(b, x, nil)
+}
+
+// xxh3Hasher is XXH3-64 (github.com/zeebo/xxh3), the faster hasher prefix is to
+// offer; here only to measure what a faster prefix.Hasher buys the router.
+type xxh3Hasher struct{}
+
+func (xxh3Hasher) Sum(data []byte) prefix.Hash { return prefix.Hash(xxh3.Hash(data)) }
+
+func benchFleetHashed(b *testing.B, x Index, hasher prefix.Hasher) (prompt []int32, ids []EngineID) {
 	ctx := context.Background()
 	ids = benchEngineIDs(benchEngines)
 	prompt = seqTokens(benchTokens, 1)
+	sch, err := prefix.New(prefix.Config{BlockSize: benchBS, Hasher: hasher})
+	require.NoError(b, err)
+	hashesOf := func(_ testing.TB, tokens []int32, _ int, ex prefix.Extras) []uint64 {
+		c := sch.NewChain(ex)
+		c.Extend(tokens)
+		out := make([]uint64, c.Len())
+		for i := range out {
+			out[i] = uint64(c.Hash(i))
+		}
+		return out
+	}
 	hs := hashesOf(b, prompt, benchBS, prefix.Extras{})
 	var batches []Batch
 	for i, id := range ids {
@@ -48,7 +70,7 @@ func benchFleet(b *testing.B, x Index) (prompt []int32, ids []EngineID) {
 		}
 		batches = append(batches, Batch{Engine: id, Seq: 0, Events: evs})
 	}
-	_, err := x.ApplyBatches(ctx, batches, nil)
+	_, err = x.ApplyBatches(ctx, batches, nil)
 	require.NoError(b, err)
 	return prompt, ids
 }
@@ -77,6 +99,19 @@ func BenchmarkRoute8K16Engines(b *testing.B) {
 		for b.Loop() {
 			d, _ := precise.Route(ctx, unrelated, RouteOptions{ExpectedOutputTokens: 256})
 			_ = precise.Finish(d.Ticket, FinishOptions{})
+		}
+	})
+	// The same with XXH3 hashing (as prefix will offer): a fleet hashing with it.
+	x3, err := NewMemoryIndex(MemoryConfig{MaxKeys: 4 << 20})
+	require.NoError(b, err)
+	prompt3, _ := benchFleetHashed(b, x3, xxh3Hasher{})
+	precise3, err := NewRouter(RouterConfig{Engines: ids, Index: x3, Hash: HashConfig{Hasher: xxh3Hasher{}}})
+	require.NoError(b, err)
+	b.Run("precise/hit/xxh3", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := precise3.Route(ctx, prompt3, RouteOptions{ExpectedOutputTokens: 256})
+			_ = precise3.Finish(d.Ticket, FinishOptions{})
 		}
 	})
 	load, err := NewRouter(RouterConfig{Engines: ids, Policy: PolicyLoad})
