@@ -80,7 +80,9 @@ func NewRedisIndex(cfg RedisConfig) (*RedisIndex, error) {
 	x := &RedisIndex{cfg: cfg, rdb: cfg.Client, bp: cfg.Prefix + "b:", mp: cfg.Prefix + "e:",
 		statsKey: cfg.Prefix + "stats", enginesKey: cfg.Prefix + "engines"}
 	if x.rdb == nil {
-		x.rdb = redis.NewClient(&redis.Options{Addr: cfg.Addr, DB: cfg.DB, MaxRetries: 1,
+		// Fail fast when Redis is down (one dial attempt, one retry): the router
+		// then routes on load alone instead of waiting out go-redis's dial backoff.
+		x.rdb = redis.NewClient(&redis.Options{Addr: cfg.Addr, DB: cfg.DB, MaxRetries: 1, DialerRetries: 1,
 			DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout})
 		x.own = true
 	}
