@@ -231,8 +231,11 @@ type Index interface {
 	// ErrClosed.
 	Apply(ctx context.Context, b Batch) (ApplyResult, error)
 	// ApplyBatches applies batches in order (one round trip for Redis) and appends
-	// one result per batch to dst. Invalid batches fail the whole call before any is
-	// applied.
+	// one result per batch to dst. An invalid batch fails the whole call before any
+	// is applied. If a batch fails later (ErrUnavailable, ErrTooManyEngines), dst
+	// holds the results of the batches before it and the fate of the ones after it
+	// is unknown (Redis may have run them): re-applying all of them is safe, since
+	// duplicates are ignored.
 	ApplyBatches(ctx context.Context, bs []Batch, dst []ApplyResult) ([]ApplyResult, error)
 	// Match appends to dst, for every Live engine holding hashes[0], the length of
 	// its run of consecutive hashes from hashes[0] (any tier) and how many of those

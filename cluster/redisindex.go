@@ -27,7 +27,9 @@ type RedisConfig struct {
 	// router replicas share an index by using the same Redis and Prefix.
 	Prefix string
 	// KeyTTL is the lifetime of a block key, renewed whenever an engine stores that
-	// block; it bounds how long fields of dropped engines linger. Default 24h.
+	// block or a Match finds it useful; it bounds how long fields of dropped engines
+	// linger, and lets Redis (maxmemory-policy volatile-lru) evict block keys and
+	// nothing else. Default 24h.
 	KeyTTL time.Duration
 	// MaxBatchHashes bounds the hashes in one batch. Default DefaultMaxBatchHashes.
 	MaxBatchHashes int
@@ -214,11 +216,10 @@ func (x *RedisIndex) ApplyBatches(ctx context.Context, bs []Batch, dst []ApplyRe
 		}
 		todo = missing
 	}
-	start := len(dst)
 	for i := range bs {
 		r, err := parseApply(cmds[i].Result())
 		if err != nil {
-			return dst[:start], fmt.Errorf("batch %d (earlier ones applied): %w", i, err)
+			return dst, fmt.Errorf("batch %d (earlier ones applied): %w", i, err)
 		}
 		dst = append(dst, r)
 	}
@@ -238,7 +239,7 @@ func (x *RedisIndex) Match(ctx context.Context, hashes []uint64, dst []EngineMat
 	}
 	ctx, cancel := x.ctx(ctx)
 	defer cancel()
-	v, err := matchScript.Run(ctx, x.rdb, []string{x.mp}, x.bp, x.mp, hexHashes(hashes)).Result()
+	v, err := matchScript.Run(ctx, x.rdb, []string{x.mp}, x.bp, x.mp, hexHashes(hashes), x.cfg.KeyTTL.Milliseconds()).Result()
 	if err != nil {
 		return dst, unavailable("match", err)
 	}

@@ -8,7 +8,8 @@ import "github.com/redis/go-redis/v9"
 //
 //	P b:<hash as 16 lower-case hex digits>   HASH  field "<engine>|g" or "<engine>|c"
 //	                                                (GPU, CPU tier), value "<gen>:<count>"
-//	                                                TTL RedisConfig.KeyTTL, renewed on store
+//	                                                TTL RedisConfig.KeyTTL, renewed when an
+//	                                                engine stores it or a match uses it
 //	P e:<engine>                             HASH  state (u unknown, l live, b behind,
 //	                                                s stale), next, gap, gen, fresh (1/0)
 //	P engines                                SET   engines known (not dropped)
@@ -115,10 +116,12 @@ if clears > 0 then redis.call('HINCRBY', stats, 'clears', clears) end
 return {1, nxt}
 `)
 
-// matchScript: ARGV block prefix, meta prefix, hex hashes. Returns a flat array
-// engine, blocks, gpu blocks for every live engine holding block 0.
+// matchScript: ARGV block prefix, meta prefix, hex hashes, ttl ms. Returns a flat
+// array engine, blocks, gpu blocks for every live engine holding block 0. Every key
+// that extended a run gets its TTL renewed: a block engines keep cached for days
+// without storing it again (a hot system prompt) stays indexed while it is matched.
 var matchScript = redis.NewScript(`
-local bp, mp, hs = ARGV[1], ARGV[2], ARGV[3]
+local bp, mp, hs, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local gens, runs, gpus, lastg, order = {}, {}, {}, {}, {}
 local function liveGen(eng)
   local g = gens[eng]
@@ -130,7 +133,8 @@ local function liveGen(eng)
   return g
 end
 for i = 0, #hs / 16 - 1 do
-  local kv = redis.call('HGETALL', bp .. string.sub(hs, i * 16 + 1, i * 16 + 16))
+  local key = bp .. string.sub(hs, i * 16 + 1, i * 16 + 16)
+  local kv = redis.call('HGETALL', key)
   local ext = 0
   for j = 1, #kv, 2 do
     local f, v = kv[j], kv[j + 1]
@@ -155,6 +159,7 @@ for i = 0, #hs / 16 - 1 do
     end
   end
   if ext == 0 then break end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 local out = {}
 for _, eng in ipairs(order) do
