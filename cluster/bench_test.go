@@ -75,9 +75,13 @@ func benchFleetHashed(b *testing.B, x Index, hasher prefix.Hasher) (prompt []int
 	return prompt, ids
 }
 
-// BenchmarkRoute8K16Engines is the routing figure: one Route of an 8K-token
-// prompt over 16 engines with the in-memory index, hashing included, beside its parts
-// measured in the same run (hashing alone, matching alone, load-only routing).
+// BenchmarkRoute8K16Engines is the routing figure: one Route (and Finish) of
+// an 8K-token prompt over 16 engines with the in-memory index, hashing included:
+// precise/hit is the worst case (the whole prompt cached on two engines, half of it
+// on four more: all 511 blocks hashed and matched), precise/system-prompt a new
+// conversation under a shared 1K-token system prompt, precise/miss an unrelated
+// prompt. Beside them, measured in the same run: hashing the whole prompt alone,
+// matching its 511 blocks alone, and load-only routing.
 func BenchmarkRoute8K16Engines(b *testing.B) {
 	x, err := NewMemoryIndex(MemoryConfig{MaxKeys: 4 << 20})
 	require.NoError(b, err)
@@ -91,6 +95,16 @@ func BenchmarkRoute8K16Engines(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			d, _ := precise.Route(ctx, prompt, RouteOptions{ExpectedOutputTokens: 256})
+			_ = precise.Finish(d.Ticket, FinishOptions{})
+		}
+	})
+	// A new conversation under the fleet's shared 1K-token system prompt: every
+	// engine holds the first 64 blocks, nobody the rest.
+	system := append(append([]int32{}, prompt[:1024]...), seqTokens(benchTokens-1024, -9_000_000)...)
+	b.Run("precise/system-prompt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := precise.Route(ctx, system, RouteOptions{ExpectedOutputTokens: 256})
 			_ = precise.Finish(d.Ticket, FinishOptions{})
 		}
 	})

@@ -43,7 +43,7 @@
 //
 // The Scorer hashes a request's tokens the way the engines do (prefix.Scheme with the
 // fleet's block size, hasher and seed: plug vLLM's hashers in as a prefix.Hasher) and
-// asks the index, in doubling chunks so an unrelated prompt costs one short query,
+// asks the index, in growing chunks so an unrelated prompt costs one short query,
 // for each engine's run of consecutive blocks from block 0. A hit is weighed by tier
 // (TierWeights: GPU 1.0, CPU 0.8 by default).
 //

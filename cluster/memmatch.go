@@ -128,25 +128,47 @@ func (x *MemoryIndex) visit(sc *matchScratch, i int, nd *node) int {
 		return 0
 	}
 	markRef(nd)
-	extended := 0
-	for j := range int(nd.n) {
-		e := nd.at(j)
+	if i == 0 {
+		x.start(sc, nd.inline[:min(int(nd.n), len(nd.inline))])
+		x.start(sc, nd.more)
+		return len(sc.cands)
+	}
+	return extend(sc, i, nd.inline[:min(int(nd.n), len(nd.inline))]) + extend(sc, i, nd.more)
+}
+
+// start begins a run for every visible engine holding block 0.
+func (x *MemoryIndex) start(sc *matchScratch, es []entry) {
+	for k := range es {
+		e := &es[k]
+		v := x.slots[e.eng].v.Load()
+		if v&1 == 0 || uint32(v>>1) != e.epoch {
+			continue
+		}
 		c := sc.candOf[e.eng]
-		if i == 0 {
-			// Block 0: every visible engine holding it starts a run.
-			v := x.slots[e.eng].v.Load()
-			if v&1 == 0 || uint32(v>>1) != e.epoch {
-				continue
-			}
-			if c < 0 {
-				c = int32(len(sc.cands))
-				sc.candOf[e.eng] = c
-				sc.cands = append(sc.cands, matchCand{slot: e.eng, v: v, lastGPU: -1})
-			}
-		} else if c < 0 || uint32(sc.cands[c].v>>1) != e.epoch {
+		if c < 0 {
+			c = int32(len(sc.cands))
+			sc.candOf[e.eng] = c
+			sc.cands = append(sc.cands, matchCand{slot: e.eng, v: v, blocks: 1, lastGPU: -1})
+		}
+		if cd := &sc.cands[c]; e.tier == TierGPU && cd.lastGPU != 0 {
+			cd.gpu, cd.lastGPU = 1, 0
+		}
+	}
+}
+
+// extend extends the runs that reached block i with its entries es.
+func extend(sc *matchScratch, i int, es []entry) int {
+	extended := 0
+	for k := range es {
+		e := &es[k]
+		c := sc.candOf[e.eng]
+		if c < 0 {
 			continue
 		}
 		cd := &sc.cands[c]
+		if uint32(cd.v>>1) != e.epoch {
+			continue
+		}
 		if cd.blocks == i {
 			cd.blocks = i + 1
 			extended++

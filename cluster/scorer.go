@@ -64,10 +64,10 @@ type ScorerConfig struct {
 	Hash HashConfig
 	// Weights value hits by tier. Zero means DefaultTierWeights.
 	Weights TierWeights
-	// FirstChunk is how many blocks the first index query covers; later queries
-	// double, and run only while some engine's prefix reaches the end of the last
-	// chunk, so an unrelated prompt costs one short query and little hashing.
-	// Default 32.
+	// FirstChunk is how many blocks the first index query covers; each later query
+	// covers twice the previous one, and runs only while some engine's prefix
+	// reaches the end of the last chunk, so an unrelated prompt costs one short
+	// query and little hashing. Default 32.
 	FirstChunk int
 }
 
