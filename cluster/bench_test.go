@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/pagedkv/pagedkv/prefix"
 	"github.com/stretchr/testify/require"
@@ -128,6 +129,21 @@ func BenchmarkRoute8K16Engines(b *testing.B) {
 			_ = precise3.Finish(d.Ticket, FinishOptions{})
 		}
 	})
+	// The approximate policy: 16 paged.Manager replicas (64K blocks each) that have
+	// seen the prompt once; every Route asks each replica (LookupPrompt hashes the
+	// prompt per replica: paged's stable API takes tokens, not hashes).
+	approx, err := NewRouter(RouterConfig{Engines: ids, Policy: PolicyApproximate, ReplicaBlocks: 1 << 16})
+	require.NoError(b, err)
+	d, err := approx.Route(ctx, prompt, RouteOptions{})
+	require.NoError(b, err)
+	require.NoError(b, approx.Finish(d.Ticket, FinishOptions{}))
+	b.Run("approximate/hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, _ := approx.Route(ctx, prompt, RouteOptions{ExpectedOutputTokens: 256, DryRun: true})
+			_ = d
+		}
+	})
 	load, err := NewRouter(RouterConfig{Engines: ids, Policy: PolicyLoad})
 	require.NoError(b, err)
 	b.Run("baseline/load-only", func(b *testing.B) {
@@ -248,6 +264,45 @@ func BenchmarkMemoryPerBlock(b *testing.B) {
 				runtime.ReadMemStats(&after)
 				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
 				runtime.KeepAlive(x)
+			}
+		})
+	}
+}
+
+// BenchmarkRouteRedis is Route over a real local redis-server: 16 engines holding a
+// shared 1K-token system prompt, two of them the whole 8K prompt. One Route is one
+// EVALSHA per scorer chunk.
+func BenchmarkRouteRedis(b *testing.B) {
+	if !realRedisAvailable() {
+		b.Skip("redis-server not on PATH")
+	}
+	x := newRealRedisIndex(b)
+	ctx := context.Background()
+	ids := benchEngineIDs(benchEngines)
+	prompt := seqTokens(benchTokens, 1)
+	hs := hashesOf(b, prompt, benchBS, prefix.Extras{})
+	for i, id := range ids {
+		evs := []Event{gpu(hs[:64]...)}
+		if i < 2 {
+			evs = append(evs, gpu(hs...))
+		}
+		_, err := x.Apply(ctx, Batch{Engine: id, Events: evs})
+		require.NoError(b, err)
+	}
+	r, err := NewRouter(RouterConfig{Engines: ids, Index: x, IndexTimeout: time.Second})
+	require.NoError(b, err)
+	system := append(append([]int32{}, prompt[:1024]...), seqTokens(benchTokens-1024, -9_000_000)...)
+	for _, c := range []struct {
+		name   string
+		tokens []int32
+	}{{"hit", prompt}, {"system-prompt", system}, {"miss", seqTokens(benchTokens, -5_000_000)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := r.Route(ctx, c.tokens, RouteOptions{DryRun: true})
+				if err != nil || d.Degraded {
+					b.Fatal(err, r.Status().Reason)
+				}
 			}
 		})
 	}

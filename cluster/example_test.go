@@ -132,7 +132,7 @@ func ExampleNewRedisIndex() {
 	fmt.Println(mr.HKeys("kv:{llama}:b:0000000000000abc"))
 	// Output:
 	// applied duplicate [{pod-0 2 2}]
-	// [pod-0|g] <nil>
+	// [pod-0|g|0] <nil>
 }
 
 // Exporting a paged.Manager's statistics in vLLM's metric names.

@@ -50,24 +50,38 @@ func TestRedisKeyTTL(t *testing.T) {
 	require.Equal(t, EngineInfo{State: EngineLive, Next: 1}, info)
 }
 
-// Fields of a dropped or cleared engine die at once (its generation moves on) and are
-// overwritten when it stores the block again.
+// Fields of a dropped or cleared engine die at once (its generation moves on) and
+// expire with their key; the engine's new fields carry the new generation.
 func TestRedisGenerations(t *testing.T) {
 	mr := miniredis.RunT(t)
 	x, err := NewRedisIndex(RedisConfig{Addr: mr.Addr(), Prefix: "gen:{a}:"})
 	require.NoError(t, err)
 	defer x.Close()
 	ctx := context.Background()
-	mustApply(t, x, st("a", 0, gpu(1)), Applied)
-	require.Equal(t, "0:1", mr.HGet("gen:{a}:b:0000000000000001", "a|g"))
+	key := "gen:{a}:b:0000000000000001"
+	mustApply(t, x, st("a", 0, gpu(1), gpu(1)), Applied)
+	require.Equal(t, "2", mr.HGet(key, "a|g|0"))
 	mustApply(t, x, st("a", 1, cleared()), Applied)
-	require.Equal(t, "0:1", mr.HGet("gen:{a}:b:0000000000000001", "a|g"), "dead, not yet overwritten")
+	require.Equal(t, "2", mr.HGet(key, "a|g|0"), "dead, left to expire")
 	require.Empty(t, matchMap(t, x, 1))
 	mustApply(t, x, st("a", 2, gpu(1)), Applied)
-	require.Equal(t, "1:1", mr.HGet("gen:{a}:b:0000000000000001", "a|g"))
+	require.Equal(t, "1", mr.HGet(key, "a|g|1"))
+	require.Equal(t, em("a", 1, 1), matchMap(t, x, 1)["a"])
 	require.NoError(t, x.DropEngine(ctx, "a"))
 	require.Empty(t, matchMap(t, x, 1))
 	require.Equal(t, "2", mr.HGet("gen:{a}:e:a", "gen"), "a dropped engine keeps its generation")
 	mustApply(t, x, st("a", 0, cpu(1)), Applied)
 	require.Equal(t, em("a", 1, 0), matchMap(t, x, 1)["a"])
+	// A remove of a block never stored leaves nothing behind.
+	mustApply(t, x, st("a", 1, rmGPU(99)), Applied)
+	require.False(t, mr.Exists("gen:{a}:b:0000000000000063"))
+	// Saturation at 255, then one remove deletes the field.
+	hs := make([]uint64, 300)
+	for i := range hs {
+		hs[i] = 5
+	}
+	mustApply(t, x, st("a", 2, gpu(hs...)), Applied)
+	require.Equal(t, "255", mr.HGet("gen:{a}:b:0000000000000005", "a|g|2"))
+	mustApply(t, x, st("a", 3, rmGPU(5)), Applied)
+	require.False(t, mr.Exists("gen:{a}:b:0000000000000005"))
 }

@@ -6,8 +6,9 @@ import "github.com/redis/go-redis/v9"
 // are a hash tag, so every key of one index lies in one Redis Cluster slot and the
 // scripts may touch them together):
 //
-//	P b:<hash as 16 lower-case hex digits>   HASH  field "<engine>|g" or "<engine>|c"
-//	                                                (GPU, CPU tier), value "<gen>:<count>"
+//	P b:<hash as 16 lower-case hex digits>   HASH  field "<engine>|<tier>|<gen>", tier g
+//	                                                (GPU) or c (CPU), value the block
+//	                                                count (1..255, 255 = saturated);
 //	                                                TTL RedisConfig.KeyTTL, renewed when an
 //	                                                engine stores it or a match uses it
 //	P e:<engine>                             HASH  state (u unknown, l live, b behind,
@@ -19,8 +20,9 @@ import "github.com/redis/go-redis/v9"
 //
 // gen is the engine's generation: Cleared, DropEngine and a discarding Resync bump
 // it, which kills every block field written under an older gen at once (O(1), no
-// scan). A dead field is ignored by matching, overwritten when the engine stores that
-// block again, and otherwise expires with its key's TTL. Meta keys carry no TTL and
+// scan). A dead field is ignored by matching and expires with its key's TTL (a block
+// key holds at most one live field per engine and tier). Keeping gen in the field
+// name makes a store one HINCRBY and lets matching skip value parsing. Meta keys carry no TTL and
 // are never deleted (a dropped engine keeps its gen so its old fields stay dead); run
 // Redis with maxmemory-policy volatile-lru so memory pressure evicts block keys only
 // (a lost block key is a miss, never a stale hit).
@@ -74,28 +76,16 @@ while i <= #ARGV do
     gen = gen + 1
     clears = clears + 1
   else
-    local field = eng .. '|' .. string.sub(code, 2, 2)
+    local field = eng .. '|' .. string.sub(code, 2, 2) .. '|' .. fmt(gen)
     for p = 1, #hs, 16 do
       local key = bp .. string.sub(hs, p, p + 15)
-      local v = redis.call('HGET', key, field)
-      local vgen, cnt = -1, 0
-      if v then
-        local c = string.find(v, ':', 1, true)
-        vgen, cnt = tonumber(string.sub(v, 1, c - 1)), tonumber(string.sub(v, c + 1))
-      end
       if kind == 'S' then
-        if vgen ~= gen then cnt = 1 elseif cnt < 255 then cnt = cnt + 1 end
-        redis.call('HSET', key, field, fmt(gen) .. ':' .. fmt(cnt))
+        if redis.call('HINCRBY', key, field, 1) > 255 then redis.call('HSET', key, field, '255') end
         if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
         stored = stored + 1
       else
-        if v then
-          if vgen == gen and cnt > 1 and cnt < 255 then
-            redis.call('HSET', key, field, fmt(gen) .. ':' .. fmt(cnt - 1))
-          else
-            redis.call('HDEL', key, field)
-          end
-        end
+        local c = redis.call('HINCRBY', key, field, -1)
+        if c <= 0 or c == 254 then redis.call('HDEL', key, field) end
         removed = removed + 1
       end
     end
@@ -120,41 +110,52 @@ return {1, nxt}
 // array engine, blocks, gpu blocks for every live engine holding block 0. Every key
 // that extended a run gets its TTL renewed: a block engines keep cached for days
 // without storing it again (a hot system prompt) stays indexed while it is matched.
+// Each distinct field is parsed once per call.
 var matchScript = redis.NewScript(`
 local bp, mp, hs, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local gens, runs, gpus, lastg, order = {}, {}, {}, {}, {}
-local function liveGen(eng)
-  local g = gens[eng]
-  if g == nil then
-    local m = redis.call('HMGET', mp .. eng, 'state', 'gen')
-    if m[1] == 'l' then g = tonumber(m[2]) or 0 else g = false end
-    gens[eng] = g
+local gens, runs, gpus, lastg, order, finfo = {}, {}, {}, {}, {}, {}
+local function info(f)
+  local fi = finfo[f]
+  if fi == nil then
+    fi = false
+    local s = string.find(f, '|[gc]|%d+$')
+    if s then
+      local eng = string.sub(f, 1, s - 1)
+      local g = gens[eng]
+      if g == nil then
+        local m = redis.call('HMGET', mp .. eng, 'state', 'gen')
+        if m[1] == 'l' then g = tonumber(m[2]) or 0 else g = false end
+        gens[eng] = g
+      end
+      if g and tonumber(string.sub(f, s + 3)) == g then
+        fi = {eng, string.sub(f, s + 1, s + 1) == 'g'}
+      end
+    end
+    finfo[f] = fi
   end
-  return g
+  return fi
 end
 for i = 0, #hs / 16 - 1 do
   local key = bp .. string.sub(hs, i * 16 + 1, i * 16 + 16)
   local kv = redis.call('HGETALL', key)
   local ext = 0
   for j = 1, #kv, 2 do
-    local f, v = kv[j], kv[j + 1]
-    local eng, t = string.sub(f, 1, #f - 2), string.sub(f, #f)
-    local r = runs[eng]
-    if (i == 0 and r == nil) or r == i or r == i + 1 then
-      local g = liveGen(eng)
-      local c = string.find(v, ':', 1, true)
-      if g and c and tonumber(string.sub(v, 1, c - 1)) == g then
-        if r == nil then
-          runs[eng], gpus[eng], lastg[eng] = 1, 0, -1
-          order[#order + 1] = eng
-          ext = ext + 1
-        elseif r == i then
-          runs[eng] = i + 1
-          ext = ext + 1
-        end
-        if t == 'g' and lastg[eng] ~= i then
-          gpus[eng], lastg[eng] = gpus[eng] + 1, i
-        end
+    local fi = info(kv[j])
+    if fi then
+      local eng = fi[1]
+      local r = runs[eng]
+      if r == nil and i == 0 then
+        runs[eng], gpus[eng], lastg[eng] = 1, 0, -1
+        order[#order + 1] = eng
+        r = 1
+        ext = ext + 1
+      elseif r == i then
+        r = i + 1
+        runs[eng] = r
+        ext = ext + 1
+      end
+      if r == i + 1 and fi[2] and lastg[eng] ~= i then
+        gpus[eng], lastg[eng] = gpus[eng] + 1, i
       end
     end
   end

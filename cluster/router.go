@@ -39,7 +39,7 @@ type RouterConfig struct {
 	// RetryAfter is how long the router routes on load alone after a prediction
 	// failed before it asks the index again. Default 1s.
 	RetryAfter time.Duration
-	// FirstChunk is the scorer's first query size in blocks. Default 32.
+	// FirstChunk is the scorer's first query size in blocks (see ScorerConfig).
 	FirstChunk int
 	// Predictor and Selector replace the policy's own (custom policies).
 	Predictor Predictor

@@ -67,7 +67,8 @@ type ScorerConfig struct {
 	// FirstChunk is how many blocks the first index query covers; each later query
 	// covers twice the previous one, and runs only while some engine's prefix
 	// reaches the end of the last chunk, so an unrelated prompt costs one short
-	// query and little hashing. Default 32.
+	// query and little hashing. Default 32 for a MemoryIndex, and MaxMatchBlocks
+	// (one query) for other indexes, where a round trip costs more than hashing.
 	FirstChunk int
 }
 
@@ -106,6 +107,11 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	}
 	if cfg.FirstChunk == 0 {
 		cfg.FirstChunk = 32
+		if _, mem := cfg.Index.(*MemoryIndex); !mem {
+			// A remote index stops at the first miss on its side; a round trip
+			// costs more than hashing the whole prompt.
+			cfg.FirstChunk = MaxMatchBlocks
+		}
 	}
 	if cfg.FirstChunk < 0 {
 		return nil, fmt.Errorf("%w: FirstChunk %d", ErrInvalidConfig, cfg.FirstChunk)
