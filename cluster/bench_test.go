@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,5 +307,48 @@ func BenchmarkRouteRedis(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRedisMemoryPerBlock measures redis-server's used_memory per cached block
+// (one engine per key; TTL set) on a server of its own.
+func BenchmarkRedisMemoryPerBlock(b *testing.B) {
+	if !realRedisAvailable() {
+		b.Skip("redis-server not on PATH")
+	}
+	dir := b.TempDir()
+	ctx := context.Background()
+	for b.Loop() {
+		srv, err := startRedisServer(dir)
+		require.NoError(b, err)
+		x, err := NewRedisIndex(RedisConfig{Addr: srv.addr()})
+		require.NoError(b, err)
+		used := func() float64 {
+			info, err := x.Client().Info(ctx, "memory").Result()
+			require.NoError(b, err)
+			var v float64
+			for _, line := range strings.Split(info, "\r\n") {
+				if n, ok := strings.CutPrefix(line, "used_memory:"); ok {
+					v, err = strconv.ParseFloat(strings.TrimSpace(n), 64)
+					require.NoError(b, err)
+				}
+			}
+			return v
+		}
+		before := used()
+		const keys = 1 << 17
+		hs := make([]uint64, 4096)
+		var batches []Batch
+		for start := 0; start < keys; start += len(hs) {
+			for i := range hs {
+				hs[i] = uint64(start+i+1) * 0x9E3779B97F4A7C15
+			}
+			batches = append(batches, Batch{Engine: "e0", Seq: uint64(start / len(hs)), Events: []Event{gpu(append([]uint64(nil), hs...)...)}})
+		}
+		_, err = x.ApplyBatches(ctx, batches, nil)
+		require.NoError(b, err)
+		b.ReportMetric((used()-before)/keys, "bytes/key")
+		_ = x.Close()
+		srv.stop()
 	}
 }

@@ -43,15 +43,23 @@ func freePort() (int, error) {
 
 // startRedisServer starts redis-server; extra args are appended (e.g. "--appendonly",
 // "yes"). The caller stops it with stop.
+// A port found free may be taken before redis-server binds it (other processes run
+// tests too): up to three ports are tried.
 func startRedisServer(dir string, extra ...string) (*redisServer, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	var err error
+	for range 3 {
+		var port int
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+		s := &redisServer{port: port, dir: dir}
+		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--loglevel", "warning"}, extra...)
+		if err = s.start(); err == nil {
+			return s, nil
+		}
 	}
-	s := &redisServer{port: port, dir: dir}
-	s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--loglevel", "warning"}, extra...)
-	return s, s.start()
+	return nil, err
 }
 
 func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
