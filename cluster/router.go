@@ -261,7 +261,8 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 	for i := range cands {
 		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[i], ActiveBlocks: r.load.blocks[i]}
 	}
-	skip := r.degraded && now.Before(r.until)
+	wasDegraded := r.degraded
+	skip := wasDegraded && now.Before(r.until)
 	r.mu.Unlock()
 
 	degraded := false
@@ -277,12 +278,15 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 				cands[i].HitBlocks, cands[i].GPUHitBlocks, cands[i].WeightedHit = 0, 0, 0
 			}
 			r.setDegraded(err, now)
-		} else {
+		} else if wasDegraded {
 			r.setDegraded(nil, now)
 		}
 	}
 
 	i := r.sel.Select(req, cands)
+	if i < 0 || i >= len(cands) {
+		panic(fmt.Sprintf("cluster: selector %T chose engine %d of %d", r.sel, i, len(cands)))
+	}
 	cd := &cands[i]
 	d := Decision{Engine: cd.Engine, EngineIndex: i, HitTokens: cd.HitBlocks * r.bs, GPUHitTokens: cd.GPUHitBlocks * r.bs,
 		PromptTokens: len(tokens), Cost: cd.Cost, Degraded: degraded}
