@@ -321,7 +321,7 @@ func BenchmarkRedisMemoryPerBlock(b *testing.B) {
 	for b.Loop() {
 		srv, err := startRedisServer(dir)
 		require.NoError(b, err)
-		x, err := NewRedisIndex(RedisConfig{Addr: srv.addr()})
+		x, err := NewRedisIndex(RedisConfig{Addr: srv.addr(), Timeout: time.Minute})
 		require.NoError(b, err)
 		used := func() float64 {
 			info, err := x.Client().Info(ctx, "memory").Result()
