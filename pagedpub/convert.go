@@ -2,6 +2,7 @@ package pagedpub
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/pagedkv/pagedkv/kvevents"
 	"github.com/pagedkv/pagedkv/paged"
@@ -175,6 +176,28 @@ func (c *Converter) tuple(ks []prefix.ExtraKey) []any {
 		}
 	}
 	return t
+}
+
+// checkInvariants verifies the invariant stated on digests: every remembered hash
+// is carried by at least one announced block and has a digest of a known size
+// (8 bytes for pagedkv's hashers, 16 or 32 for vLLM's), and only raw-hash mode
+// remembers anything.
+func (c *Converter) checkInvariants() error {
+	if !c.opt.RawHashes && (c.digests != nil || c.old != nil) {
+		return fmt.Errorf("digests remembered in integer mode")
+	}
+	for h, e := range c.digests {
+		if e.n <= 0 || e.k != 8 && e.k != 16 && e.k != 32 {
+			return fmt.Errorf("hash %x: count %d, digest of %d bytes", h, e.n, e.k)
+		}
+		if binary.BigEndian.Uint64(e.d[e.k-8:e.k]) != h {
+			return fmt.Errorf("hash %x: digest %x does not end in it", h, e.d[:e.k])
+		}
+	}
+	if c.old != nil {
+		return fmt.Errorf("the previous digests outlived an Append")
+	}
+	return nil
 }
 
 // hash converts one block hash. Integer form: the 64-bit hash. Raw form: digest

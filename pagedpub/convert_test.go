@@ -54,6 +54,7 @@ func TestConverterRawHashesRemoveWhatWasStored(t *testing.T) {
 		check := func() {
 			evs, _ = m.TakeEvents(evs[:0])
 			out = conv.Append(out[:0], evs)
+			require.NoError(t, conv.checkInvariants())
 			require.Len(t, out, len(evs))
 			for i, e := range out {
 				for _, bh := range e.BlockHashes {

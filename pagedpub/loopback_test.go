@@ -179,6 +179,17 @@ func runLoop(t *testing.T, m *paged.Manager, e *engine, opt ConvertOptions, fl f
 		}
 		r, err := bridge.Step()
 		require.NoError(t, err)
+		require.NoError(t, bridge.conv.checkInvariants())
+		if opt.RawHashes { // the remembered digests are exactly the cached blocks'
+			want := map[uint64]int32{}
+			for _, c := range m.CachedBlocks(nil) {
+				want[uint64(c.Hash)]++
+			}
+			require.Len(t, bridge.conv.digests, len(want))
+			for h, e := range bridge.conv.digests {
+				require.Equal(t, want[h], e.n)
+			}
+		}
 		if r.Published {
 			lastSeq, published = r.Seq, true
 		}
