@@ -91,6 +91,8 @@ const (
 //
 // A Bridge is not safe for concurrent use: one goroutine (the engine's step loop or
 // a publisher goroutine) calls Step; the Manager itself may be used concurrently.
+// The Bridge must be the Manager's only consumer of TakeEvents and ResyncEvents
+// (each drains the queue).
 type Bridge struct {
 	m      *paged.Manager
 	cfg    Config
