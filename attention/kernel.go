@@ -56,6 +56,8 @@ type Kernel struct {
 	prefill bool
 	start   int
 	table   []int32
+	// fast: this call runs on the assembly path (path.go, fast.go)
+	fast bool
 }
 
 type task struct {
@@ -121,6 +123,7 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 	if k.scale == 0 {
 		k.scale = float32(1 / math.Sqrt(float64(c.cfg.HeadDim)))
 	}
+	k.fast = kernelPath(activePath.Load()) == pathAVX2 && c.cfg.HeadDim%16 == 0
 	for _, w := range k.workers {
 		w.ensure(c.cfg, max(k.group*prefillTile, p.QHeads))
 	}

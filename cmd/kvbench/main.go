@@ -59,12 +59,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"results": res, "gomaxprocs": runtime.GOMAXPROCS(0),
-			"attention_vectors": attention.Implementation}); err != nil {
+			"attention_vectors": attention.Implementation()}); err != nil {
 			return 1
 		}
 		return 0
 	}
-	fmt.Fprintf(stdout, "kvbench: %d cores, attention vectors: %s\n\n", runtime.GOMAXPROCS(0), attention.Implementation)
+	fmt.Fprintf(stdout, "kvbench: %d cores, attention vectors: %s\n\n", runtime.GOMAXPROCS(0), attention.Implementation())
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tunit\tvalue\tbaseline / limit\tratio\tbetter\tbaseline is")
 	for _, r := range res {
