@@ -66,9 +66,9 @@ type prefetch struct {
 	lines int
 }
 
-func (w *worker) ensureFast(c Config, rows int) {
+func (w *worker) ensureFast(c Config, rows, heads int) {
 	fs := &w.fs
-	groups := (rows+3)/4 + c.KVHeads
+	groups := (rows+3)/4 + heads
 	d := c.HeadDim
 	fs.q4 = grow(fs.q4, groups*4*d)
 	fs.acc4 = grow(fs.acc4, groups*4*d)
@@ -280,7 +280,7 @@ func (w *worker) maskFast(g int, segs []seg, tok int) {
 // finishFast writes the task's rows like finish does, undoing the permutation.
 func (w *worker) finishFast(t *task) {
 	k := w.k
-	d, g, qh := k.c.cfg.HeadDim, k.group, k.p.QHeads
+	d, g, qh := k.c.cfg.HeadDim, k.group, k.qh
 	fs := &w.fs
 	for gi := range fs.gRow {
 		for lane := range fs.gN[gi] {

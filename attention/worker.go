@@ -39,7 +39,8 @@ type seg struct {
 	off         int
 }
 
-func (w *worker) ensure(c Config, rows int) {
+func (w *worker) ensure(cache *Cache, rows int) {
+	c := cache.cfg
 	d := c.HeadDim
 	if len(w.q) < rows {
 		w.q = make([][]float32, rows)
@@ -52,11 +53,11 @@ func (w *worker) ensure(c Config, rows int) {
 	w.kf = grow(w.kf, (chunkTokens+16)*d) // padded like the scores
 	w.vf = grow(w.vf, (chunkTokens+16)*d)
 	if w.k.fast {
-		w.ensureFast(c, len(w.q))
+		w.ensureFast(c, len(w.q), cache.heads)
 	}
-	if cap(w.heads) < c.KVHeads {
-		w.heads = make([]int, 0, c.KVHeads)
-		w.rowStart = make([]int, 0, c.KVHeads+1)
+	if cap(w.heads) < cache.heads {
+		w.heads = make([]int, 0, cache.heads)
+		w.rowStart = make([]int, 0, cache.heads+1)
 	}
 }
 
@@ -87,12 +88,12 @@ func (w *worker) do(t *task) {
 		if k.p.Window > 0 {
 			lo = max(0, ctx-k.p.Window)
 		}
-		w.rows = k.p.QHeads
+		w.rows = k.qh
 		for r := range w.rows {
-			w.q[r] = k.q[(t.seq*k.p.QHeads+r)*d:][:d]
+			w.q[r] = k.q[(t.seq*k.qh+r)*d:][:d]
 			w.hi[r], w.lo[r] = ctx-1, lo
 		}
-		for h := range c.cfg.KVHeads {
+		for h := range c.heads {
 			w.heads = append(w.heads, h)
 			w.rowStart = append(w.rowStart, h*g)
 		}
@@ -104,7 +105,7 @@ func (w *worker) do(t *task) {
 		for i := t.q0; i < t.q1; i++ {
 			pos := k.start + i
 			for j := range g {
-				w.q[r] = k.q[((i*k.p.QHeads)+t.head*g+j)*d:][:d]
+				w.q[r] = k.q[((i*k.qh)+t.head*g+j)*d:][:d]
 				w.hi[r], w.lo[r] = pos, 0
 				if k.p.Window > 0 {
 					w.lo[r] = max(0, pos-k.p.Window+1)
@@ -297,19 +298,19 @@ func (w *worker) finish(t *task) {
 	d, g := k.c.cfg.HeadDim, k.group
 	if !k.prefill {
 		if k.parts > 1 {
-			qh := k.p.QHeads
+			qh := k.qh
 			base := (t.seq*k.parts + t.part) * qh
 			copy(k.partM[base:base+qh], w.m[:qh])
 			copy(k.partL[base:base+qh], w.l[:qh])
 			copy(k.partAcc[base*d:(base+qh)*d], w.acc[:qh*d])
 			return
 		}
-		w.normalize(k.out[t.seq*k.p.QHeads*d:][:w.rows*d], 0, w.rows)
+		w.normalize(k.out[t.seq*k.qh*d:][:w.rows*d], 0, w.rows)
 		return
 	}
 	r := 0
 	for i := t.q0; i < t.q1; i++ {
-		o := k.out[((i*k.p.QHeads)+t.head*g)*d:][:g*d]
+		o := k.out[((i*k.qh)+t.head*g)*d:][:g*d]
 		w.normalize(o, r, r+g)
 		r += g
 	}
