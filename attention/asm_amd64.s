@@ -5,7 +5,7 @@
 //   - scores and weights are [token][4] float32 (one token's 4 rows adjacent);
 //   - K and V are n tokens × d stored elements, rows d×size bytes apart;
 //   - d is a multiple of 16; elements are processed in slices of 16, which bfloat16
-//     and FP8 widen as two vectors (even elements, odd elements): q and acc are kept
+//     widens as two vectors (even elements, odd elements): for it q and acc are kept
 //     in that permuted order by the Go side.
 //   - pf/pfLines: a region to prefetch into L2 (PREFETCHT1), two 64-byte lines per
 //     inner iteration until pfLines are issued (prefetches never fault).
@@ -238,10 +238,11 @@ done:
 	VZEROUPPER
 	RET
 
-// FP8 E4M3: 16 elements (16 bytes) per step, zero-extended to 8 dwords of 2 bytes;
-// each byte is moved to the top of its lane (<< 24 even, << 16 odd), shifted right
-// arithmetically by 4 and masked with 0x87f00000: the float32 whose value is the
-// element × 2^-120 (exact; the 2^120 is folded into q and post). Y14 holds the mask.
+// FP8 E4M3: 16 elements (16 bytes) per step, each byte sign-extended to a dword
+// (VPMOVSXBD), shifted left by 20 and masked with 0x87f00000: sign at bit 31,
+// exponent at bits 23–26, mantissa at 20–22, which is the float32 whose value is the
+// element × 2^-120 (exact; the 2^120 is folded into q and post). Natural order.
+// Y14 holds the mask.
 // func score4FP8(q *float32, k *uint8, ntok int, d int, out *float32, pf unsafe.Pointer, pfLines int, post float32)
 TEXT ·score4FP8(SB), NOSPLIT, $0-60
 	SCORE_PROLOGUE(0)
@@ -252,22 +253,20 @@ pair:
 	SCORE_PAIR_START
 	PCALIGN $64
 loop:
-	VPMOVZXWD (DI)(DX*1), Y9
-	VPMOVZXWD (AX)(DX*1), Y11
-	VPSLLD $24, Y9, Y8
-	VPSLLD $16, Y9, Y9
-	VPSLLD $24, Y11, Y10
-	VPSLLD $16, Y11, Y11
-	VPSRAD $4, Y8, Y8
-	VPSRAD $4, Y9, Y9
-	VPSRAD $4, Y10, Y10
-	VPSRAD $4, Y11, Y11
+	VPMOVSXBD (DI)(DX*1), Y8
+	VPMOVSXBD (AX)(DX*1), Y9
+	VPMOVSXBD 8(DI)(DX*1), Y10
+	VPMOVSXBD 8(AX)(DX*1), Y11
+	VPSLLD $20, Y8, Y8
+	VPSLLD $20, Y9, Y9
+	VPSLLD $20, Y10, Y10
+	VPSLLD $20, Y11, Y11
 	VPAND  Y14, Y8, Y8
 	VPAND  Y14, Y9, Y9
 	VPAND  Y14, Y10, Y10
 	VPAND  Y14, Y11, Y11
-	FMA4ROWS(0, 4, Y8, Y10)
-	FMA4ROWS(32, 4, Y9, Y11)
+	FMA4ROWS(0, 4, Y8, Y9)
+	FMA4ROWS(32, 4, Y10, Y11)
 	PF2
 	ADDQ $16, DX
 	CMPQ DX, BX
@@ -364,11 +363,10 @@ slice:
 	PCALIGN $64
 tok:
 	ACC_WEIGHTS
-	VPMOVZXWD (R15), Y13
-	VPSLLD $24, Y13, Y12
-	VPSLLD $16, Y13, Y13
-	VPSRAD $4, Y12, Y12
-	VPSRAD $4, Y13, Y13
+	VPMOVSXBD (R15), Y12
+	VPMOVSXBD 8(R15), Y13
+	VPSLLD $20, Y12, Y12
+	VPSLLD $20, Y13, Y13
 	VPAND  Y14, Y12, Y12
 	VPAND  Y14, Y13, Y13
 	ACC_FMA

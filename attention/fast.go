@@ -11,8 +11,8 @@ import (
 //
 //   - query rows are taken 4 at a time (a group; a head's last group is padded with
 //     zero rows), copied once per task into q4 with the softmax scale folded in and,
-//     for bfloat16 and FP8, permuted like the kernels widen the stored elements
-//     (even elements, then odd, per 16);
+//     for bfloat16, permuted like the kernel widens the stored elements (even
+//     elements, then odd, per 16);
 //   - a K segment (one block's tokens of one KV head) is scored straight from the
 //     arena into scores laid out [token][4], two tokens × 4 rows per pass with a
 //     transposed reduction; the softmax runs over the chunk's scores with vector
@@ -126,7 +126,7 @@ func (w *worker) doFast(t *task, table []int32) {
 		qs *= 0x1p64
 		fs.post, fs.wscale = 0x1p56, 0x1p120
 	}
-	fs.perm = dt == BFloat16 || dt == FP8E4M3
+	fs.perm = dt == BFloat16
 	ninf := float32(math.Inf(-1))
 	for g := range fs.gRow {
 		for lane := range 4 {
