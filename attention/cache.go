@@ -39,6 +39,9 @@ type Config struct {
 	// and its kernels take or return (Write's K and V, Decode's and Prefill's q and
 	// out) covers the shard's heads only; see KVHeadRange and QHeadRange.
 	TPSize, TPRank int
+	// DisableHugePages keeps every arena on the Go heap. By default arenas of 2 MiB
+	// or more are mapped with huge pages requested on Linux (see HugePageBytes).
+	DisableHugePages bool
 }
 
 // DefaultConfig returns the defaults a zero field stands for; KVHeads, HeadDim and
@@ -129,6 +132,7 @@ type Cache struct {
 	k32, v32         [][]float32
 	k16, v16         [][]uint16
 	k8, v8           [][]uint8
+	hugeBytes        int // arena bytes mapped with huge pages requested (arena.go)
 }
 
 // NewCache allocates a zeroed cache.
@@ -139,17 +143,7 @@ func NewCache(cfg Config) (*Cache, error) {
 	}
 	c := &Cache{cfg: cfg, heads: cfg.LocalKVHeads(), rowLen: cfg.BlockSize * cfg.HeadDim}
 	c.blockLen = c.rowLen * c.heads
-	n := c.blockLen * cfg.NumBlocks
-	for range cfg.Layers {
-		switch cfg.DType.Size() {
-		case 4:
-			c.k32, c.v32 = append(c.k32, make([]float32, n)), append(c.v32, make([]float32, n))
-		case 2:
-			c.k16, c.v16 = append(c.k16, make([]uint16, n)), append(c.v16, make([]uint16, n))
-		case 1:
-			c.k8, c.v8 = append(c.k8, make([]uint8, n)), append(c.v8, make([]uint8, n))
-		}
-	}
+	c.allocArenas(c.blockLen * cfg.NumBlocks)
 	return c, nil
 }
 
