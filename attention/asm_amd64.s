@@ -238,33 +238,34 @@ done:
 	VZEROUPPER
 	RET
 
-// FP8 E4M3: 16 elements (16 bytes) per step, each byte sign-extended to a dword
-// (VPMOVSXBD), shifted left by 20 and masked with 0x87f00000: sign at bit 31,
-// exponent at bits 23–26, mantissa at 20–22, which is the float32 whose value is the
-// element × 2^-120 (exact; the 2^120 is folded into q and post). Natural order.
-// Y14 holds the mask.
+// FP8 E4M3: 16 elements (16 bytes) per step, each byte sign-extended to a word
+// (VPMOVSXBW), shifted left by 7 and masked with 0xbf80: sign at bit 15, exponent at
+// bits 10–13, mantissa at 7–9, which is the IEEE half whose value is the element ×
+// 2^-8, subnormals included (exact; the 2^8 is folded into q). VCVTPH2PS widens the
+// halves to float32 normals: no float32 denormal ever reaches an FMA (they are slow).
+// Natural order. Y14 holds the mask.
 // func score4FP8(q *float32, k *uint8, ntok int, d int, out *float32, pf unsafe.Pointer, pfLines int, post float32)
 TEXT ·score4FP8(SB), NOSPLIT, $0-60
 	SCORE_PROLOGUE(0)
-	MOVL $0x87f00000, R11
+	MOVL $0xbf80bf80, R11
 	MOVQ R11, X14
 	VPBROADCASTD X14, Y14
 pair:
 	SCORE_PAIR_START
 	PCALIGN $64
 loop:
-	VPMOVSXBD (DI)(DX*1), Y8
-	VPMOVSXBD (AX)(DX*1), Y9
-	VPMOVSXBD 8(DI)(DX*1), Y10
-	VPMOVSXBD 8(AX)(DX*1), Y11
-	VPSLLD $20, Y8, Y8
-	VPSLLD $20, Y9, Y9
-	VPSLLD $20, Y10, Y10
-	VPSLLD $20, Y11, Y11
-	VPAND  Y14, Y8, Y8
-	VPAND  Y14, Y9, Y9
+	VPMOVSXBW (DI)(DX*1), Y10
+	VPMOVSXBW (AX)(DX*1), Y11
+	VPSLLW $7, Y10, Y10
+	VPSLLW $7, Y11, Y11
 	VPAND  Y14, Y10, Y10
 	VPAND  Y14, Y11, Y11
+	VCVTPH2PS X10, Y8
+	VCVTPH2PS X11, Y9
+	VEXTRACTI128 $1, Y10, X10
+	VEXTRACTI128 $1, Y11, X11
+	VCVTPH2PS X10, Y10
+	VCVTPH2PS X11, Y11
 	FMA4ROWS(0, 4, Y8, Y9)
 	FMA4ROWS(32, 4, Y10, Y11)
 	PF2
@@ -352,10 +353,10 @@ done:
 	RET
 
 // func accum4FP8(acc *float32, w *float32, v *uint8, ntok int, d int, pf unsafe.Pointer, pfLines int)
-// (the weights carry the 2^120 of the widening)
+// (widened like score4FP8; the weights carry the 2^8)
 TEXT ·accum4FP8(SB), NOSPLIT, $0-56
 	ACC_PROLOGUE(0)
-	MOVL $0x87f00000, AX
+	MOVL $0xbf80bf80, AX
 	MOVQ AX, X14
 	VPBROADCASTD X14, Y14
 slice:
@@ -363,12 +364,12 @@ slice:
 	PCALIGN $64
 tok:
 	ACC_WEIGHTS
-	VPMOVSXBD (R15), Y12
-	VPMOVSXBD 8(R15), Y13
-	VPSLLD $20, Y12, Y12
-	VPSLLD $20, Y13, Y13
-	VPAND  Y14, Y12, Y12
+	VPMOVSXBW (R15), Y13
+	VPSLLW $7, Y13, Y13
 	VPAND  Y14, Y13, Y13
+	VCVTPH2PS X13, Y12
+	VEXTRACTI128 $1, Y13, X13
+	VCVTPH2PS X13, Y13
 	ACC_FMA
 	ACC_NEXT_TOKEN
 	JNZ  tok

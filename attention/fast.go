@@ -121,10 +121,10 @@ func (w *worker) doFast(t *task, table []int32) {
 	qs := k.scale
 	fs.post, fs.wscale = 1, 1
 	if dt == FP8E4M3 {
-		// The kernels widen FP8 to element × 2^-120: 2^64 goes into q, 2^56 into
-		// the scores, 2^120 into the weights, all exact powers of two.
-		qs *= 0x1p64
-		fs.post, fs.wscale = 0x1p56, 0x1p120
+		// The kernels widen FP8 through IEEE half to element × 2^-8: the 2^8 goes
+		// into q and into the weights (exact powers of two).
+		qs *= 0x1p8
+		fs.wscale = 0x1p8
 	}
 	fs.perm = dt == BFloat16
 	ninf := float32(math.Inf(-1))
