@@ -240,7 +240,11 @@ func TestAssemblyMatchesPortable(t *testing.T) {
 		require.NoError(t, f(k, out))
 		return out
 	}
-	for trial := range 40 {
+	trials := 40
+	if raceEnabled {
+		trials = 12
+	}
+	for trial := range trials {
 		dt := DType(trial % 4)
 		kvHeads, group := 1+r.IntN(3), []int{1, 2, 3, 4, 8}[r.IntN(5)]
 		cfg := Config{Layers: 1, KVHeads: kvHeads, HeadDim: []int{16, 32, 64, 128}[r.IntN(4)],
