@@ -2,7 +2,8 @@ package attention
 
 import "unsafe"
 
-// The AVX2 kernels of asm_amd64.s. Callers (fast.go) check every length first; the
+// The AVX2 kernels of score_amd64.s, accum_amd64.s and softmax_amd64.s (conventions in
+// kernels_amd64.h). Callers (fast.go) check every length first; the
 // kernels read and write exactly the regions described there.
 
 //go:noescape
