@@ -8,10 +8,9 @@ import (
 
 // Kernel paths: which code runs the inner loops of Decode and Prefill.
 //
-//   - "avx2": hand-written Go assembly (score_amd64.s, accum_amd64.s, softmax_amd64.s) using
-//     AVX2, FMA and F16C, picked
-//     automatically on amd64 CPUs that have them, for head dims that are multiples
-//     of 16. It reads 16- and 8-bit elements straight from the arenas (no widened
+//   - "avx2": hand-written Go assembly (score_amd64.s, accum_amd64.s,
+//     softmax_amd64.s) using AVX2, FMA and F16C, picked automatically on amd64
+//     CPUs that have them, for head dims that are multiples of 16. It reads 16- and 8-bit elements straight from the arenas (no widened
 //     scratch), scores 2 keys × 4 query rows per pass and prefetches the next
 //     segments into L2.
 //   - "portable": Go (with simd/archsimd AVX-512 primitives when built with
