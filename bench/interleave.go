@@ -7,17 +7,17 @@ import (
 	"testing"
 )
 
-// A measurement returns one value of a figure (GB/s, tok/s, …) per call.
+// A measurement runs a benchmark once per call; its figure is read from the result.
 type measurement struct {
 	name string
-	run  func() float64
+	run  func() testing.BenchmarkResult
 }
 
 // rounds runs every measurement once per round, reps rounds, in the same order each
 // round (A B C A B C …), so slow drifts of a shared machine and code-layout or
-// cache accidents of one moment hit every figure alike. It returns values[i][round].
-func (s *suite) rounds(ms []measurement, reps int) [][]float64 {
-	vals := make([][]float64, len(ms))
+// cache accidents of one moment hit every figure alike. It returns results[i][round].
+func (s *suite) rounds(ms []measurement, reps int) [][]testing.BenchmarkResult {
+	vals := make([][]testing.BenchmarkResult, len(ms))
 	for range reps {
 		for i, m := range ms {
 			if s.opts.Progress != nil {
@@ -82,14 +82,22 @@ func figure(r Result, vals, base []float64) Result {
 	return r
 }
 
-// gbpsOf runs a benchmark and returns its GB/s.
-func gbpsOf(f func(*testing.B)) func() float64 {
-	return func() float64 { return gbps(testing.Benchmark(f)) }
+// bench returns a measurement's run function for a benchmark.
+func benchOf(f func(*testing.B)) func() testing.BenchmarkResult {
+	return func() testing.BenchmarkResult { return testing.Benchmark(f) }
 }
 
-// extraOf runs a benchmark and returns one of its reported metrics.
-func extraOf(f func(*testing.B), metric string) func() float64 {
-	return func() float64 { return testing.Benchmark(f).Extra[metric] }
+// values extracts one number per round.
+func values(rs []testing.BenchmarkResult, f func(testing.BenchmarkResult) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+func extra(metric string) func(testing.BenchmarkResult) float64 {
+	return func(r testing.BenchmarkResult) float64 { return r.Extra[metric] }
 }
 
 // release returns the memory of dropped caches before the next large allocation.

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+	"math"
+	"testing"
 
 	"github.com/pagedkv/pagedkv/attention"
 )
@@ -14,8 +16,8 @@ var attentionTypes = []attention.DType{attention.Float32, attention.BFloat16, at
 
 // onPath runs f with the kernels on the given path (attention.SetPath), then restores
 // the path that was selected.
-func onPath(path string, f func() float64) func() float64 {
-	return func() float64 {
+func onPath(path string, f func() testing.BenchmarkResult) func() testing.BenchmarkResult {
+	return func() testing.BenchmarkResult {
 		prev := attention.Path()
 		if err := attention.SetPath(path); err != nil {
 			panic(err) // paths come from attention.Paths()
@@ -48,7 +50,7 @@ func (s *suite) attentionDecode() error {
 			if err != nil {
 				return err
 			}
-			ms = append(ms, measurement{name, gbpsOf(AttentionDecode(c, tables, sh.ctx))})
+			ms = append(ms, measurement{name, benchOf(AttentionDecode(c, tables, sh.ctx))})
 			types = append(types, dt)
 		}
 		if len(ms) == 0 {
@@ -56,32 +58,44 @@ func (s *suite) attentionDecode() error {
 		}
 		// The streaming bandwidth is measured in every shape's rounds, so each
 		// figure's limit comes from the same moments.
-		ms = append(ms, measurement{"attention/stream-read", gbpsOf(StreamRead(2 * 32 * 4096 * attKV * attDim * 4))})
-		vals := s.rounds(ms, reps)
-		stream := vals[len(vals)-1]
+		ms = append(ms, measurement{"attention/stream-read", benchOf(StreamRead(2 * 32 * 4096 * attKV * attDim * 4))})
+		res := s.rounds(ms, reps)
+		stream := values(res[len(res)-1], gbps)
 		if !streamDone {
 			streamDone = true
 			s.add(Result{Name: "attention/stream-read", Unit: "GB/s", Value: median(stream), Baseline: median(stream),
 				Ratio: 1, Reps: reps, Spread: spread(stream), BaselineName: "plain sum over 1 GiB, all cores", Better: "higher"})
 		}
-		var f32 []float64
+		var f32 []testing.BenchmarkResult
 		for i, dt := range types {
 			name := ms[i].name
 			s.add(figure(Result{Name: name, Unit: "GB/s", BaselineName: "streaming read bandwidth (same rounds)", Better: "higher",
-				Note: fmt.Sprintf("%d seqs × %d tokens, 8 KV heads × 128, GQA 4, block 16, shuffled tables", sh.seqs, sh.ctx)}, vals[i], stream))
+				Note: fmt.Sprintf("%d seqs × %d tokens, 8 KV heads × 128, GQA 4, block 16, shuffled tables", sh.seqs, sh.ctx)}, values(res[i], gbps), stream))
 			if dt == attention.Float32 {
-				f32 = vals[i]
+				f32 = res[i]
 				continue
 			}
 			if f32 == nil {
 				continue
 			}
-			// tokens/s is GB/s over bytes per element
-			size, ideal := float64(dt.Size()), 4/float64(dt.Size())
-			sp := perRound(vals[i], f32, func(a, b float64) float64 { return (a / size) / (b / 4) })
-			s.add(Result{Name: name + "-speedup", Unit: "× vs float32", Value: median(sp), Baseline: ideal,
-				Ratio: median(sp) / ideal, Reps: reps, Spread: spread(sp),
-				BaselineName: "bytes saved (ideal speedup in tokens/s)", Better: "higher"})
+			// The same calls with smaller elements: the speedup in tokens/s is the
+			// ratio of times per call, in wall time and in process CPU time.
+			ideal := 4 / float64(dt.Size())
+			for _, sp := range []struct {
+				suffix, unit string
+				of           func(testing.BenchmarkResult) float64
+			}{
+				{"-speedup", "× vs float32", func(r testing.BenchmarkResult) float64 { return float64(r.NsPerOp()) }},
+				{"-speedup-cpu", "× vs float32 (CPU time)", extra("cpu-ns/op")},
+			} {
+				v := perRound(values(f32, sp.of), values(res[i], sp.of), div)
+				if median(v) == 0 || math.IsNaN(median(v)) {
+					continue // no CPU time on this OS
+				}
+				s.add(Result{Name: name + sp.suffix, Unit: sp.unit, Value: median(v), Baseline: ideal,
+					Ratio: median(v) / ideal, Reps: reps, Spread: spread(v),
+					BaselineName: "bytes saved (ideal speedup in tokens/s)", Better: "higher"})
+			}
 		}
 		ms = nil
 		release()
@@ -112,14 +126,15 @@ func (s *suite) attentionDecodeBaselines(seqs, ctx, reps int) error {
 		if err != nil {
 			return err
 		}
-		vals := s.rounds([]measurement{{name, gbpsOf(paged)}, {name + " (contiguous)", gbpsOf(AttentionDecode(cc, ct, ctx))}}, reps)
-		s.add(figure(Result{Name: name + "-vs-contiguous", Unit: "GB/s", BaselineName: "same kernel over contiguous K/V", Better: "higher"}, vals[0], vals[1]))
+		res := s.rounds([]measurement{{name, benchOf(paged)}, {name + " (contiguous)", benchOf(AttentionDecode(cc, ct, ctx))}}, reps)
+		s.add(figure(Result{Name: name + "-vs-contiguous", Unit: "GB/s", BaselineName: "same kernel over contiguous K/V", Better: "higher"},
+			values(res[0], gbps), values(res[1], gbps)))
 		cc, ct = nil, nil
 		release()
 		if path := attention.Path(); !s.opts.Short && path != "portable" {
-			vals := s.rounds([]measurement{{name, gbpsOf(paged)}, {name + " (portable path)", onPath("portable", gbpsOf(paged))}}, reps)
+			res := s.rounds([]measurement{{name, benchOf(paged)}, {name + " (portable path)", onPath("portable", benchOf(paged))}}, reps)
 			s.add(figure(Result{Name: name + "-vs-portable", Unit: "GB/s", BaselineName: "same call on the portable (Go) kernel path",
-				Better: "higher", Note: "selected path: " + path}, vals[0], vals[1]))
+				Better: "higher", Note: "selected path: " + path}, values(res[0], gbps), values(res[1], gbps)))
 		}
 		c, tables = nil, nil
 		release()
@@ -151,25 +166,26 @@ func (s *suite) attentionPrefill() error {
 			if err != nil {
 				return err
 			}
-			vals := s.rounds([]measurement{
-				{name, extraOf(AttentionPrefillChunk(c, tables[0], ctx, chunk), "tok/s")},
-				{name + " (contiguous)", extraOf(AttentionPrefillChunk(cc, ct[0], ctx, chunk), "tok/s")},
+			res := s.rounds([]measurement{
+				{name, benchOf(AttentionPrefillChunk(c, tables[0], ctx, chunk))},
+				{name + " (contiguous)", benchOf(AttentionPrefillChunk(cc, ct[0], ctx, chunk))},
 			}, reps)
 			s.add(figure(Result{Name: name, Unit: "tok/s", BaselineName: "same kernel over contiguous K/V", Better: "higher",
-				Note: fmt.Sprintf("last %d tokens of a %d-token sequence, 32 query heads over 8 KV heads × 128", chunk, ctx)}, vals[0], vals[1]))
+				Note: fmt.Sprintf("last %d tokens of a %d-token sequence, 32 query heads over 8 KV heads × 128", chunk, ctx)},
+				values(res[0], extra("tok/s")), values(res[1], extra("tok/s"))))
 		}
 	}
 	name := "attention/prefill-2048"
 	if !s.opts.want(name) {
 		return nil
 	}
-	kernel := extraOf(AttentionPrefill(2048), "tok/s")
+	kernel := benchOf(AttentionPrefill(2048))
 	if path := attention.Path(); !s.opts.Short && path != "portable" {
-		vals := s.rounds([]measurement{{name, kernel}, {name + " (portable path)", onPath("portable", kernel)}}, reps)
+		res := s.rounds([]measurement{{name, kernel}, {name + " (portable path)", onPath("portable", kernel)}}, reps)
 		s.add(figure(Result{Name: name + "-vs-portable", Unit: "tok/s", BaselineName: "same call on the portable (Go) kernel path",
-			Better: "higher", Note: "selected path: " + path}, vals[0], vals[1]))
+			Better: "higher", Note: "selected path: " + path}, values(res[0], extra("tok/s")), values(res[1], extra("tok/s"))))
 	}
-	vals := s.rounds([]measurement{{name, kernel}}, reps)[0]
+	vals := values(s.rounds([]measurement{{name, kernel}}, reps)[0], extra("tok/s"))
 	res := Result{Name: name, Unit: "tok/s", BaselineName: "float64 reference", Better: "higher"}
 	var ref float64
 	if s.opts.Short {
