@@ -129,6 +129,12 @@ func (s *suite) attentionDecodeBaselines(seqs, ctx, reps int) error {
 		res := s.rounds([]measurement{{name, benchOf(paged)}, {name + " (contiguous)", benchOf(AttentionDecode(cc, ct, ctx))}}, reps)
 		s.add(figure(Result{Name: name + "-vs-contiguous", Unit: "GB/s", BaselineName: "same kernel over contiguous K/V", Better: "higher"},
 			values(res[0], gbps), values(res[1], gbps)))
+		if cpu := extra("cpu-ns/op"); median(values(res[0], cpu)) > 0 {
+			// the same comparison in process CPU time: calls per CPU-second
+			perCPUs := func(r testing.BenchmarkResult) float64 { return 1e9 / cpu(r) }
+			s.add(figure(Result{Name: name + "-vs-contiguous-cpu", Unit: "calls/CPU-s", BaselineName: "same kernel over contiguous K/V, in CPU time", Better: "higher"},
+				values(res[0], perCPUs), values(res[1], perCPUs)))
+		}
 		cc, ct = nil, nil
 		release()
 		if path := attention.Path(); !s.opts.Short && path != "portable" {
