@@ -3,6 +3,8 @@ package attention
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pagedkv/pagedkv/block"
 )
 
 // Errors returned by the package, wrapped with context; test with errors.Is.
@@ -252,10 +254,10 @@ func (c *Cache) Read(layer, head int, slot int64, k, v []float32) ([]float32, []
 	return k, v, nil
 }
 
-// BlockCopy copies block Src to block Dst (a copy-on-write the manager asked for).
-type BlockCopy struct {
-	Src, Dst int32
-}
+// BlockCopy copies block Src to block Dst (a copy-on-write or a tier move the manager
+// asked for). It is block.Copy, the type package paged returns, so a manager's copy list
+// is passed to CopyBlocks or MoveBlocks as it is.
+type BlockCopy = block.Copy
 
 func (c *Cache) checkBlocks(copies []BlockCopy, dstBlocks int) error {
 	for _, cp := range copies {

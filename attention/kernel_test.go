@@ -244,7 +244,7 @@ func TestCacheErrors(t *testing.T) {
 	require.Error(t, c.Write(0, []int64{0, 99}, append(kv, kv...), append(kv, kv...)))
 	got, _, _ := c.Read(0, 0, 0, nil, nil)
 	require.Zero(t, got[0])
-	require.True(t, errors.Is(c.CopyBlocks([]BlockCopy{{0, 8}}), ErrOutOfRange))
+	require.True(t, errors.Is(c.CopyBlocks([]BlockCopy{{Src: 0, Dst: 8}}), ErrOutOfRange))
 	other, _ := NewCache(Config{Layers: 2, KVHeads: 2, HeadDim: 4, BlockSize: 4, NumBlocks: 8, DType: BFloat16})
 	require.True(t, errors.Is(c.MoveBlocks(other, nil), ErrShape))
 	k := NewKernel(1)

@@ -77,12 +77,8 @@ func (e *Engine) Close() {
 }
 
 func (e *Engine) copyBlocks(copies []paged.BlockCopy) error {
-	cc := make([]attention.BlockCopy, len(copies))
-	for i, c := range copies {
-		cc[i] = attention.BlockCopy{Src: c.Src, Dst: c.Dst}
-	}
-	for _, c := range e.Caches {
-		if err := c.CopyBlocks(cc); err != nil {
+	for _, c := range e.Caches { // paged.BlockCopy and attention.BlockCopy are both block.Copy
+		if err := c.CopyBlocks(copies); err != nil {
 			return err
 		}
 	}
