@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pagedkv/pagedkv/hardware"
 	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 type options struct {
@@ -35,14 +37,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("kvsim", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by run; -help prints usage
-	fs.StringVar(&o.workload, "workload", "sharegpt", "synthetic length profile: "+sim.Names(sim.Profiles))
+	fs.StringVar(&o.workload, "workload", "sharegpt", "synthetic length profile: "+strings.Join(workload.ProfileNames(), ", "))
 	fs.StringVar(&o.trace, "trace", "", "replay a trace file instead (.csv Azure 2023, .jsonl Mooncake)")
-	fs.StringVar(&o.model, "model", "opt-13b", "model: "+sim.Names(sim.Models))
-	fs.StringVar(&o.gpu, "gpu", "a100-40", "GPU: "+sim.Names(sim.GPUs))
+	fs.StringVar(&o.model, "model", "opt-13b", "model: "+strings.Join(hardware.ModelNames(), ", "))
+	fs.StringVar(&o.gpu, "gpu", "a100-40", "GPU: "+strings.Join(hardware.GPUNames(), ", "))
 	fs.IntVar(&o.tp, "tp", 1, "tensor-parallel degree")
 	fs.Float64Var(&o.memUtil, "mem-util", 0.9, "fraction of GPU memory for weights and KV")
 	fs.IntVar(&o.kvBits, "kv-bits", 16, "KV element size in bits: 16 or 8")
-	policies := fs.String("policies", "paged,orca-max,orca-pow2,orca-oracle", "comma-separated policies: "+strings.Join(sim.Policies, ", "))
+	policies := fs.String("policies", "paged,orca-max,orca-pow2,orca-oracle", "comma-separated policies: "+strings.Join(sim.PolicyNames(), ", "))
 	blocks := fs.String("block-sizes", "16", "comma-separated block sizes to sweep (paged)")
 	fs.Float64Var(&o.rate, "rate", 2, "Poisson arrival rate, requests/s (0: all at once)")
 	fs.Float64Var(&o.duration, "duration", 3600, "seconds of arrivals (synthetic; requests = rate × duration)")
@@ -72,14 +74,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if _, ok := sim.Profiles[o.workload]; !ok && o.trace == "" {
-		return nil, fmt.Errorf("unknown -workload %q (want %s)", o.workload, sim.Names(sim.Profiles))
+	if _, err := workload.LookupProfile(o.workload); err != nil && o.trace == "" {
+		return nil, fmt.Errorf("unknown -workload %q (want %s)", o.workload, strings.Join(workload.ProfileNames(), ", "))
 	}
-	if _, ok := sim.Models[o.model]; !ok {
-		return nil, fmt.Errorf("unknown -model %q (want %s)", o.model, sim.Names(sim.Models))
+	if _, err := hardware.LookupModel(o.model); err != nil {
+		return nil, fmt.Errorf("unknown -model %q (want %s)", o.model, strings.Join(hardware.ModelNames(), ", "))
 	}
-	if _, ok := sim.GPUs[o.gpu]; !ok {
-		return nil, fmt.Errorf("unknown -gpu %q (want %s)", o.gpu, sim.Names(sim.GPUs))
+	if _, err := hardware.LookupGPU(o.gpu); err != nil {
+		return nil, fmt.Errorf("unknown -gpu %q (want %s)", o.gpu, strings.Join(hardware.GPUNames(), ", "))
 	}
 	if o.kvBits != 16 && o.kvBits != 8 {
 		return nil, fmt.Errorf("-kv-bits %d: want 16 or 8", o.kvBits)
@@ -87,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	for _, p := range strings.Split(*policies, ",") {
 		p = strings.TrimSpace(p)
 		if !validPolicy(p) {
-			return nil, fmt.Errorf("unknown policy %q (want %s)", p, strings.Join(sim.Policies, ", "))
+			return nil, fmt.Errorf("unknown policy %q (want %s)", p, strings.Join(sim.PolicyNames(), ", "))
 		}
 		o.policies = append(o.policies, p)
 	}
@@ -109,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 func validPolicy(p string) bool {
-	for _, q := range sim.Policies {
+	for _, q := range sim.PolicyNames() {
 		if p == q {
 			return true
 		}

@@ -8,7 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pagedkv/pagedkv/hardware"
 	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 // paperRef holds the vLLM paper's figures for one policy (NaN-free: ok=false when the
@@ -48,30 +50,33 @@ type report struct {
 }
 
 func simulate(o *options, stderr io.Writer) (*report, error) {
-	hw := sim.DefaultHardware()
-	hw.Model, hw.GPU, hw.TP, hw.MemUtil = sim.Models[o.model], sim.GPUs[o.gpu], o.tp, o.memUtil
+	hw := hardware.Default()
+	hw.Model, _ = hardware.LookupModel(o.model)
+	hw.GPU, _ = hardware.LookupGPU(o.gpu)
+	hw.TP, hw.MemUtil = o.tp, o.memUtil
 	hw.KVBytesPerElem = float64(o.kvBits) / 8
 	if err := hw.Validate(); err != nil {
 		return nil, err
 	}
-	var reqs []sim.Request
+	var src workload.Source
 	var err error
-	workload := o.workload
+	wl := o.workload
 	if o.trace != "" {
-		workload = o.trace
-		reqs, err = sim.LoadTrace(o.trace, o.seed)
+		wl = o.trace
+		src, err = workload.OpenTrace(o.trace, workload.TraceOptions{Seed: o.seed})
 	} else {
 		n := o.requests
 		if n == 0 {
 			n = max(1, int(o.rate*o.duration))
 		}
-		reqs, err = sim.Synthetic{Profile: sim.Profiles[o.workload], Rate: o.rate, Requests: n, Seed: o.seed,
-			N: o.n, Beam: o.beam, SystemPrompt: o.systemPrompt, SystemFraction: o.systemFrac, Turns: o.turns}.Generate()
+		prof, _ := workload.LookupProfile(o.workload)
+		src = workload.Synthetic{Profile: prof, Rate: o.rate, Requests: n, Seed: o.seed,
+			N: o.n, Beam: o.beam, SystemPrompt: o.systemPrompt, SystemFraction: o.systemFrac, Turns: o.turns}.Source()
 	}
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Workload: workload, Model: hw.Model.Name, GPU: hw.GPU.Name, Requests: len(reqs), paper: paperFigures(o)}
+	rep := &report{Workload: wl, Model: hw.Model.Name, GPU: hw.GPU.Name, paper: paperFigures(o)}
 	type job struct {
 		policy string
 		bs     int
@@ -90,7 +95,7 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 	defer bar.done()
 	for i, j := range jobs {
 		cfg := sim.DefaultConfig()
-		cfg.Hardware, cfg.Policy, cfg.PrefixCaching, cfg.ChunkedPrefill = hw, j.policy, o.prefixCaching, o.chunked
+		cfg.Hardware, cfg.Policy, cfg.DisablePrefixCaching, cfg.ChunkedPrefill = hw, j.policy, !o.prefixCaching, o.chunked
 		cfg.MaxBatchTokens, cfg.MaxSeqs, cfg.Seed = o.maxBatchTokens, o.maxSeqs, o.seed
 		if j.policy == sim.PolicyPaged {
 			cfg.SwapSpaceGiB = o.swapGiB
@@ -100,10 +105,11 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 		}
 		label := fmt.Sprintf("%s (%d/%d)", j.policy, i+1, len(jobs))
 		cfg.Progress = func(f float64) { bar.update(label, (float64(i)+f)/float64(len(jobs))) }
-		r, err := sim.Run(cfg, reqs)
+		r, err := sim.Run(cfg, src)
 		if err != nil {
 			return nil, err
 		}
+		rep.Requests = r.RequestsCompleted + r.RequestsRejected
 		rep.Runs = append(rep.Runs, r)
 	}
 	return rep, nil
