@@ -158,10 +158,10 @@ func checkRow(name string, line, in, out int, arrival, prev float64) error {
 		return rowError(name, line, "prompt of %d tokens not in [1, %d]", in, MaxTokens)
 	case out < 1 || out > MaxTokens:
 		return rowError(name, line, "output of %d tokens not in [1, %d]", out, MaxTokens)
+	case prev >= 0 && arrival < prev:
+		return rowError(name, line, "arrival %.6g s is before the previous row's %.6g s (rows must be in time order)", arrival, prev)
 	case !(arrival >= 0 && arrival <= MaxArrival):
 		return rowError(name, line, "arrival %.6g s not in [0, %g] s", arrival, float64(MaxArrival))
-	case arrival < prev:
-		return rowError(name, line, "arrival %.6g s is before the previous row's %.6g s (rows must be in time order)", arrival, prev)
 	}
 	return nil
 }
