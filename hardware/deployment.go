@@ -89,12 +89,8 @@ func (d Deployment) Validate() error {
 	if err := d.GPU.Validate(); err != nil {
 		return err
 	}
-	heads, kv := d.Model.AttentionHeads(), d.Model.KVHeads
-	switch {
-	case d.TP < 1 || heads%d.TP != 0:
-		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d attention heads", ErrInvalid, d.TP, d.Model.Name, heads)
-	case kv%d.TP != 0 && d.TP%kv != 0:
-		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d KV heads or be a multiple of them", ErrInvalid, d.TP, d.Model.Name, kv)
+	if err := d.Model.CheckTP(d.TP); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name   string

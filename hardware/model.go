@@ -106,3 +106,17 @@ func sortedKeys[T any](m map[string]T) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// CheckTP checks that the model can be split over tp GPUs: tp must divide the
+// attention heads, and divide the KV heads or be a multiple of them (KV heads are
+// then replicated), as in vLLM. This bounds tp by the head count.
+func (m Model) CheckTP(tp int) error {
+	heads, kv := m.AttentionHeads(), m.KVHeads
+	switch {
+	case tp < 1 || heads < 1 || heads%tp != 0:
+		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d attention heads", ErrInvalid, tp, m.Name, heads)
+	case kv < 1 || kv%tp != 0 && tp%kv != 0:
+		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d KV heads or be a multiple of them", ErrInvalid, tp, m.Name, kv)
+	}
+	return nil
+}

@@ -92,6 +92,7 @@ func (e *engine) accept(req workload.Request) {
 	maxLen := e.hw.Model.MaxSeqLen
 	if len(req.Prompt) >= maxLen {
 		e.m.rejected++
+		e.m.tooLong++
 		return
 	}
 	if len(req.Prompt)+req.OutputLen > maxLen {

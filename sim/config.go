@@ -57,9 +57,10 @@ type Config struct {
 	// Progress, if set, is called now and then with the fraction of requests done.
 	Progress func(done float64)
 
-	// checkInvariants makes the engine check every invariant after every
-	// iteration (tests).
-	checkInvariants bool
+	// checkEvery, when positive, makes the engine check every invariant (its own,
+	// the policy's, the allocator's) after every checkEvery-th iteration and at the
+	// end of the run (tests).
+	checkEvery int
 }
 
 // DefaultConfig is Config{} with its defaults written out: the paged policy with

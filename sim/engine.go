@@ -79,6 +79,9 @@ func (e *engine) run() error {
 		}
 		if idle {
 			if !e.arr.has {
+				if e.cfg.checkEvery > 0 {
+					return e.checkInvariants() // nothing in flight: nothing held
+				}
 				return nil
 			}
 			e.now = e.arr.head.Arrival // nothing to do until the next arrival
@@ -91,7 +94,7 @@ func (e *engine) run() error {
 			}
 		}
 		e.step()
-		if e.cfg.checkInvariants {
+		if e.cfg.checkEvery > 0 && e.iter%e.cfg.checkEvery == 0 {
 			if err := e.checkInvariants(); err != nil {
 				panic(err)
 			}

@@ -9,7 +9,8 @@ import "fmt"
 //   - running ≤ MaxSeqs; swapped is empty without a swapper;
 //   - each request's progress is in range: prefilled ≤ promptLen, computed ≤ final,
 //     generated ≤ OutputLen, nothing scheduled between iterations;
-//   - completed + rejected + in flight ≤ the source's requests;
+//   - completed + rejected + in flight ≤ the source's requests, = once it is
+//     exhausted;
 //   - the policy's own invariants hold for the requests in flight.
 func (e *engine) checkInvariants() error {
 	if len(e.running) > e.cfg.MaxSeqs {
@@ -40,8 +41,8 @@ func (e *engine) checkInvariants() error {
 			live = append(live, r)
 		}
 	}
-	if n := e.m.completed + e.m.rejected + len(live); n > e.total {
-		return fmt.Errorf("sim: %d done or in flight > %d requests", n, e.total)
+	if n := e.m.completed + e.m.rejected + len(live); n > e.total || !e.arr.has && e.arr.err == nil && n != e.total {
+		return fmt.Errorf("sim: %d done or in flight of %d requests (source exhausted: %v)", n, e.total, !e.arr.has)
 	}
 	return e.pol.checkInvariants(live)
 }

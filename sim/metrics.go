@@ -17,7 +17,7 @@ type metrics struct {
 	peakBlocks                             int
 	series                                 []Point // running requests, at most one point per simulated second
 
-	completed, rejected, truncated, preemptions, swapOuts int
+	completed, rejected, tooLong, truncated, preemptions, swapOuts int
 	latencySum, ttftSum, outTokens                        float64
 	lastFinish                                            float64
 }
@@ -31,7 +31,7 @@ func (m *metrics) init(span sourceSpan) {
 func (e *engine) record(dt float64) {
 	var s memSample
 	e.pol.sample(e.running, &s)
-	if e.cfg.checkInvariants {
+	if e.cfg.checkEvery > 0 {
 		if err := s.check(); err != nil {
 			panic(err)
 		}
@@ -73,7 +73,7 @@ func (m *metrics) finish(r *reqState) {
 
 func (m *metrics) result(e *engine, start time.Time) *Result {
 	r := &Result{Policy: e.cfg.Policy, BlockSize: e.pol.blockSize(), Preemptions: m.preemptions, SwapOuts: m.swapOuts,
-		RequestsCompleted: m.completed, RequestsRejected: m.rejected, RequestsTruncated: m.truncated,
+		RequestsCompleted: m.completed, RequestsRejected: m.rejected, RequestsTooLong: m.tooLong, RequestsTruncated: m.truncated,
 		PeakBlocksUsed: m.peakBlocks, KVSlots: e.hw.KVSlots(), Iterations: e.iter, BatchSeries: m.series}
 	if e.iter > 0 {
 		r.SimulatedS = e.now

@@ -36,6 +36,7 @@ type Result struct {
 	RequestsCompleted  int     `json:"requests_completed"`
 	// More fields.
 	RequestsRejected  int     `json:"requests_rejected"`
+	RequestsTooLong   int     `json:"requests_too_long"` // of the rejected: prompts not shorter than the model's context
 	RequestsTruncated int     `json:"requests_truncated"`
 	MeanTTFTS         float64 `json:"mean_ttft_s"`
 	SharingSavingsPct float64 `json:"sharing_savings_pct"`
