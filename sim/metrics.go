@@ -18,8 +18,8 @@ type metrics struct {
 	series                                 []Point // running requests, at most one point per simulated second
 
 	completed, rejected, tooLong, truncated, preemptions, swapOuts int
-	latencySum, ttftSum, outTokens                        float64
-	lastFinish                                            float64
+	latencySum, ttftSum, outTokens                                 float64
+	lastFinish                                                     float64
 }
 
 func (m *metrics) init(span sourceSpan) {

@@ -15,7 +15,7 @@ import (
 func suiteWorkloads(t *testing.T) map[string][]workload.Request {
 	t.Helper()
 	long := []workload.Request{
-		{ID: 0, Prompt: seqTokens(0, 3000), OutputLen: 5},                // rejected: prompt beyond the context
+		{ID: 0, Prompt: seqTokens(0, 3000), OutputLen: 5},                 // rejected: prompt beyond the context
 		{ID: 1, Arrival: 0.5, Prompt: seqTokens(1, 2000), OutputLen: 500}, // output truncated
 		{ID: 2, Arrival: 1, Prompt: seqTokens(2, 10), OutputLen: 5, N: 2},
 		{ID: 3, Arrival: 1, Prompt: seqTokens(2, 40), OutputLen: 30, Beam: 3},
