@@ -25,7 +25,7 @@ func TestPrefixCachingSavesWork(t *testing.T) {
 }
 
 func TestSmallerKVAndBlockSize(t *testing.T) {
-	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: 2, Requests: horizon(600, 150), Seed: 6})
+	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: float64(horizon(2, 5)), Requests: horizon(600, 80), Seed: 6})
 	base := run(t, DefaultConfig(), reqs)
 	cfg := DefaultConfig()
 	cfg.Hardware.KVBytesPerElem = 1
@@ -61,8 +61,8 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestChunkedPrefillAndPreemption(t *testing.T) {
-	n := horizon(400, 200)
-	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: 4, Requests: n, Seed: 9})
+	n := horizon(400, 80)
+	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: float64(horizon(4, 8)), Requests: n, Seed: 9})
 	cfg := DefaultConfig()
 	cfg.ChunkedPrefill = true
 	cfg.MaxBatchTokens = 256
@@ -106,8 +106,8 @@ func TestNothingRan(t *testing.T) {
 // Swapping preempted requests to a host tier completes the same work, with the copies
 // charged to the iteration time; without a host tier every preemption recomputes.
 func TestSwapPreemption(t *testing.T) {
-	n := horizon(500, 150)
-	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: float64(horizon(25, 40)) / 10, Requests: n, Seed: 3})
+	n := horizon(500, 80)
+	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: float64(horizon(25, 60)) / 10, Requests: n, Seed: 3})
 	rec := run(t, DefaultConfig(), reqs)
 	require.Positive(t, rec.Preemptions)
 	require.Zero(t, rec.SwapOuts)

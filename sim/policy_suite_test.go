@@ -21,7 +21,7 @@ func suiteWorkloads(t *testing.T) map[string][]workload.Request {
 		{ID: 3, Arrival: 1, Prompt: seqTokens(2, 40), OutputLen: 30, Beam: 3},
 	}
 	return map[string][]workload.Request{
-		"overload":       generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: 6, Requests: horizon(150, 60), Seed: 11}),
+		"overload":       generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: float64(horizon(6, 50)), Requests: horizon(150, 100), Seed: 11}),
 		"samples":        generate(t, workload.Synthetic{Profile: workload.Alpaca(), Rate: 8, Requests: horizon(80, 30), Seed: 12, N: 3}),
 		"beams":          generate(t, workload.Synthetic{Profile: workload.Alpaca(), Rate: 8, Requests: horizon(60, 20), Seed: 13, Beam: 4}),
 		"system+turns":   generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: 1, Requests: horizon(90, 30), Seed: 14, Turns: 3, ThinkTime: 2, SystemPrompt: 300, SystemFraction: 0.5}),
@@ -47,27 +47,37 @@ func suiteConfigs(policy string) map[string]Config {
 		out["tiny swap"] = Config{Policy: policy, SwapSpaceGiB: 0.02}
 		out["chunked"] = Config{Policy: policy, ChunkedPrefill: true, MaxBatchTokens: 256}
 		out["block 128, no caching"] = Config{Policy: policy, BlockSize: 128, DisablePrefixCaching: true}
-		out["8-bit, block 8, 16 seqs"] = Config{Policy: policy, MaxSeqs: 16, BlockSize: 8}
+		out["8-bit, block 32, 24 seqs"] = Config{Policy: policy, MaxSeqs: 24, BlockSize: 32}
 	}
 	return out
 }
 
 // TestPolicySuite runs every policy over every suite workload and asserts what must
-// hold for any of them, with every engine and policy invariant checked after every
-// iteration.
+// hold for any of them, with every engine, policy and allocator invariant checked
+// every few iterations and at the end; each policy's default run is repeated to
+// check it is deterministic.
 func TestPolicySuite(t *testing.T) {
 	workloads := suiteWorkloads(t)
 	for _, policy := range PolicyNames() {
 		for cname, cfg := range suiteConfigs(policy) {
 			for wname, reqs := range workloads {
 				t.Run(fmt.Sprintf("%s/%s/%s", policy, cname, wname), func(t *testing.T) {
-					cfg.checkEvery = horizon(8, 4)
-					if cname == "8-bit, block 8, 16 seqs" {
+					cfg.checkEvery = horizon(4, 16)
+					if cname == "8-bit, block 32, 24 seqs" {
 						cfg.Hardware.KVBytesPerElem = 1
 					}
 					r, err := Run(cfg, workload.Slice(reqs))
 					require.NoError(t, err)
 					checkResult(t, cfg.withDefaults(), reqs, r)
+					if wname == "overload" && (cname == "default" || cname == "swap") && policy == PolicyPaged {
+						require.Positive(t, r.Preemptions, "the preemption paths are taken")
+						if cfg.SwapSpaceGiB > 0 {
+							require.Positive(t, r.SwapOuts)
+						}
+					}
+					if cname != "default" {
+						return
+					}
 					again, err := Run(cfg, workload.Slice(reqs))
 					require.NoError(t, err)
 					r.WallS, again.WallS = 0, 0

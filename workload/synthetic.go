@@ -11,6 +11,9 @@ import (
 // earlier arrival has been yielded.
 const MaxBufferedTokens = 1 << 26
 
+// maxBuffered is MaxBufferedTokens; tests lower it.
+var maxBuffered = MaxBufferedTokens
+
 // Synthetic describes a generated workload. The same value always gives the same
 // requests. The zero value of every field but Requests means its documented default.
 type Synthetic struct {
@@ -97,9 +100,9 @@ func (s Synthetic) Source() Source {
 					yield(Request{}, err)
 					return
 				}
-				if buffered > MaxBufferedTokens {
+				if buffered > maxBuffered {
 					yield(Request{}, fmt.Errorf("%w: synthetic workload: more than %d prompt tokens arrive before the first "+
-						"request can be yielded (lower Requests or Turns, or raise Rate)", ErrInvalid, MaxBufferedTokens))
+						"request can be yielded (lower Requests or Turns, or raise Rate)", ErrInvalid, maxBuffered))
 					return
 				}
 				if more = g.made < s.Requests; more {
