@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"iter"
+	"math"
 
 	"github.com/pagedkv/pagedkv/workload"
 )
@@ -38,6 +39,16 @@ func scan(src workload.Source) (sourceSpan, error) {
 		return s, fmt.Errorf("%w: no requests", ErrInvalid)
 	}
 	return s, nil
+}
+
+// window returns the arrival window the memory shares average over: first to last
+// arrival, or the whole run when every request arrives at once.
+func (s sourceSpan) window() (start, end float64) {
+	start, end = s.first, s.last
+	if end <= start {
+		end = math.Inf(1)
+	}
+	return start, end
 }
 
 // arrivals reads the source during the run, one request ahead: head is the next

@@ -1,7 +1,7 @@
 package sim
 
 import (
-	"math"
+	"fmt"
 	"time"
 
 	"github.com/pagedkv/pagedkv/hardware"
@@ -79,6 +79,10 @@ func (e *engine) run() error {
 		}
 		if idle {
 			if !e.arr.has {
+				if n := e.m.completed + e.m.rejected; n != e.total {
+					return fmt.Errorf("%w: the source yielded %d requests, then %d when ranged again (a Source must "+
+						"yield the same requests every time; collect a one-shot source with workload.Collect)", ErrInvalid, e.total, n)
+				}
 				if e.cfg.checkEvery > 0 {
 					return e.checkInvariants() // nothing in flight: nothing held
 				}
@@ -100,14 +104,4 @@ func (e *engine) run() error {
 			}
 		}
 	}
-}
-
-// window returns the arrival window the memory shares average over: first to last
-// arrival, or the whole run when every request arrives at once.
-func (s sourceSpan) window() (start, end float64) {
-	start, end = s.first, s.last
-	if end <= start {
-		end = math.Inf(1)
-	}
-	return start, end
 }

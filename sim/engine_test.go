@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pagedkv/pagedkv/workload"
@@ -189,6 +190,21 @@ func TestSourceErrors(t *testing.T) {
 	})
 	_, err := Run(DefaultConfig(), flaky)
 	require.ErrorIs(t, err, boom)
+	// A one-shot source (a parser over a reader) cannot be ranged twice.
+	oneShot := workload.ParseMooncake(strings.NewReader(`{"timestamp": 0, "input_length": 6, "output_length": 5, "hash_ids": [7]}`),
+		"once.jsonl", workload.TraceOptions{})
+	_, err = Run(DefaultConfig(), oneShot)
+	require.ErrorContains(t, err, "once.jsonl: no requests")
+	used := false
+	once := workload.Source(func(yield func(workload.Request, error) bool) {
+		if !used {
+			used = true
+			yield(ok, nil)
+		}
+	})
+	_, err = Run(DefaultConfig(), once)
+	require.ErrorIs(t, err, ErrInvalid)
+	require.ErrorContains(t, err, "yielded 1 requests, then 0")
 	// A synthetic description's error comes out of Run.
 	_, err = Run(DefaultConfig(), workload.Synthetic{}.Source())
 	require.ErrorIs(t, err, workload.ErrInvalid)
