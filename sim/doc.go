@@ -1,8 +1,20 @@
 // Package sim is a discrete-event simulator of a serving engine's KV-cache memory. It
 // answers a capacity planner's questions — how much KV memory each allocation policy
 // wastes, how many requests run at once, what prefix caching saves, what 8-bit KV or
-// another block size buys — on synthetic workloads (Synthetic) or public traces
-// (LoadTrace).
+// another block size buys — on synthetic workloads or public traces (package
+// workload) served on a deployment (package hardware).
+//
+//	src := workload.Synthetic{Profile: workload.ShareGPT(), Rate: 2, Requests: 7200, Seed: 1}.Source()
+//	res, err := sim.Run(sim.Config{Policy: sim.PolicyPaged}, src) // zero fields: the defaults
+//	fmt.Printf("%.1f%% of KV memory holds tokens\n", res.TokenStatesPct)
+//
+// The data path runs one way: the source yields requests as they arrive; the engine
+// (engine.go, arrivals.go) queues them and schedules each iteration (scheduler.go,
+// preemption.go); the policy (policy.go; paged_*.go, contiguous_policy.go) answers
+// memory questions by driving its allocator (paged.Manager, Buddy); the metrics
+// (metrics.go) take the engine's iteration and the policy's memory sample and make
+// the Result (result.go). The engine owns each request's progress; a policy keeps
+// its own per-request state indexed by the request's slot.
 //
 // # Engine
 //
@@ -14,8 +26,10 @@
 // again with its output so far); then, if nothing was preempted, it admits
 // waiting requests in order until the token budget (MaxBatchTokens), the sequence cap
 // (MaxSeqs) or memory stops it (head-of-line). Prompts are prefilled whole, or in
-// chunks with ChunkedPrefill. Time advances by Hardware.IterationTime, a roofline of
-// bytes over HBM bandwidth against FLOPs over peak compute plus a fixed overhead.
+// chunks with ChunkedPrefill. Time advances by hardware.Deployment.IterationTime, a
+// roofline of bytes over HBM bandwidth against FLOPs over peak compute plus a fixed
+// overhead. Requests are taken from the source only as the engine needs them, so a
+// run holds only the requests in flight.
 //
 // # Policies
 //
@@ -38,9 +52,9 @@
 // # Calibration
 //
 // Two constants were fitted to the vLLM paper, and nothing else: the per-iteration
-// Overhead of DefaultHardware (12 ms, which makes the paged policy's mean batch on the
-// default workload match Fig. 13a's 30.4), and beam search's keep probability (0.9,
-// which reproduces Fig. 15's Alpaca beam savings). Length profiles are fitted to the
+// Overhead of hardware.Default (12 ms, which makes the paged policy's mean batch on the
+// default workload match Fig. 13a's 30.4), and beam search's keep probability
+// (beamKeep, 0.9, which reproduces Fig. 15's Alpaca beam savings). Length profiles are fitted to the
 // published dataset means. Everything else — the Orca rows of Fig. 2 and Fig. 13a,
 // parallel-sampling savings, vLLM's token-state share — comes out of the mechanisms.
 package sim
