@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/hardware"
+	"github.com/pagedkv/pagedkv/paged"
 )
 
 // ErrInvalid reports a bad simulator configuration or workload.
@@ -34,7 +34,7 @@ type Config struct {
 	// DisablePrefixCaching (paged only) turns prefix caching off. Default: on.
 	DisablePrefixCaching bool
 	// ReleasePolicy (paged only): the free-queue placement. Default unhashed-first.
-	ReleasePolicy blockpool.ReleasePolicy
+	ReleasePolicy paged.ReleasePolicy
 	// Watermark (paged only): fraction of blocks admission keeps free, in [0, 1).
 	// Default 0.01 (zero means the default; a value below 1/blocks keeps none back).
 	Watermark float64

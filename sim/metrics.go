@@ -35,6 +35,11 @@ func (e *engine) record(dt float64) {
 		if err := s.check(); err != nil {
 			panic(err)
 		}
+		if v, ok := e.pol.(sampleVerifier); ok {
+			if err := v.verifySample(e.running, &s); err != nil {
+				panic(err)
+			}
+		}
 	}
 	e.m.record(e.now, dt, len(e.running), &s)
 }

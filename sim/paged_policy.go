@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/paged"
 	"github.com/pagedkv/pagedkv/workload"
 )
@@ -17,8 +16,8 @@ type pagedConfig struct {
 	BlockSize            int
 	DisablePrefixCaching bool
 	Watermark            float64
-	ReleasePolicy        blockpool.ReleasePolicy // nil: paged's default
-	Seed                 uint64                  // beam selection
+	ReleasePolicy        paged.ReleasePolicy // nil: paged's default
+	Seed                 uint64              // beam selection
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -33,7 +32,7 @@ type pagedPolicy struct {
 	toks    []int32
 	slots   []int64
 	copies  []paged.BlockCopy
-	tbl     []int32
+	stBuf   []paged.SeqState
 	beamBuf []seqHandle
 	bd      breakdown
 }

@@ -53,6 +53,13 @@ type memSample struct {
 	logical, physical int // paged: table entries vs distinct blocks (sharing)
 }
 
+// sampleVerifier is implemented by policies whose sample has a slower reference
+// implementation; the engine compares the two on every iteration when it checks
+// invariants (tests).
+type sampleVerifier interface {
+	verifySample(running []*reqState, s *memSample) error
+}
+
 // swapper is implemented by policies that can move a request's KV to a host tier.
 // Both methods return the blocks copied, or -1 when nothing changed.
 type swapper interface {
