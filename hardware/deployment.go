@@ -33,11 +33,15 @@ type Deployment struct {
 	// paper's default workload matches its Fig. 13a (30.4). Zero means the default;
 	// RooflineTime is the time model without it.
 	Overhead float64
-	// HostBandwidth is the host↔GPU copy rate for swapping, bytes/s. Default 25e9
-	// (PCIe 4.0 x16 in practice).
+	// HostBandwidth is the host↔GPU copy rate for swapping, bytes/s (each GPU of a
+	// TP group has its own link). Default 25e9 (PCIe 4.0 x16 in practice).
 	HostBandwidth float64
-	// HostCopyLatency is the fixed cost of one block copy between host and GPU (each
-	// block is its own transfer, as in vLLM's swap kernel), seconds. Default 5e-6.
+	// HostCopyLatency is the fixed cost of one copy an engine issues between host
+	// and GPU, seconds. An engine issues one copy per block per layer for K and one
+	// for V (vLLM's swap: swap_blocks runs a cudaMemcpyAsync per block, called for
+	// each layer's key cache and value cache), so a block costs 2 × Layers of them;
+	// see HostCopyTime. Default 5e-6: the low end of the 5–7 µs per cudaMemcpyAsync
+	// call measured for small copies (DualPath, arXiv 2602.21548, §5.2).
 	HostCopyLatency float64
 }
 

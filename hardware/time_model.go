@@ -30,3 +30,18 @@ func (d Deployment) RooflineTime(batchTokens, contextTokens int) float64 {
 	cmp := flops / (d.GPU.PeakFLOPs * d.ComputeEfficiency)
 	return math.Max(mem, cmp)
 }
+
+// HostCopyTime models moving blocks KV blocks of blockSize tokens between host and
+// GPU memory (swapping out or in) as an engine does it: one copy per block per
+// layer for K and one for V, 2 × Layers × blocks copies each paying
+// HostCopyLatency, plus the blocks' bytes on one GPU over HostBandwidth (the GPUs of
+// a TP group copy their shares in parallel). Small blocks therefore swap slowly:
+// the per-copy cost is paid per block whatever its size. It is 0 for no blocks.
+func (d Deployment) HostCopyTime(blocks, blockSize int) float64 {
+	if blocks <= 0 {
+		return 0
+	}
+	copies := 2 * float64(d.Model.Layers) * float64(blocks)
+	bytes := float64(blocks) * float64(blockSize) * d.KVBytesPerTokenPerGPU()
+	return copies*d.HostCopyLatency + bytes/d.HostBandwidth
+}

@@ -47,9 +47,10 @@ type Config struct {
 	// Default off.
 	ChunkedPrefill bool
 	// SwapSpaceGiB (paged only) is host memory for swapped-out KV, in [0,
-	// MaxSwapGiB]: preemption swaps the victim out (PCIe copies at
-	// Hardware.HostBandwidth, added to the iteration) and swaps it back in before
-	// new requests are admitted. 0 (the default) means recompute; a victim that does
+	// MaxSwapGiB]: preemption swaps the victim out and swaps it back in before new
+	// requests are admitted, each move costing hardware.Deployment.HostCopyTime
+	// (a copy per block per layer for K and V, plus the bytes over HostBandwidth),
+	// added to the iteration. 0 (the default) means recompute; a victim that does
 	// not fit in the host tier is recomputed too.
 	SwapSpaceGiB float64
 	// Seed drives the simulator's own random choices (beam selection).

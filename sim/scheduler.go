@@ -41,9 +41,7 @@ func (e *engine) step() {
 		return
 	}
 	dt := e.hw.IterationTime(b.tokens, b.context)
-	if e.moved > 0 {
-		dt += float64(e.moved) * (e.cfg.blockBytes()/e.hw.HostBandwidth + e.hw.HostCopyLatency)
-	}
+	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps, before the forward pass
 	e.record(dt)
 	e.now += dt
 	e.commit(b.scheduled)
