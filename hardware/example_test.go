@@ -24,3 +24,17 @@ func ExampleDeployment() {
 	// a decode step of 64 sequences with 2K context each: 32.4 ms
 	// hardware: invalid deployment: tensor-parallel degree 3 must divide Llama-3-8B's 32 attention heads
 }
+
+// Swapping 1,024 tokens of OPT-13B's KV out to the host: in blocks of 1 token the
+// engine issues 81,920 copies (one per block per layer for K and V), in blocks of 64
+// only 1,280.
+func ExampleDeployment_HostCopyTime() {
+	d := hardware.Default()
+	for _, bs := range []int{1, 16, 64} {
+		fmt.Printf("block %2d: %5.1f ms\n", bs, 1000*d.HostCopyTime(1024/bs, bs))
+	}
+	// Output:
+	// block  1: 443.2 ms
+	// block 16:  59.2 ms
+	// block 64:  40.0 ms
+}

@@ -2,6 +2,10 @@
 // from: synthetic workloads drawn from published length profiles, and public traces
 // (Azure LLM inference 2023 CSV, Mooncake FAST'25 JSONL).
 //
+// It sits at the bottom of the stack beside attention: it imports no pagedkv package,
+// and sim, bench, cmd/kvsim and cmd/kvctl (its simulated engine) import it, so none
+// of them needs another to read a trace.
+//
 // Every workload is a Source: an iterator that yields one Request at a time in
 // arrival order, so a consumer holds only the requests it is serving, whatever the
 // workload's length. Sources are deterministic and can be ranged again from the
