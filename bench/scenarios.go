@@ -11,8 +11,8 @@ import (
 
 	"github.com/pagedkv/pagedkv/attention"
 	"github.com/pagedkv/pagedkv/blockpool"
+	"github.com/pagedkv/pagedkv/hardware"
 	"github.com/pagedkv/pagedkv/paged"
-	"github.com/pagedkv/pagedkv/sim"
 )
 
 // PoolAllocRelease allocates and releases n blocks per operation on the block pool.
@@ -133,12 +133,14 @@ func SimpleManagerDecodeStep(n int) func(*testing.B) {
 	}
 }
 
-// GPUDecodeStepSeconds is the simulator's time model for one decode step of batch
-// sequences with ctx context tokens each: Llama-2-7B on one A100-80GB.
+// GPUDecodeStepSeconds is the simulator's time model (the roofline, without the
+// per-iteration overhead) for one decode step of batch sequences with ctx context
+// tokens each: Llama-2-7B on one A100-80GB.
 func GPUDecodeStepSeconds(batch, ctx int) float64 {
-	hw := sim.DefaultHardware()
-	hw.Model, hw.GPU, hw.Overhead = sim.Models["llama-2-7b"], sim.GPUs["a100-80"], 0
-	return hw.IterationTime(batch, batch*ctx)
+	hw := hardware.Default()
+	hw.Model, _ = hardware.LookupModel("llama-2-7b")
+	hw.GPU, _ = hardware.LookupGPU("a100-80")
+	return hw.RooflineTime(batch, batch*ctx)
 }
 
 // AdmissionReplay replays prompts through the manager alone: lookup, reserve (claiming

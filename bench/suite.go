@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 // Result is one figure beside its limit or baseline. Ratio is Value / Baseline;
@@ -129,12 +129,12 @@ func Run(opts Options) ([]Result, error) {
 }
 
 func (s *suite) admission(name string) error {
-	path := filepath.Join(sim.TracesDir(), "mooncake_conversation_trace.jsonl")
+	path := filepath.Join(workload.TracesDir(), "mooncake_conversation_trace.jsonl")
 	if _, err := os.Stat(path); err != nil {
 		s.add(Result{Name: name, Unit: "prompts/s", Note: "skipped: trace not found (set PAGEDKV_TRACES)"})
 		return nil
 	}
-	reqs, err := sim.LoadTrace(path, 1)
+	reqs, err := workload.LoadTrace(path, workload.TraceOptions{Seed: 1})
 	if err != nil {
 		return err
 	}

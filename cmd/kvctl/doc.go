@@ -47,8 +47,10 @@
 //	$ kvctl engine -trace mooncake_conversation_trace.jsonl -requests 200 \
 //	      -pub 'tcp://*:5557' -replay 'tcp://*:5558' -hash-algo sha256_cbor -seed 0 -linger 60s
 //
-// The trace and the time model come from package sim (its current exported API:
-// sim.LoadTrace, sim.Hardware.IterationTime); each request runs one sequence.
+// The trace comes from package workload (workload.OpenTrace: any registered format,
+// rows checked against workload's limits before the engine starts, then streamed),
+// the time model from package hardware (hardware.Deployment.IterationTime); each
+// request runs one sequence.
 //
 // # kvctl events
 //

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagedkv/pagedkv/hardware"
 	"github.com/pagedkv/pagedkv/kvevents"
 	"github.com/pagedkv/pagedkv/paged"
 	"github.com/pagedkv/pagedkv/prefix"
-	"github.com/pagedkv/pagedkv/sim"
 )
 
 func init() {
@@ -43,12 +43,9 @@ time. After the trace, the sockets stay open for -linger (late subscribers can
 still replay), then it prints one JSON summary line. The first output line gives
 the endpoints actually bound: {"kind":"listening","pub":...,"replay":...}.`
 
-// Limits of kvctl engine's flags and input.
-const (
-	maxEngineRequests    = 1 << 24
-	maxEnginePromptToken = 1 << 20 // longest prompt or output accepted from a trace row
-	maxTraceBytes        = 1 << 30
-)
+// maxEngineRequests bounds -requests. Trace rows are checked by package workload
+// against its limits (workload.MaxTokens per prompt and output, MaxArrival).
+const maxEngineRequests = 1 << 24
 
 type engineFlags struct {
 	trace, pub, replay, topic, algo, seed, model, gpu              string
@@ -73,8 +70,8 @@ func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.seed, "seed", "", "the engines' PYTHONHASHSEED (empty: unset)")
 	fs.BoolVar(&f.raw, "raw-hashes", false, "send raw digests, as vLLM with VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0")
 	fs.IntVar(&f.dpRank, "dp-rank", 0, "data-parallel `rank`: offsets both ports and is stamped into batches")
-	fs.StringVar(&f.model, "model", "llama-3.1-8b", "the model: "+sim.Names(sim.Models))
-	fs.StringVar(&f.gpu, "gpu", "h100-80", "the GPU: "+sim.Names(sim.GPUs))
+	fs.StringVar(&f.model, "model", "llama-3.1-8b", "the model: "+strings.Join(hardware.ModelNames(), ", "))
+	fs.StringVar(&f.gpu, "gpu", "h100-80", "the GPU: "+strings.Join(hardware.GPUNames(), ", "))
 	fs.IntVar(&f.tp, "tp", 1, "tensor-parallel degree")
 	fs.Float64Var(&f.memUtil, "mem-util", 0.9, "fraction of GPU memory for weights and KV")
 	fs.IntVar(&f.blockSize, "block-size", 16, "tokens per KV block")
@@ -94,13 +91,13 @@ func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "engine", exitUsage, "%v", err)
 	}
-	reqs, err := loadEngineTrace(f.trace, f.traceSeed, f.requests)
+	src, n, err := openEngineTrace(f.trace, f.traceSeed, f.requests)
 	if err != nil {
 		return failf(stderr, "engine", exitFailure, "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := cfg.run(ctx, reqs, stdout); err != nil {
+	if err := cfg.run(ctx, src, n, stdout); err != nil {
 		return failf(stderr, "engine", exitFailure, "%v", err)
 	}
 	return exitOK
@@ -109,7 +106,7 @@ func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // engineConfig is a validated kvctl engine command line.
 type engineConfig struct {
 	f      engineFlags
-	hw     sim.Hardware
+	hw     hardware.Deployment
 	mgr    paged.Config
 	pubCfg kvevents.PublisherConfig
 }
@@ -148,13 +145,13 @@ func (f *engineFlags) config() (*engineConfig, error) {
 			return nil, err
 		}
 	}
-	c := &engineConfig{f: *f, hw: sim.DefaultHardware()}
-	var ok bool
-	if c.hw.Model, ok = sim.Models[f.model]; !ok {
-		return nil, fmt.Errorf("-model %q unknown (want one of %s)", f.model, sim.Names(sim.Models))
+	c := &engineConfig{f: *f, hw: hardware.Default()}
+	var err error
+	if c.hw.Model, err = hardware.LookupModel(f.model); err != nil {
+		return nil, fmt.Errorf("-model %q unknown (want one of %s)", f.model, strings.Join(hardware.ModelNames(), ", "))
 	}
-	if c.hw.GPU, ok = sim.GPUs[f.gpu]; !ok {
-		return nil, fmt.Errorf("-gpu %q unknown (want one of %s)", f.gpu, sim.Names(sim.GPUs))
+	if c.hw.GPU, err = hardware.LookupGPU(f.gpu); err != nil {
+		return nil, fmt.Errorf("-gpu %q unknown (want one of %s)", f.gpu, strings.Join(hardware.GPUNames(), ", "))
 	}
 	c.hw.TP, c.hw.MemUtil = f.tp, f.memUtil
 	if err := c.hw.Validate(); err != nil {

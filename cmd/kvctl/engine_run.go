@@ -1,28 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"iter"
 	"time"
 
 	"github.com/pagedkv/pagedkv/kvevents"
 	"github.com/pagedkv/pagedkv/paged"
 	"github.com/pagedkv/pagedkv/pagedpub"
-	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
-// run simulates the engine over reqs (sorted by arrival), publishing its events,
-// and writes the listening and summary lines to stdout.
-func (c *engineConfig) run(ctx context.Context, reqs []simRequest, stdout io.Writer) error {
+// run simulates the engine over the total requests of src (checked by
+// openEngineTrace), publishing its events, and writes the listening and summary
+// lines to stdout. Requests are pulled from src as the simulated clock reaches their
+// arrival.
+func (c *engineConfig) run(ctx context.Context, src workload.Source, total int, stdout io.Writer) error {
 	m, err := paged.New(c.mgr)
 	if err != nil {
 		return err
@@ -47,31 +43,54 @@ func (c *engineConfig) run(ctx context.Context, reqs []simRequest, stdout io.Wri
 		return err
 	}
 	s := newScheduler(m, c.f.maxTokens, c.f.maxSeqs)
+	pull, stopPull := iter.Pull2(src.Seq())
+	defer stopPull()
+	// next is the next request to arrive (nil after the last one).
+	var next *simRequest
+	pulled := 0
 	// Every step computes at least one token or preempts; recomputation after
-	// preemption can repeat work, but not without bound.
-	var work int
-	for i := range reqs {
-		work += len(reqs[i].Prompt) + reqs[i].Output
+	// preemption can repeat work, but not without bound: the steps are bounded by
+	// the work of the requests that arrived so far.
+	work := 0
+	advance := func() error {
+		next = nil
+		if pulled == total {
+			return nil
+		}
+		r, err, ok := pull()
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return fmt.Errorf("the trace ended after %d of its %d requests", pulled, total)
+		}
+		pulled++
+		next = &simRequest{ID: r.ID, Arrival: r.Arrival, Prompt: r.Prompt, Output: r.OutputLen}
+		work += len(r.Prompt) + r.OutputLen
+		return nil
 	}
-	maxSteps := uint64(8*work + 1024)
+	if err := advance(); err != nil {
+		return err
+	}
 	interrupted := false
 	pace := func() {
 		if c.f.realtime && !waitFor(ctx, time.Until(start.Add(time.Duration(simNow*float64(time.Second))))) {
 			interrupted = true
 		}
 	}
-	next := 0
-	for (next < len(reqs) || !s.idle()) && !interrupted {
+	for (next != nil || !s.idle()) && !interrupted {
 		if ctx.Err() != nil {
 			interrupted = true
 			break
 		}
-		for next < len(reqs) && reqs[next].Arrival <= simNow {
-			s.waiting = append(s.waiting, &reqs[next])
-			next++
+		for next != nil && next.Arrival <= simNow {
+			s.waiting = append(s.waiting, next)
+			if err := advance(); err != nil {
+				return err
+			}
 		}
 		if s.idle() { // nothing to do until the next arrival
-			simNow = reqs[next].Arrival
+			simNow = next.Arrival
 			pace()
 			continue
 		}
@@ -83,7 +102,7 @@ func (c *engineConfig) run(ctx context.Context, reqs []simRequest, stdout io.Wri
 		if _, err := bridge.Step(); err != nil {
 			return err
 		}
-		if bridge.Stats().Steps > maxSteps {
+		if maxSteps := uint64(8*work + 1024); bridge.Stats().Steps > maxSteps {
 			return fmt.Errorf("no progress after %d steps (preemptions %d)", maxSteps, s.preempted)
 		}
 		pace()
@@ -92,7 +111,7 @@ func (c *engineConfig) run(ctx context.Context, reqs []simRequest, stdout io.Wri
 		interrupted = true
 	}
 	st := bridge.Stats()
-	sum := engineSummary{Kind: "summary", Requests: len(reqs), Finished: s.finished, Dropped: s.dropped,
+	sum := engineSummary{Kind: "summary", Requests: total, Finished: s.finished, Dropped: s.dropped,
 		Preempted: s.preempted, Steps: st.Steps, Batches: st.Batches, Events: st.Events, Resyncs: st.Resyncs,
 		NumBlocks: c.mgr.NumBlocks, HitRate: m.Stats().HitRate, Simulated: simNow,
 		Wall: time.Since(start).Seconds(), Interrupts: interrupted}
@@ -109,87 +128,25 @@ func (c *engineConfig) run(ctx context.Context, reqs []simRequest, stdout io.Wri
 	return nil
 }
 
-// loadEngineTrace reads the first n requests (0: all) of a trace, refusing a file
-// larger than maxTraceBytes or a row longer than maxEnginePromptToken tokens before
-// any prompt is built.
-func loadEngineTrace(path string, seed uint64, n int) ([]simRequest, error) {
-	st, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return nil, err
-	case st.IsDir():
-		return nil, fmt.Errorf("%s is a directory", path)
-	case st.Size() > maxTraceBytes:
-		return nil, fmt.Errorf("%s: %d bytes, more than %d", path, st.Size(), maxTraceBytes)
-	}
-	if err := precheckTrace(path); err != nil {
-		return nil, err
-	}
-	rs, err := sim.LoadTrace(path, seed)
+// openEngineTrace opens a trace (its format chosen by its extension) and returns a
+// Source of its first n requests (0: all) with their count. It reads the trace once
+// to check every row against package workload's limits and the time order, holding
+// one request at a time, so a bad row is an error before anything is published and
+// a trace of any length is served in memory proportional to the requests in flight.
+func openEngineTrace(path string, seed uint64, n int) (workload.Source, int, error) {
+	src, err := workload.OpenTrace(path, workload.TraceOptions{Seed: seed})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if n > 0 && n < len(rs) {
-		rs = rs[:n]
+	if n > 0 {
+		src = workload.Take(src, n)
 	}
-	out := make([]simRequest, len(rs))
-	for i, r := range rs {
-		out[i] = simRequest{ID: r.ID, Arrival: r.Arrival, Prompt: r.Prompt, Output: r.OutputLen}
-	}
-	return out, nil
-}
-
-var errTraceRow = errors.New("trace row out of range")
-
-// precheckTrace checks every row's token counts against maxEnginePromptToken.
-func precheckTrace(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	check := func(line int, in, out int64) error {
-		if in > maxEnginePromptToken || out > maxEnginePromptToken {
-			return fmt.Errorf("%w: %s:%d: %d prompt and %d output tokens (at most %d each)", errTraceRow, path, line, in, out, maxEnginePromptToken)
+	count := 0
+	for _, err := range src {
+		if err != nil {
+			return nil, 0, err
 		}
-		return nil
+		count++
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv":
-		r := csv.NewReader(bufio.NewReader(f))
-		r.FieldsPerRecord = -1
-		r.ReuseRecord = true
-		for line := 1; ; line++ {
-			rec, err := r.Read()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil || len(rec) != 3 {
-				return nil // the parser reports it with its own message
-			}
-			in, err1 := strconv.ParseInt(strings.TrimSpace(rec[1]), 10, 64)
-			out, err2 := strconv.ParseInt(strings.TrimSpace(rec[2]), 10, 64)
-			if err1 == nil && err2 == nil {
-				if err := check(line, in, out); err != nil {
-					return err
-				}
-			}
-		}
-	case ".jsonl", ".json":
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<26)
-		for line := 1; sc.Scan(); line++ {
-			var row struct {
-				In  int64 `json:"input_length"`
-				Out int64 `json:"output_length"`
-			}
-			if json.Unmarshal(sc.Bytes(), &row) == nil {
-				if err := check(line, row.In, row.Out); err != nil {
-					return err
-				}
-			}
-		}
-		return sc.Err()
-	}
-	return nil // sim.LoadTrace refuses other extensions
+	return src, count, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pagedkv/pagedkv/paged"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 // simRequest is one request of the simulated engine's workload.
@@ -60,14 +61,6 @@ func newScheduler(m *paged.Manager, maxTokens, maxSeqs int) *scheduler {
 
 func (s *scheduler) idle() bool { return len(s.waiting) == 0 && len(s.run) == 0 }
 
-// outputToken is the deterministic i-th generated token of request id (so that a
-// multi-turn trace's next prompt can contain it).
-func outputToken(id, i int) int32 {
-	x := uint64(id)*0x9E3779B97F4A7C15 ^ uint64(i)*0x94D049BB133111EB
-	x ^= x >> 31
-	return int32(x % 50000)
-}
-
 // step runs one scheduler step. Errors are the Manager's on a request it refuses
 // (wrapped with the request id); ErrNoSpace is handled by waiting or preempting.
 func (s *scheduler) step() (stepWork, error) {
@@ -111,7 +104,7 @@ func (s *scheduler) step() (stepWork, error) {
 			var err error
 			s.buf = append(s.buf[:0], req.Prompt...)
 			for i := range req.done {
-				s.buf = append(s.buf, outputToken(req.ID, i))
+				s.buf = append(s.buf, workload.OutputToken(req.ID, 0, i))
 			}
 			if id, err = m.Add(s.buf, paged.SeqOptions{Capacity: len(req.Prompt) + req.Output}); err != nil {
 				return w, fmt.Errorf("request %d: %w", req.ID, err)
@@ -177,7 +170,7 @@ func (s *scheduler) decode(w *stepWork) error {
 		for _, r := range s.run {
 			if r.prefilled && r.generated < r.req.Output {
 				s.ids = append(s.ids, r.id)
-				s.toks = append(s.toks, outputToken(r.req.ID, r.generated))
+				s.toks = append(s.toks, workload.OutputToken(r.req.ID, 0, r.generated))
 				ctx += len(r.req.Prompt) + r.generated
 			}
 		}
