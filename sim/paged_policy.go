@@ -18,6 +18,7 @@ type pagedConfig struct {
 	Watermark            float64
 	ReleasePolicy        paged.ReleasePolicy // nil: paged's default
 	Seed                 uint64              // beam selection
+	Events               paged.EventOptions  // the manager's event queue (cluster mode)
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -52,6 +53,7 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
 	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
 	cfg.HostBlocks = c.HostBlocks
+	cfg.Events = c.Events
 	if c.ReleasePolicy != nil {
 		cfg.ReleasePolicy = c.ReleasePolicy
 	}
@@ -107,7 +109,7 @@ func (p *pagedPolicy) prefill(r *reqState, chunk int) grant {
 			return grant{status: grantLater}
 		}
 		q.reserved = true
-		return grant{tokens: adm.N, hits: adm.Start}
+		return grant{tokens: adm.N, hits: adm.Start, first: true}
 	}
 	n := min(chunk, r.promptLen-r.prefilled)
 	if _, err := p.m.Reserve(id, n, 0, nil); errors.Is(err, paged.ErrNoSpace) {

@@ -23,9 +23,9 @@ type policyDef struct {
 var policyDefs = []policyDef{
 	{name: PolicyPaged, make: func(c *Config) (policy, error) {
 		return newPagedPolicy(pagedConfig{
-			NumBlocks: c.Hardware.KVSlots() / c.BlockSize, HostBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
+			NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
 			DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
-			Seed: c.Seed,
+			Seed: c.Seed, Events: c.events,
 		})
 	}},
 	{name: PolicyOrcaMax, make: contiguous(PolicyOrcaMax, reserveMax)},

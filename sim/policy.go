@@ -34,6 +34,9 @@ type grant struct {
 	// hits is how many prompt tokens the policy found already computed (prefix-cache
 	// hits) when it first reserved memory for r; the engine skips them.
 	hits int
+	// first marks the grant that made r's first reservation (the one that looked
+	// up the prefix cache).
+	first bool
 }
 
 type grantStatus int

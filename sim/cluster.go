@@ -1,0 +1,358 @@
+package sim
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/pagedkv/pagedkv/cluster"
+	"github.com/pagedkv/pagedkv/paged"
+	"github.com/pagedkv/pagedkv/prefix"
+	"github.com/pagedkv/pagedkv/workload"
+)
+
+// RunCluster simulates a fleet serving the requests of src: cfg.Engines engines,
+// each the single-engine simulator's engine driving its own paged.Manager with its
+// own time model and continuous batching, behind a cluster.Router. It ranges over
+// src twice, as Run does. The run is a discrete-event loop over three kinds of
+// events in time order — a request arrives (it is routed at once), a prefix
+// transfer ends (global cache: the request reaches its engine), an engine's
+// iteration ends (its work is committed and it schedules the next one) — so the
+// router sees every engine's cache as of the moment it routes. Errors wrap
+// ErrInvalid, or are the source's own.
+func RunCluster(cfg ClusterConfig, src workload.Source) (*ClusterResult, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	span, err := scan(src)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newFleet(&cfg, span)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	start := time.Now()
+	f.arr.open(src)
+	defer f.arr.close()
+	if err := f.run(); err != nil {
+		return nil, err
+	}
+	return f.result(start), nil
+}
+
+// fleet is one cluster run.
+type fleet struct {
+	cfg     *ClusterConfig
+	ctx     context.Context
+	engines []*clusterEngine
+	router  *cluster.Router
+	scorer  *cluster.Scorer // global cache: every engine's prefix of a prompt
+	idx     cluster.Index
+	ownIdx  bool       // idx was made here (closed at the end)
+	feed    *indexFeed // nil without an index
+	arr     arrivals
+	pending deliveries // global cache: requests whose prefix is on its way
+	dirty   []*clusterEngine
+	syncs   []*clusterEngine
+
+	bs          int
+	maxLen      int     // the model's context: longer prompts are rejected unrouted
+	bytesPerTok float64 // KV bytes of one token, whole model
+	netBytes    float64 // network bytes/s per engine
+	total       int     // requests in the source
+	first       float64 // first arrival
+
+	// Counters.
+	done, rejected, tooLong int
+	decisions               int
+	routeWall               time.Duration
+	scoreErrors             int
+	transfers               int
+	transferS               float64
+	records                 []reqRecord
+	lastReport              int
+	outBuf                  []int32
+	scores                  []cluster.PrefixScore
+	nextDelivery            int
+}
+
+func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
+	ec := cfg.Engine
+	f := &fleet{cfg: cfg, ctx: context.Background(), bs: ec.BlockSize, maxLen: ec.Hardware.Model.MaxSeqLen,
+		bytesPerTok: ec.Hardware.Model.KVBytesPerToken(ec.Hardware.KVBytesPerElem), netBytes: cfg.NetGbps * 1e9 / 8,
+		total: span.count, first: span.first}
+	blocks := cfg.engineBlocks()
+	ids := make([]cluster.EngineID, cfg.Engines)
+	for i := range cfg.Engines {
+		ecfg := ec
+		if cfg.CacheTokens > 0 {
+			ecfg.numBlocks = blocks
+		}
+		ecfg.events = paged.EventOptions{Enabled: cfg.usesIndex()}
+		def, _ := lookupPolicy(PolicyPaged)
+		pol, err := def.make(&ecfg)
+		if err != nil {
+			return nil, err
+		}
+		e := &engine{cfg: ecfg, hw: ecfg.Hardware, pol: pol, total: span.count}
+		if sw, ok := pol.(swapper); ok && ecfg.SwapSpaceGiB > 0 {
+			e.swapper = sw
+		}
+		e.m.init(span)
+		ce := &clusterEngine{idx: i, id: cluster.EngineID(fmt.Sprintf("e%d", i)), e: e, pol: pol.(*pagedPolicy), last: span.first}
+		e.onDone = func(r *reqState, finished bool) { f.finish(ce, r, finished) }
+		f.engines = append(f.engines, ce)
+		ids[i] = ce.id
+	}
+	hash := cluster.HashConfig{BlockSize: f.bs, Hasher: prefix.XXH3{}} // the managers' hashing (paged's default)
+	if cfg.usesIndex() {
+		f.idx = cfg.Index
+		if f.idx == nil {
+			x, err := cluster.NewMemoryIndex(cluster.MemoryConfig{MaxKeys: max(1<<20, cfg.Engines*blocks)})
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+			f.idx, f.ownIdx = x, true
+		}
+		f.feed = &indexFeed{idx: f.idx}
+		if err := f.feed.start(f.ctx, f.engines); err != nil {
+			f.close()
+			return nil, err
+		}
+	}
+	rc := cluster.RouterConfig{Engines: ids, Policy: cluster.PolicyKind(cfg.Router), Hash: hash,
+		ReplicaBlocks: blocks, Seed: ec.Seed}
+	if rc.Policy == cluster.PolicyPrecise {
+		rc.Index = f.idx
+	}
+	var err error
+	if f.router, err = cluster.NewRouter(rc); err != nil {
+		f.close()
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if cfg.CacheMode == CacheGlobal {
+		if f.scorer, err = cluster.NewScorer(cluster.ScorerConfig{Index: f.idx, Hash: hash}); err != nil {
+			f.close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	return f, nil
+}
+
+func (f *fleet) close() {
+	if f.ownIdx {
+		_ = f.idx.Close()
+	}
+}
+
+// run is the event loop: at each event time t it commits the iterations ending at
+// t, routes the requests arriving by t, delivers the transfers done by t, and lets
+// every engine that may have work begin its next iteration at t.
+func (f *fleet) run() error {
+	check := f.cfg.Engine.checkEvery
+	commits := 0
+	for {
+		if f.arr.err != nil {
+			return f.arr.err
+		}
+		t := math.Inf(1)
+		if f.arr.has {
+			t = f.arr.head.Arrival
+		}
+		if len(f.pending) > 0 {
+			t = min(t, f.pending[0].at)
+		}
+		for _, ce := range f.engines {
+			if ce.busy && ce.end < t {
+				t = ce.end
+			}
+		}
+		if math.IsInf(t, 1) {
+			break
+		}
+		for _, ce := range f.engines {
+			if ce.busy && ce.end <= t {
+				ce.commit()
+				f.dirty = append(f.dirty, ce)
+				if commits++; check > 0 && commits%check == 0 {
+					if err := f.checkInvariants(); err != nil {
+						panic(err)
+					}
+				}
+			}
+		}
+		for f.arr.arrived(t) {
+			if err := f.route(f.arr.take(), t); err != nil {
+				return err
+			}
+		}
+		for len(f.pending) > 0 && f.pending[0].at <= t {
+			f.deliver(heap.Pop(&f.pending).(delivery))
+		}
+		for _, ce := range f.dirty {
+			ce.start(t)
+		}
+		f.dirty = f.dirty[:0]
+		f.report()
+	}
+	if f.done != f.total {
+		return fmt.Errorf("%w: the source yielded %d requests, then %d when ranged again (a Source must "+
+			"yield the same requests every time; collect a one-shot source with workload.Collect)", ErrInvalid, f.total, f.done)
+	}
+	if check > 0 {
+		return f.checkInvariants()
+	}
+	return nil
+}
+
+// route sends an arrived request to the router's choice. With a global cache it
+// also finds the longest prefix any engine holds: the part the chosen engine lacks
+// is loaded over the network, and the request reaches the engine when it has
+// arrived.
+func (f *fleet) route(req workload.Request, t float64) error {
+	if len(req.Prompt) >= f.maxLen { // no engine can hold it
+		f.rejected++
+		f.tooLong++
+		f.done++
+		return nil
+	}
+	if f.cfg.PrefillOnly {
+		req.OutputLen = 1
+	}
+	f.sync()
+	t0 := time.Now()
+	d, err := f.router.Route(f.ctx, req.Prompt, cluster.RouteOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: routing request %d: %w", ErrInvalid, req.ID, err)
+	}
+	local, remote := 0, 0
+	if f.scorer != nil {
+		if f.scores, err = f.scorer.Score(f.ctx, req.Prompt, prefix.Extras{}, f.scores[:0]); err != nil {
+			f.scoreErrors++ // the index is unreachable: no remote prefix
+		}
+		for _, s := range f.scores {
+			n := s.Blocks * f.bs
+			remote = max(remote, n)
+			if s.Engine == d.Engine {
+				local = n
+			}
+		}
+	}
+	f.routeWall += time.Since(t0)
+	f.decisions++
+	ce := f.engines[d.EngineIndex]
+	ce.routed++
+	ce.addLoad(1, t)
+	dl := delivery{at: t, seq: f.nextDelivery, ce: ce, req: req, ticket: d.Ticket, remote: remote}
+	f.nextDelivery++
+	if fetch := remote - local; fetch > 0 {
+		dt := float64(fetch) * f.bytesPerTok / f.netBytes
+		dl.at += dt
+		f.transfers++
+		f.transferS += dt
+		heap.Push(&f.pending, dl)
+		return nil
+	}
+	f.deliver(dl)
+	return nil
+}
+
+// deliver queues a routed request at its engine.
+func (f *fleet) deliver(d delivery) {
+	ce := d.ce
+	r := ce.e.accept(d.req)
+	if r == nil { // cannot happen: route rejects what accept would
+		panic(fmt.Sprintf("sim: cluster: engine %s rejected request %d on arrival", ce.id, d.req.ID))
+	}
+	r.route = routeInfo{ticket: d.ticket}
+	r.remote = d.remote
+	if !ce.dirty {
+		ce.dirty = true
+		f.dirty = append(f.dirty, ce)
+	}
+}
+
+// sync brings the index up to date with every engine's events so far.
+func (f *fleet) sync() {
+	if f.feed == nil {
+		return
+	}
+	f.syncs = f.syncs[:0]
+	for _, ce := range f.engines {
+		if ce.events || ce.resync {
+			ce.events = false
+			f.syncs = append(f.syncs, ce)
+		}
+	}
+	f.feed.sync(f.ctx, f.syncs)
+}
+
+// finish is every engine's onDone: the request leaves the engine's load and the
+// router's, and a completed one is recorded.
+func (f *fleet) finish(ce *clusterEngine, r *reqState, finished bool) {
+	t := ce.e.now
+	ce.addLoad(-1, t)
+	var out []int32
+	if finished && f.cfg.Router == string(cluster.PolicyApproximate) {
+		out = f.output(r)
+	}
+	if err := f.router.Finish(r.route.ticket, cluster.FinishOptions{Output: out}); err != nil {
+		panic(fmt.Sprintf("sim: cluster: request %d: %v", r.ID, err))
+	}
+	f.done++
+	if finished {
+		f.records = append(f.records, reqRecord{arrival: r.Arrival, ttft: r.firstToken - r.Arrival, finish: r.finish,
+			out: int32(r.OutputLen * r.Width()), engine: int32(ce.idx)})
+	}
+}
+
+// output returns r's generated tokens (first sequence), in a reused buffer.
+func (f *fleet) output(r *reqState) []int32 {
+	f.outBuf = f.outBuf[:0]
+	for i := range r.OutputLen {
+		f.outBuf = append(f.outBuf, workload.OutputToken(r.ID, 0, i))
+	}
+	return f.outBuf
+}
+
+func (f *fleet) report() {
+	if f.cfg.Progress == nil {
+		return
+	}
+	if pct := f.done * 100 / f.total; pct != f.lastReport {
+		f.lastReport = pct
+		f.cfg.Progress(float64(f.done) / float64(f.total))
+	}
+}
+
+// delivery is a routed request on its way to its engine (global cache: while its
+// prefix is transferred).
+type delivery struct {
+	at     float64
+	seq    int // routing order: ties in at keep it
+	ce     *clusterEngine
+	req    workload.Request
+	ticket cluster.Ticket
+	remote int
+}
+
+type deliveries []delivery
+
+func (h deliveries) Len() int { return len(h) }
+func (h deliveries) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].seq < h[j].seq
+}
+func (h deliveries) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *deliveries) Push(x any)   { *h = append(*h, x.(delivery)) }
+func (h *deliveries) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = delivery{}
+	*h = old[:len(old)-1]
+	return d
+}
