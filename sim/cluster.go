@@ -130,6 +130,12 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	if rc.Policy == cluster.PolicyPrecise {
 		rc.Index = f.idx
 	}
+	switch rc.Policy {
+	case cluster.PolicyPrecise, cluster.PolicyApproximate, cluster.PolicyLoad:
+		if cfg.Selector == SelectorLLMD {
+			rc.Selector = newLLMDSelector(cfg.Router, f.kvUsage)
+		}
+	}
 	var err error
 	if f.router, err = cluster.NewRouter(rc); err != nil {
 		f.close()
@@ -142,6 +148,12 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 		}
 	}
 	return f, nil
+}
+
+// kvUsage is engine i's KV-cache usage: referenced blocks over all blocks.
+func (f *fleet) kvUsage(i int) float64 {
+	st := f.engines[i].pol.m.Stats()
+	return float64(st.UsedBlocks) / float64(st.NumBlocks)
 }
 
 func (f *fleet) close() {

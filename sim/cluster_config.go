@@ -45,6 +45,11 @@ type ClusterConfig struct {
 	// per engine replaying the router's own decisions), load, random, round-robin.
 	// Default precise.
 	Router string
+	// Selector is how the precise, approximate and load routers weigh a cached
+	// prefix against load: SelectorCost (the default; the cluster package's
+	// Dynamo-style cost) or SelectorLLMD (llm-d's weighted scorers). Random and
+	// round-robin ignore it.
+	Selector string
 	// CacheMode is CacheLocal (the default) or CacheGlobal.
 	CacheMode string
 	// CacheTokens is each engine's prefix-cache capacity in tokens. paged has no
@@ -86,6 +91,9 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 	if c.Router == "" {
 		c.Router = string(cluster.PolicyPrecise)
 	}
+	if c.Selector == "" {
+		c.Selector = SelectorCost
+	}
 	if c.CacheMode == "" {
 		c.CacheMode = CacheLocal
 	}
@@ -111,6 +119,8 @@ func (c *ClusterConfig) validate() error {
 		return bad("unknown Router %q (want one of %v)", c.Router, cluster.Policies())
 	}
 	switch {
+	case c.Selector != SelectorCost && c.Selector != SelectorLLMD:
+		return bad("unknown Selector %q (want one of %v)", c.Selector, SelectorNames())
 	case c.Engines < 1 || c.Engines > MaxEngines:
 		return bad("Engines %d not in [1, %d]", c.Engines, MaxEngines)
 	case c.CacheMode != CacheLocal && c.CacheMode != CacheGlobal:

@@ -17,6 +17,7 @@ import (
 type ClusterResult struct {
 	Engines     int    `json:"engines"`
 	Router      string `json:"router"`
+	Selector    string `json:"selector"`
 	CacheMode   string `json:"cache_mode"`
 	Index       string `json:"index"` // "memory", "redis", another backend's type, or "" (none)
 	BlockSize   int    `json:"block_size"`
@@ -136,7 +137,7 @@ func pct(part, whole float64) float64 {
 
 func (f *fleet) result(start time.Time) *ClusterResult {
 	cfg := f.cfg
-	r := &ClusterResult{Engines: cfg.Engines, Router: cfg.Router, CacheMode: cfg.CacheMode, BlockSize: f.bs,
+	r := &ClusterResult{Engines: cfg.Engines, Router: cfg.Router, Selector: cfg.Selector, CacheMode: cfg.CacheMode, BlockSize: f.bs,
 		CacheTokens: cfg.engineBlocks() * f.bs, PrefillOnly: cfg.PrefillOnly, RequestsTooLong: f.tooLong,
 		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors}
 	switch f.idx.(type) {
