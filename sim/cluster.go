@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pagedkv/pagedkv/cluster"
@@ -74,7 +75,11 @@ type fleet struct {
 	scoreErrors             int
 	transfers               int
 	transferS               float64
-	records                 []reqRecord
+	// DrainWindows: arrivals from window win on are shifted by shift; taken counts
+	// the requests taken from the source, lastDone is when the last one finished.
+	shift, lastDone float64
+	win, taken      int
+	records         []reqRecord
 	lastReport              int
 	outBuf                  []int32
 	scores                  []cluster.PrefixScore
@@ -85,7 +90,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	ec := cfg.Engine
 	f := &fleet{cfg: cfg, ctx: context.Background(), bs: ec.BlockSize, maxLen: ec.Hardware.Model.MaxSeqLen,
 		bytesPerTok: ec.Hardware.Model.KVBytesPerToken(ec.Hardware.KVBytesPerElem), netBytes: cfg.NetGbps * 1e9 / 8,
-		total: span.count, first: span.first}
+		total: span.count, first: span.first, win: -1}
 	blocks := cfg.engineBlocks()
 	ids := make([]cluster.EngineID, cfg.Engines)
 	for i := range cfg.Engines {
@@ -126,7 +131,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 		}
 	}
 	rc := cluster.RouterConfig{Engines: ids, Policy: cluster.PolicyKind(cfg.Router), Hash: hash,
-		ReplicaBlocks: blocks, Seed: ec.Seed}
+		ReplicaBlocks: cfg.replicaBlocks(), Seed: ec.Seed}
 	if rc.Policy == cluster.PolicyPrecise {
 		rc.Index = f.idx
 	}
@@ -172,10 +177,7 @@ func (f *fleet) run() error {
 		if f.arr.err != nil {
 			return f.arr.err
 		}
-		t := math.Inf(1)
-		if f.arr.has {
-			t = f.arr.head.Arrival
-		}
+		t, arrival := f.nextArrival()
 		if len(f.pending) > 0 {
 			t = min(t, f.pending[0].at)
 		}
@@ -198,10 +200,14 @@ func (f *fleet) run() error {
 				}
 			}
 		}
-		for f.arr.arrived(t) {
-			if err := f.route(f.arr.take(), t); err != nil {
+		for arrival <= t {
+			req := f.arr.take()
+			f.taken++
+			req.Arrival += f.shift
+			if err := f.route(req, f.window(req.Arrival-f.shift), t); err != nil {
 				return err
 			}
+			_, arrival = f.nextArrival()
 		}
 		for len(f.pending) > 0 && f.pending[0].at <= t {
 			f.deliver(heap.Pop(&f.pending).(delivery))
@@ -222,15 +228,47 @@ func (f *fleet) run() error {
 	return nil
 }
 
+// nextArrival returns the time of the next arrival to route (+Inf for none yet),
+// twice (the loop's candidate event time and the arrival's). With DrainWindows, a
+// request of a later window waits until every request taken so far has finished,
+// and its window's arrivals are shifted to start no earlier than that.
+func (f *fleet) nextArrival() (float64, float64) {
+	if !f.arr.has {
+		return math.Inf(1), math.Inf(1)
+	}
+	if f.cfg.DrainWindows {
+		if w := f.window(f.arr.head.Arrival); w > f.win {
+			if f.done < f.taken {
+				return math.Inf(1), math.Inf(1)
+			}
+			f.shift = max(f.shift, f.lastDone-f.cfg.Windows[w])
+			f.win = w
+		}
+	}
+	a := f.arr.head.Arrival + f.shift
+	return a, a
+}
+
+// window returns the reporting window of an (unshifted) arrival time: -1 before
+// the first window or without windows.
+func (f *fleet) window(arrival float64) int {
+	i, found := slices.BinarySearch(f.cfg.Windows, arrival)
+	if !found {
+		i--
+	}
+	return i
+}
+
 // route sends an arrived request to the router's choice. With a global cache it
 // also finds the longest prefix any engine holds: the part the chosen engine lacks
 // is loaded over the network, and the request reaches the engine when it has
 // arrived.
-func (f *fleet) route(req workload.Request, t float64) error {
+func (f *fleet) route(req workload.Request, window int, t float64) error {
 	if len(req.Prompt) >= f.maxLen { // no engine can hold it
 		f.rejected++
 		f.tooLong++
 		f.done++
+		f.lastDone = t
 		return nil
 	}
 	if f.cfg.PrefillOnly {
@@ -260,7 +298,7 @@ func (f *fleet) route(req workload.Request, t float64) error {
 	ce := f.engines[d.EngineIndex]
 	ce.routed++
 	ce.addLoad(1, t)
-	dl := delivery{at: t, seq: f.nextDelivery, ce: ce, req: req, ticket: d.Ticket, remote: remote}
+	dl := delivery{at: t, seq: f.nextDelivery, ce: ce, req: req, ticket: d.Ticket, remote: remote, window: int32(window)}
 	f.nextDelivery++
 	if fetch := remote - local; fetch > 0 {
 		dt := float64(fetch) * f.bytesPerTok / f.netBytes
@@ -281,7 +319,7 @@ func (f *fleet) deliver(d delivery) {
 	if r == nil { // cannot happen: route rejects what accept would
 		panic(fmt.Sprintf("sim: cluster: engine %s rejected request %d on arrival", ce.id, d.req.ID))
 	}
-	r.route = routeInfo{ticket: d.ticket}
+	r.route = routeInfo{ticket: d.ticket, window: d.window}
 	r.remote = d.remote
 	if !ce.dirty {
 		ce.dirty = true
@@ -317,9 +355,10 @@ func (f *fleet) finish(ce *clusterEngine, r *reqState, finished bool) {
 		panic(fmt.Sprintf("sim: cluster: request %d: %v", r.ID, err))
 	}
 	f.done++
+	f.lastDone = t
 	if finished {
 		f.records = append(f.records, reqRecord{arrival: r.Arrival, ttft: r.firstToken - r.Arrival, finish: r.finish,
-			out: int32(r.OutputLen * r.Width()), engine: int32(ce.idx)})
+			out: int32(r.OutputLen * r.Width()), engine: int32(ce.idx), window: r.route.window})
 	}
 }
 
@@ -351,6 +390,7 @@ type delivery struct {
 	req    workload.Request
 	ticket cluster.Ticket
 	remote int
+	window int32
 }
 
 type deliveries []delivery

@@ -59,6 +59,10 @@ type ClusterConfig struct {
 	// deployment's KV capacity and the rest of CacheTokens becomes the host tier.
 	// Default 0: the deployment's KV capacity.
 	CacheTokens int
+	// ReplicaTokens is how many tokens the approximate router believes each engine
+	// caches: the size of its per-engine paged.Manager replica. Default 0: the
+	// engines' real cache (CacheTokens, or the deployment's KV capacity).
+	ReplicaTokens int
 	// NetGbps is each engine's network bandwidth for loading prefixes from other
 	// engines (global cache), Gbit/s, in (0, MaxNetGbps]. Default 200 (one
 	// 200 Gbit/s RDMA NIC).
@@ -76,6 +80,13 @@ type ClusterConfig struct {
 	// windows (e.g. the stages of a load ladder): ClusterResult.Windows reports the
 	// requests that arrived in each [Windows[i], Windows[i+1]) and after the last.
 	Windows []float64
+	// DrainWindows closes the loop between windows as a benchmark's load ladder
+	// does (inference-perf starts a stage once every request of the previous one
+	// has finished): the requests of a window reach the router only after every
+	// earlier request has finished, their arrival times shifted by the wait (their
+	// spacing kept; TTFT counts from the shifted arrival). Needs Windows. Default
+	// off: arrivals are the source's.
+	DrainWindows bool
 	// Progress, if set, is called now and then with the fraction of requests done.
 	Progress func(done float64)
 }
@@ -127,10 +138,16 @@ func (c *ClusterConfig) validate() error {
 		return bad("CacheMode %q (want %s or %s)", c.CacheMode, CacheLocal, CacheGlobal)
 	case c.CacheTokens < 0 || c.CacheTokens > paged.MaxNumBlocks*c.Engine.BlockSize:
 		return bad("CacheTokens %d not in [0, %d]", c.CacheTokens, paged.MaxNumBlocks*c.Engine.BlockSize)
+	case c.ReplicaTokens < 0 || c.ReplicaTokens > paged.MaxNumBlocks*c.Engine.BlockSize ||
+		c.ReplicaTokens > 0 && c.ReplicaTokens < c.Engine.BlockSize:
+		return bad("ReplicaTokens %d not 0 or in [%d, %d]", c.ReplicaTokens, c.Engine.BlockSize, paged.MaxNumBlocks*c.Engine.BlockSize)
 	case c.CacheTokens > 0 && c.CacheTokens < c.Engine.BlockSize:
 		return bad("CacheTokens %d is less than one block of %d tokens", c.CacheTokens, c.Engine.BlockSize)
 	case !(c.NetGbps > 0 && c.NetGbps <= MaxNetGbps):
 		return bad("NetGbps %v not in (0, %g]", c.NetGbps, float64(MaxNetGbps))
+	}
+	if c.DrainWindows && len(c.Windows) == 0 {
+		return bad("DrainWindows needs Windows")
 	}
 	for i, w := range c.Windows {
 		if math.IsNaN(w) || math.IsInf(w, 0) || i > 0 && w <= c.Windows[i-1] {
@@ -139,6 +156,9 @@ func (c *ClusterConfig) validate() error {
 	}
 	if blocks := c.engineBlocks(); blocks > MaxClusterBlocks/c.Engines {
 		return bad("%d engines of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, blocks, MaxClusterBlocks)
+	}
+	if c.Router == string(cluster.PolicyApproximate) && c.replicaBlocks() > MaxClusterBlocks/c.Engines {
+		return bad("%d replicas of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, c.replicaBlocks(), MaxClusterBlocks)
 	}
 	return nil
 }
@@ -149,6 +169,14 @@ func (c *ClusterConfig) engineBlocks() int {
 		return c.CacheTokens / c.Engine.BlockSize
 	}
 	return c.Engine.kvBlocks()
+}
+
+// replicaBlocks is the approximate router's replica of each engine, in blocks.
+func (c *ClusterConfig) replicaBlocks() int {
+	if c.ReplicaTokens > 0 {
+		return c.ReplicaTokens / c.Engine.BlockSize
+	}
+	return c.engineBlocks()
 }
 
 // usesIndex reports whether the run keeps a cluster index (precise routing or a

@@ -37,8 +37,7 @@ type clusterEngine struct {
 // routeInfo is the fleet's bookkeeping of one request (reqState.route).
 type routeInfo struct {
 	ticket cluster.Ticket
-	// remote: the global cache's longest prefix of the prompt (tokens) when routed.
-	remote int
+	window int32 // the reporting window of its (unshifted) arrival; -1: before the first
 }
 
 // hasWork reports whether any request waits, runs or is swapped out.

@@ -14,16 +14,17 @@ import (
 func llmdFleet(t testing.TB, router string) ClusterConfig {
 	cfg := DefaultConfig()
 	cfg.Hardware = hardware.Deployment{Model: model(t, "llama-3.1-70b"), GPU: gpu(t, "h100-80"), TP: 4}
-	return ClusterConfig{Engine: cfg, Engines: 4, Router: router, CacheTokens: 461376, Selector: SelectorLLMD}
+	return ClusterConfig{Engine: cfg, Engines: 4, Router: router, CacheTokens: 461376, Selector: SelectorLLMD,
+		ReplicaTokens: 2200 * 64}
 }
 
 func TestLLMD37CapacityExplore(t *testing.T) {
 	w := workload.LLMD37Capacity()
 	reqs, err := workload.Collect(w.Source())
 	require.NoError(t, err)
-	for _, router := range []string{"precise"} {
+	for _, router := range []string{"precise", "approximate", "load", "random"} {
 		cfg := llmdFleet(t, router)
-		cfg.Windows = w.StageStarts()
+		cfg.Windows, cfg.DrainWindows = w.StageStarts(), true
 		r := runCluster(t, cfg, reqs)
 		t.Logf("%-12s hit %.1f%% ttft mean %.2f p90 %.2f tok/s %.0f imb %.2f preempt %d wall %.1fs dec/s %.0f",
 			router, r.HitRatePct, r.TTFTMeanS, r.TTFTP90S, r.ThroughputTokS, r.Imbalance, r.Preemptions, r.WallS, r.RouterDecisionsPerS)

@@ -89,8 +89,9 @@ type EngineResult struct {
 	LoadSeries []Point `json:"-"`
 }
 
-// WindowResult covers the requests that arrived in [Start, End) (End is +Inf for
-// the last window, written as 0 in JSON).
+// WindowResult covers the requests that arrived in [Start, End) (End is 0 for the
+// last window, which runs to the end). With DrainWindows, Start and End are the
+// window as it ran (shifted); Start is its first request's arrival.
 type WindowResult struct {
 	Start          float64 `json:"start_s"`
 	End            float64 `json:"end_s"`
@@ -102,8 +103,8 @@ type WindowResult struct {
 
 // reqRecord is a completed request, as the fleet's metrics need it.
 type reqRecord struct {
-	arrival, ttft, finish float64
-	out, engine           int32
+	arrival, ttft, finish float64 // arrival: shifted (DrainWindows)
+	out, engine, window   int32
 }
 
 // percentile returns the nearest-rank p-quantile of sorted values (0 for none).
@@ -234,34 +235,37 @@ func (f *fleet) windows() []WindowResult {
 	}
 	ws := make([]WindowResult, len(bounds))
 	ttfts := make([][]float64, len(bounds))
-	outs, ends := make([]float64, len(bounds)), make([]float64, len(bounds))
+	outs, ends, starts := make([]float64, len(bounds)), make([]float64, len(bounds)), make([]float64, len(bounds))
 	for i := range ws {
-		ws[i].Start, ws[i].End = bounds[i], math.Inf(1)
+		ws[i].Start, ws[i].End = bounds[i], 0
 		if i+1 < len(bounds) {
 			ws[i].End = bounds[i+1]
 		}
+		starts[i] = math.Inf(1)
 	}
 	for _, rec := range f.records {
-		i, found := slices.BinarySearch(bounds, rec.arrival)
-		if !found {
-			i--
-		}
+		i := rec.window
 		if i < 0 {
 			continue // before the first window
 		}
 		ttfts[i] = append(ttfts[i], rec.ttft)
 		outs[i] += float64(rec.out)
 		ends[i] = max(ends[i], rec.finish)
+		starts[i] = min(starts[i], rec.arrival)
 	}
 	for i := range ws {
 		w := &ws[i]
 		w.Requests = len(ttfts[i])
 		w.TTFTMeanS, _, w.TTFTP90S, _ = ttftStats(ttfts[i])
-		if span := ends[i] - w.Start; span > 0 {
-			w.ThroughputTokS = outs[i] / span
+		if f.cfg.DrainWindows && w.Requests > 0 { // the window as it ran
+			w.End = starts[i] + (w.End - w.Start)
+			if i+1 == len(ws) {
+				w.End = 0
+			}
+			w.Start = starts[i]
 		}
-		if math.IsInf(w.End, 1) {
-			w.End = 0
+		if span := ends[i] - w.Start; span > 0 && w.Requests > 0 {
+			w.ThroughputTokS = outs[i] / span
 		}
 	}
 	return ws

@@ -15,13 +15,19 @@ type Stage struct {
 // shared_prefix data type), which llm-d's prefix-cache routing benchmarks use:
 // Groups distinct system prompts of SystemPromptLen tokens, each followed by
 // PromptsPerGroup distinct questions of QuestionLen tokens. The Groups ×
-// PromptsPerGroup prompts are shuffled once, and the requests cycle through them in
-// that order (request i sends prompt i mod Groups × PromptsPerGroup), so every
-// prompt recurs once per full set. Each request generates exactly OutputLen tokens
-// (ignore_eos). Arrivals follow the Stages one after the other, at constant
-// intervals within a stage (inference-perf's "constant" load: round(Rate ×
-// Duration) requests at the stage's start + k / Rate), or Poisson (exponential
-// gaps from the stage's start until its end).
+// PromptsPerGroup prompts are shuffled once, and each stage's requests cycle
+// through them in that order from the first (a stage's request k sends prompt k mod
+// Groups × PromptsPerGroup: inference-perf numbers a stage's requests from 0), so
+// every prompt recurs once per full set. Each request generates exactly OutputLen
+// tokens (ignore_eos). Arrivals follow the Stages one after the other, at constant
+// intervals within a stage (inference-perf's "constant" load: ⌊Rate × Duration⌋
+// requests at the stage's start + k / Rate), or Poisson (exponential gaps from the
+// stage's start until its end).
+//
+// inference-perf starts a stage only once every request of the previous one has
+// finished; a Source cannot know that, so its stages follow each other on the
+// clock, and a simulator closes the loop (sim.ClusterConfig.DrainWindows with
+// StageStarts as the windows).
 //
 // The zero value of every field means the 37-capacity benchmark's value (see
 // LLMD37Capacity), so SharedPrefix{} is that workload. The same value always gives
@@ -97,7 +103,7 @@ func (s SharedPrefix) Validate() error {
 		if !finite(st.Rate) || st.Rate <= 0 || !finite(st.Duration) || st.Duration <= 0 {
 			return bad("stage %d: rate %v and duration %v must be finite and positive", i+1, st.Rate, st.Duration)
 		}
-		requests += math.Round(st.Rate * st.Duration)
+		requests += math.Floor(st.Rate * st.Duration)
 		end += st.Duration
 		if requests > MaxRequests || end > MaxArrival {
 			return bad("the stages make more than %d requests or last longer than %g s", MaxRequests, float64(MaxArrival))
@@ -136,7 +142,7 @@ func (s SharedPrefix) Source() Source {
 		prompts := s.prompts(rng)
 		id, start := 0, 0.0
 		for _, st := range s.Stages {
-			n := int(math.Round(st.Rate * st.Duration))
+			n := int(st.Rate * st.Duration)
 			at := start
 			for k := 0; ; k++ {
 				if s.Poisson {
@@ -152,7 +158,7 @@ func (s SharedPrefix) Source() Source {
 					yield(Request{}, fmt.Errorf("%w: shared-prefix workload: more than %d Poisson arrivals", ErrInvalid, MaxRequests))
 					return
 				}
-				r := Request{ID: id, Arrival: at, Prompt: prompts[id%len(prompts)], OutputLen: s.OutputLen, N: 1}
+				r := Request{ID: id, Arrival: at, Prompt: prompts[k%len(prompts)], OutputLen: s.OutputLen, N: 1}
 				if !yield(r, nil) {
 					return
 				}

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,16 +20,20 @@ func TestSharedPrefixIsTheBenchmark(t *testing.T) {
 	require.InDelta(t, 25+1.0/3, reqs[251].Arrival, 1e-12)
 	full := 83 * 3
 	prefixes := map[[8]int32]int{}
+	stageStart := 0 // index of the current stage's first request
 	for i, r := range reqs {
 		require.Equal(t, i, r.ID)
 		require.Equal(t, 9000, len(r.Prompt))
 		require.Equal(t, 1000, r.OutputLen)
 		require.NoError(t, r.Validate())
-		if i >= full {
-			require.Equal(t, reqs[i-full].Prompt, r.Prompt, "prompts recur once per full set")
-		} else {
+		if slices.Contains([]float64{25, 235, 415, 535, 655, 745, 815, 875, 925}, r.Arrival) {
+			stageStart = i
+		}
+		if i < full {
 			prefixes[[8]int32(r.Prompt[:8])]++
 		}
+		// Every stage cycles through the full set from its first prompt.
+		require.True(t, slices.Equal(reqs[(i-stageStart)%full].Prompt, r.Prompt), "request %d", i)
 	}
 	require.Len(t, prefixes, 83, "83 distinct 8000-token prefixes")
 	for _, n := range prefixes {
