@@ -80,10 +80,10 @@ type fleet struct {
 	shift, lastDone float64
 	win, taken      int
 	records         []reqRecord
-	lastReport              int
-	outBuf                  []int32
-	scores                  []cluster.PrefixScore
-	nextDelivery            int
+	lastReport      int
+	outBuf          []int32
+	scores          []cluster.PrefixScore
+	nextDelivery    int
 }
 
 func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
