@@ -28,7 +28,7 @@ func mooncakeFleet(t testing.TB, router, mode string) ClusterConfig {
 // so do the published ratios (see the package doc, "Cluster mode").
 func TestClusterMooncakeFig10(t *testing.T) {
 	for _, tc := range []struct {
-		trace                        string
+		trace                       string
 		local, global, prefillRatio float64 // published
 	}{
 		{"mooncake_conversation_trace.jsonl", 17, 38, 0.76},
