@@ -98,7 +98,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 		if cfg.CacheTokens > 0 {
 			ecfg.numBlocks = blocks
 		}
-		ecfg.events = paged.EventOptions{Enabled: cfg.usesIndex()}
+		ecfg.events = paged.EventOptions{Enabled: cfg.usesIndex(), QueueSize: cfg.eventQueue}
 		def, _ := lookupPolicy(PolicyPaged)
 		pol, err := def.make(&ecfg)
 		if err != nil {

@@ -89,6 +89,10 @@ type ClusterConfig struct {
 	DrainWindows bool
 	// Progress, if set, is called now and then with the fraction of requests done.
 	Progress func(done float64)
+
+	// eventQueue, when positive, bounds each manager's event queue (tests: force
+	// overflows).
+	eventQueue int
 }
 
 // withDefaults returns c with every zero field set to its default (the engine's
