@@ -101,11 +101,17 @@ type MemoryIndex struct {
 	nextSlot  int                     // guarded by engMu
 
 	sweepShard atomic.Uint64
-	toSweep    atomic.Int64 // Σ shard.owed: node visits still owed since the last epoch bump
-	closed     atomic.Bool
-	sink       atomic.Uint64 // keeps walkPrefetched's touches alive
-	c          counters
-	scratch    sync.Pool
+	// dirty counts the shards with an open sweep pass. Zero means no dead entry is
+	// left anywhere: it is raised before an epoch bump is published, and lowered
+	// only after a shard's pass has visited every node.
+	dirty     atomic.Int64
+	slotsUsed atomic.Int32 // nextSlot, readable without engMu
+	// entryPathOnly makes Match take the entry path always (tests compare paths).
+	entryPathOnly bool
+	closed        atomic.Bool
+	sink          atomic.Uint64 // keeps walkPrefetched's touches alive
+	c             counters
+	scratch       sync.Pool
 }
 
 type counters struct {
@@ -127,14 +133,15 @@ func NewMemoryIndex(cfg MemoryConfig) (*MemoryIndex, error) {
 	for i := range x.shards {
 		x.shards[i].init(per)
 	}
-	x.scratch.New = func() any { return newMatchScratch(cfg.MaxEngines) }
+	x.scratch.New = func() any { return newMatchScratch(cfg.MaxEngines, cfg.Shards) }
 	return x, nil
 }
 
-// shardOf picks a shard from the hash's high bits (a map uses the low ones).
-func (x *MemoryIndex) shardOf(h uint64) *shard {
-	return &x.shards[(h*0x9E3779B97F4A7C15)>>32&x.mask]
-}
+// shardIndex picks a shard from the hash's high bits (the table uses the low ones).
+func (x *MemoryIndex) shardIndex(h uint64) int { return int((h * 0x9E3779B97F4A7C15) >> 32 & x.mask) }
+
+// shardOf returns the shard of h.
+func (x *MemoryIndex) shardOf(h uint64) *shard { return &x.shards[x.shardIndex(h)] }
 
 func (x *MemoryIndex) lookupEngine(id EngineID) *memEngine {
 	x.engMu.RLock()
@@ -184,6 +191,7 @@ func (x *MemoryIndex) register(id EngineID) (*memEngine, error) {
 	}
 	e := &memEngine{id: id, slot: slot, fresh: true}
 	x.slots[slot].id.Store(&e.id)
+	x.slotsUsed.Store(int32(x.nextSlot))
 	x.engines[id] = e
 	return e, nil
 }
@@ -204,24 +212,17 @@ func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	s.v.Store(ep<<1 | vis)
 }
 
-// oweSweep records that every node slot handed out so far must be visited once more
-// to reclaim entries that just died.
+// oweSweep opens a sweep pass on every shard (before the epoch bump that makes
+// entries die is published), so the entries that die are reclaimed and the index
+// knows when none is left.
 func (x *MemoryIndex) oweSweep() {
 	for i := range x.shards {
 		s := &x.shards[i]
-		s.mu.RLock()
-		used := int64(s.used)
-		s.mu.RUnlock()
-		for {
-			cur := s.owed.Load()
-			if cur >= used {
-				break
-			}
-			if s.owed.CompareAndSwap(cur, used) {
-				x.toSweep.Add(used - cur)
-				break
-			}
+		s.mu.Lock()
+		if s.openPass() {
+			x.dirty.Add(1)
 		}
+		s.mu.Unlock()
 	}
 }
 
@@ -298,21 +299,20 @@ func (x *MemoryIndex) applyEvents(e *memEngine, evs []Event) {
 
 // sweepSome reclaims dead entries from a few node slots while any may exist.
 func (x *MemoryIndex) sweepSome() {
-	if x.toSweep.Load() <= 0 {
+	if x.dirty.Load() <= 0 {
 		return
 	}
 	start := x.sweepShard.Add(1)
 	for k := range uint64(len(x.shards)) {
 		s := &x.shards[(start+k)&x.mask]
-		owed := s.owed.Load()
-		if owed <= 0 {
+		if !s.pass.Load() {
 			continue
 		}
 		s.mu.Lock()
-		n := int64(s.sweep(int(min(owed, int64(x.cfg.SweepPerApply))), x.isDead))
+		if s.pass.Load() && s.sweep(x.cfg.SweepPerApply, x.isDead) {
+			x.dirty.Add(-1)
+		}
 		s.mu.Unlock()
-		s.owed.Add(-n)
-		x.toSweep.Add(-n)
 		return
 	}
 }
