@@ -139,8 +139,8 @@ func BenchmarkRoute8K16Engines(b *testing.B) {
 		})
 	})
 	// The approximate policy: 16 paged.Manager replicas (64K blocks each) that have
-	// seen the prompt once; every Route asks each replica (LookupPrompt hashes the
-	// prompt per replica: paged's stable API takes tokens, not hashes).
+	// seen the prompt once; every Route hashes the prompt once and asks each replica
+	// (paged.Manager.LookupChain).
 	approx, err := NewRouter(RouterConfig{Engines: ids, Policy: PolicyApproximate, ReplicaBlocks: 1 << 16})
 	require.NoError(b, err)
 	d, err := approx.Route(ctx, prompt, RouteOptions{})
