@@ -37,8 +37,8 @@ func (w TierWeights) Weigh(blocks, gpuBlocks int) float64 {
 
 // HashConfig says how a router hashes request tokens: it must match the engines'
 // hashing (block size, hasher, seed), or no prefix will ever match. The zero value
-// means block size 16, prefix.XXHash{}, seed 0; vLLM-compatible hashers plug in as a
-// prefix.Hasher.
+// means block size 16, prefix.XXH3{} (prefix's default, as paged.Manager's), seed 0;
+// vLLM-compatible hashers plug in as a prefix.Hasher (prefix.VLLM).
 type HashConfig struct {
 	BlockSize int
 	Hasher    prefix.Hasher
