@@ -100,6 +100,16 @@ func BenchmarkRoute8K16Engines(b *testing.B) {
 
 	precise, err := NewRouter(RouterConfig{Engines: ids, Index: x})
 	require.NoError(b, err)
+	// The cases are what they say: the whole prompt (511 blocks) cached, the
+	// system prompt (64 blocks), nothing.
+	for _, c := range []struct {
+		tokens []int32
+		hit    int
+	}{{prompt, 511 * benchBS}, {append(append([]int32{}, prompt[:1024]...), seqTokens(benchTokens-1024, -9_000_000)...), 1024}, {unrelated, 0}} {
+		d, err := precise.Route(ctx, c.tokens, RouteOptions{DryRun: true})
+		require.NoError(b, err)
+		require.Equal(b, c.hit, d.HitTokens)
+	}
 	b.Run("precise/hit", func(b *testing.B) {
 		b.ReportAllocs()
 		loopCPU(b, func() {

@@ -25,6 +25,8 @@ type MemoryConfig struct {
 	MaxBatchHashes int
 	// SweepPerApply is how many node slots each Apply visits to reclaim entries of
 	// dropped or cleared engines (only while such entries may exist). Default 64.
+	// Until a sweep pass has visited every node, matching takes its exact but slower
+	// entry path (see Match).
 	SweepPerApply int
 }
 
@@ -88,7 +90,11 @@ type memEngine struct {
 }
 
 // MemoryIndex is the in-memory Index: sharded, bounded, LRU over keys. Matching takes
-// only shard read locks and reads engine state atomically. See Index.
+// only shard read locks and reads engine state atomically; while at most 64 engine
+// slots were ever used and no dead entry is left it reads one 32-byte table slot per
+// block (see memmatch.go). About 128 bytes per key held by one engine (a 32-byte
+// table slot at ≤ 3/4 load and a 64-byte node), 16 more per further engine beyond
+// two. See Index.
 type MemoryIndex struct {
 	cfg    MemoryConfig
 	shards []shard
