@@ -120,13 +120,12 @@ type Feed struct {
 // hashes = Σ hashes of ops[head:]; len(ops)−head batches and ops ≤ the bounds
 // except transiently after a failed call put ops back.
 type feedEngine struct {
-	id      EngineID
-	ops     []feedOp
-	hashes  int
-	batches int
-	queued  bool
-	lastSeq uint64 // the newest batch enqueued (valid if hasSeq)
-	hasSeq  bool
+	id        EngineID
+	ops       []feedOp
+	hashes    int
+	batches   int
+	queued    bool
+	overflows uint64 // times the queue overflowed
 }
 
 type opKind uint8
@@ -192,7 +191,6 @@ func (f *Feed) Apply(b Batch) error {
 		f.overflow(e, b.Seq)
 	}
 	f.push(e, op, n)
-	e.lastSeq, e.hasSeq = b.Seq, true
 	return nil
 }
 
@@ -236,6 +234,19 @@ func (f *Feed) control(e EngineID, op feedOp) error {
 	}
 	f.push(f.engine(e), op, 0)
 	return nil
+}
+
+// Overflows returns how many times engine e's queue overflowed: its queued batches
+// were discarded and the engine is resynced at the batch that overflowed, so the
+// index misses what the discarded batches stored. A source that can announce its
+// engine's cache again (ManagerSource) does so when this grows.
+func (f *Feed) Overflows(e EngineID) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if en := f.engines[e]; en != nil {
+		return en.overflows
+	}
+	return 0
 }
 
 // engine returns e's queue, creating it. Called under mu.
@@ -285,6 +296,7 @@ func (f *Feed) overflow(e *feedEngine, seq uint64) {
 	}
 	e.ops = e.ops[:0]
 	e.hashes, e.batches = 0, 0
+	e.overflows++
 	f.stats.Overflows++
 	f.finish(finished)
 	f.push(e, feedOp{kind: opLost, from: from, next: seq}, 0)

@@ -24,23 +24,24 @@ const MaxSourceBatchHashes = 4096
 // overflowed (TakeEvents reports dropped events) the source re-announces: the
 // engine is marked lost (stale, then resynced: its entries dropped) and the
 // Manager's cache, taken atomically with the reset of its queue
-// (paged.Manager.ResetEvents), is stored again. Nothing the Manager evicted stays
-// in the index, and nothing it caches is missing once the feed has applied the
-// batches.
+// (paged.Manager.ResetEvents), is stored again; the same when the feed's queue for
+// the engine overflowed (Feed.Overflows). Nothing the Manager evicted stays in the
+// index, and nothing it caches is missing once the feed has applied the batches.
 //
 // A ManagerSource is safe for concurrent use; Poll calls are serialized.
 type ManagerSource struct {
 	engine EngineID
 	m      *paged.Manager
 
-	mu      sync.Mutex
-	started bool
-	seq     uint64 // next batch number
-	resets  uint64
-	evs     []paged.Event
-	snap    []prefix.Hash
-	batch   []Event
-	hashes  []uint64
+	mu        sync.Mutex
+	started   bool
+	seq       uint64 // next batch number
+	resets    uint64
+	overflows uint64 // the feed's overflow count for the engine at the last Poll
+	evs       []paged.Event
+	snap      []prefix.Hash
+	batch     []Event
+	hashes    []uint64
 }
 
 // NewManagerSource returns a source for m as engine. Errors: ErrInvalidArgument for
@@ -59,7 +60,7 @@ func NewManagerSource(engine EngineID, m *paged.Manager) (*ManagerSource, error)
 func (s *ManagerSource) Engine() EngineID { return s.engine }
 
 // Resets returns how many times the source re-announced the Manager's cache after
-// dropped events (the first announcement not counted).
+// dropped events or a feed overflow (the first announcement not counted).
 func (s *ManagerSource) Resets() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,6 +74,7 @@ func (s *ManagerSource) Poll(f *Feed) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started {
+		s.overflows = f.Overflows(s.engine)
 		s.snap = s.m.ResetEvents(s.snap[:0])
 		if err := f.Restart(s.engine, s.seq); err != nil {
 			return 0, err
@@ -82,6 +84,9 @@ func (s *ManagerSource) Poll(f *Feed) (int, error) {
 	}
 	var dropped uint64
 	s.evs, dropped = s.m.TakeEvents(s.evs[:0])
+	if o := f.Overflows(s.engine); o != s.overflows { // the feed discarded batches
+		s.overflows, dropped = o, max(dropped, 1)
+	}
 	if dropped > 0 {
 		s.snap = s.m.ResetEvents(s.snap[:0])
 		lost := s.seq

@@ -204,3 +204,30 @@ func TestManagerSourceLargeSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []EngineMatch{{Engine: "big", Blocks: len(hs), GPUBlocks: len(hs)}}, ms)
 }
+
+// When the feed's queue for the engine overflows (its batches discarded), the source
+// announces the Manager's cache again at its next Poll.
+func TestManagerSourceReannouncesAfterFeedOverflow(t *testing.T) {
+	x := newMem(t, MemoryConfig{})
+	f := manualFeed(t, x, func(c *FeedConfig) { c.MaxQueuedBatches = 3 })
+	e := newSimEngine(t, 48, 1024, 7)
+	src, err := NewManagerSource("m", e.m)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for round := range 30 {
+		for range 5 { // several polls between flushes: the queue of 3 overflows
+			e.step(t)
+			_, err := src.Poll(f)
+			require.NoError(t, err)
+		}
+		if round%3 == 2 {
+			_, err := src.Poll(f) // sees the overflow: announces again
+			require.NoError(t, err)
+			require.NoError(t, f.Flush(ctx))
+			e.check(t, x, "m", 10)
+		}
+	}
+	require.Positive(t, f.Stats().Overflows)
+	require.Positive(t, src.Resets())
+	require.Positive(t, e.hits)
+}
