@@ -89,7 +89,11 @@ func (c *FeedConfig) fill() error {
 // queue overflows is resynced at its newest batch (entries dropped, never kept
 // behind a hole). An index that fails (Redis unreachable) keeps the queues
 // waiting, within their bounds, and is retried every RetryInterval; batches whose
-// fate is unknown are applied again (the index ignores duplicates). An engine whose
+// fate is unknown are applied again (the index ignores duplicates). Nothing is lost
+// that way, so an engine is marked stale only when its queue overflowed meanwhile
+// (it is then resynced once the index is back); routers cannot match an unreachable
+// index either (they route on load), and once it is back the entries lag the stream
+// by the queue, as they always lag it by the feed's latency. An engine whose
 // batches the index answers with Gap or Refused (another writer resynced it, or the
 // index lost state) is resynced at the batch and the batch applied again.
 //
