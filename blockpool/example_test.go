@@ -11,9 +11,9 @@ import (
 func Example() {
 	p, _ := blockpool.New(blockpool.Config{NumBlocks: 4, BlockSize: 2})
 	ids, _ := p.Allocate(nil, 2) // blocks 0 and 1
-	key := blockpool.Key{Hash: 42, Parent: blockpool.Root, Tokens: []int32{7, 8}}
-	_, _ = p.Cache(ids[0], key) // block 0 holds a full, computed block
-	_ = p.ReleaseTable(ids)     // tail first: 1 (unhashed) to the head, 0 to the tail
+	key := blockpool.Key{Hash: 42, Parent: 0, Tokens: []int32{7, 8}}
+	_, _ = p.Cache(ids[0], key, 1) // block 0 holds a full, computed block
+	_ = p.ReleaseTable(ids)        // tail first: 1 (unhashed) to the head, 0 to the tail
 	fmt.Println("free queue:", p.FreeOrder(nil))
 	id, ok := p.Lookup(key)
 	fmt.Println("hit:", id, ok)

@@ -36,9 +36,9 @@ func snapPool(p *Pool) poolSnap {
 func poolFixture(t testing.TB) *Pool {
 	p := newPool(t, 8, 2, nil)
 	ids, _ := p.Allocate(nil, 3)
-	_, err := p.Cache(ids[0], key(1, Root, 1, 2))
+	_, err := p.Cache(ids[0], key(1, 0, 1, 2), fresh())
 	require.NoError(t, err)
-	_, err = p.Cache(ids[2], key(2, Root, 3, 4))
+	_, err = p.Cache(ids[2], key(2, 0, 3, 4), fresh())
 	require.NoError(t, err)
 	require.NoError(t, p.Release(ids[2:]))
 	must(t, p)
@@ -79,7 +79,7 @@ func TestMisuse(t *testing.T) {
 			row{fmt.Sprintf("Release id=%d", id), expect(nil), true, func(p *Pool) error { return p.Release([]BlockID{1, id}) }},
 			row{fmt.Sprintf("ReleaseTable id=%d", id), expect(nil), true, func(p *Pool) error { return p.ReleaseTable([]BlockID{id, 1}) }},
 			row{fmt.Sprintf("Cache id=%d", id), ErrInvalidBlock, false, func(p *Pool) error { // 0 is already cached
-				_, err := p.Cache(id, key(9, Root, 9, 9))
+				_, err := p.Cache(id, key(9, 0, 9, 9), fresh())
 				return err
 			}},
 			row{fmt.Sprintf("views id=%d", id), nil, false, func(p *Pool) error {
@@ -90,7 +90,7 @@ func TestMisuse(t *testing.T) {
 				case !bad && (p.RefCount(id) != 1 || !cached || p.Writable(id)):
 					return fmt.Errorf("block 0 misread")
 				}
-				if _, ok := p.Lookup(key(1, p.Ref(id), 9, 9)); ok {
+				if _, ok := p.Lookup(key(1, p.Identity(id), 9, 9)); ok {
 					return fmt.Errorf("lookup through parent %d hit", id)
 				}
 				return nil
@@ -100,11 +100,11 @@ func TestMisuse(t *testing.T) {
 	rows = append(rows,
 		row{"Release twice", ErrInvalidBlock, false, func(p *Pool) error { return p.Release([]BlockID{1, 1}) }},
 		row{"Release free", ErrInvalidBlock, false, func(p *Pool) error { return p.Release([]BlockID{2}) }},
-		row{"Cache wrong length", ErrInvalidKey, false, func(p *Pool) error { _, err := p.Cache(1, key(9, Root, 9)); return err }},
-		row{"Cache free block", ErrInvalidBlock, false, func(p *Pool) error { _, err := p.Cache(3, key(9, Root, 9, 9)); return err }},
+		row{"Cache wrong length", ErrInvalidKey, false, func(p *Pool) error { _, err := p.Cache(1, key(9, 0, 9), fresh()); return err }},
+		row{"Cache free block", ErrInvalidBlock, false, func(p *Pool) error { _, err := p.Cache(3, key(9, 0, 9, 9), fresh()); return err }},
 		row{"ResetCache in use", ErrInUse, false, func(p *Pool) error { return p.ResetCache() }},
 		row{"Lookup wrong length", nil, false, func(p *Pool) error {
-			if _, ok := p.Lookup(key(1, Root, 1)); ok {
+			if _, ok := p.Lookup(key(1, 0, 1)); ok {
 				return errors.New("hit with a short key")
 			}
 			return nil
@@ -161,8 +161,22 @@ func TestConfigMisuse(t *testing.T) {
 		require.Equal(t, int64(math.MaxInt64), MetadataBytes(v, 16))
 		require.Equal(t, int64(math.MaxInt64), MetadataBytes(16, v))
 	}
-	require.Equal(t, int64(2*32+4*12+16+2*4), MetadataBytes(1, 2)) // with the free-queue sentinel
+	// One block and two sentinels (head zone, one level), the hash table, four 8-byte
+	// side tables, the decay heap's bound and two token ids.
+	require.Equal(t, int64(3*32+4*12+4*8+(2+64)*16+2*4), MetadataBytes(1, 2))
+	require.Equal(t, MetadataBytes(1, 2)+4*12+8, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, IndexChildren: true}))
+	require.Equal(t, MetadataBytes(1, 2)+254*32, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, Levels: MaxLevels}))
+	require.Equal(t, int64(math.MaxInt64), MetadataBytesFor(Config{NumBlocks: 1, Levels: MaxLevels + 1}))
+	// The largest pool of 16-token blocks still fits the limit.
+	_, err := New(Config{NumBlocks: MaxNumBlocks, BlockSize: 16, Levels: MaxLevels, IndexChildren: true})
+	require.True(t, errors.Is(err, ErrInvalidConfig), "with every option the largest pool is refused: %v", err)
+	require.LessOrEqual(t, MetadataBytes(MaxNumBlocks, 16), int64(MaxMetadataBytes))
 	p, err := New(Config{NumBlocks: 3})
 	require.NoError(t, err)
 	require.Equal(t, "unhashed-first", p.Policy().String())
+	for _, c := range []Config{{NumBlocks: 3, Levels: -1}, {NumBlocks: 3, Levels: 256}, {NumBlocks: 3, Levels: 4, DefaultLevel: 4},
+		{NumBlocks: 3, DefaultLevel: -1}, {NumBlocks: 3, DefaultLevel: 1}} {
+		_, err := New(c)
+		require.True(t, errors.Is(err, ErrInvalidConfig), "%+v: %v", c, err)
+	}
 }

@@ -66,14 +66,14 @@ func (m *Manager) markComputed(s *sequence, n int) {
 	ev := &m.events
 	runStart := -1 // first block of the current run of reported registrations
 	for j := s.numCached; j < full; j++ {
-		parent := blockpool.Root
+		var parent uint64
 		if j > 0 {
-			parent = m.pool.Ref(s.table[j-1])
+			parent = m.pool.Identity(s.table[j-1])
 		}
 		first, err := m.pool.Cache(s.table[j], blockpool.Key{
 			Hash: uint64(s.chain.Hash(j)), Parent: parent,
 			Tokens: s.tokens[j*m.bs : (j+1)*m.bs], Extra: s.chain.ExtraFingerprint(j),
-		})
+		}, m.newIdent())
 		if err != nil {
 			panic("paged: registering a computed block failed: " + err.Error())
 		}

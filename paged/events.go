@@ -3,6 +3,7 @@ package paged
 import (
 	"fmt"
 
+	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/prefix"
 )
 
@@ -91,9 +92,9 @@ func (m *Manager) TakeEvents(dst []Event) ([]Event, uint64) {
 }
 
 // onEvict is the pool's eviction hook (called inside Allocate, under the lock).
-func (m *Manager) onEvict(_ int32, h uint64, last bool) {
+func (m *Manager) onEvict(e *blockpool.Eviction) {
 	m.stats.evictions++
-	m.events.removed(prefix.Hash(h), last)
+	m.events.removed(prefix.Hash(e.Key.Hash), e.Last)
 }
 
 // eventQueue is the bounded event queue. Events and the hashes and tokens they carry

@@ -12,7 +12,7 @@ func (m *Manager) findHits(dst []blockpool.BlockID, c *prefix.Chain, tokens []in
 	if !m.caching() {
 		return dst
 	}
-	parent := blockpool.Root
+	var parent uint64
 	for i := range min(maxBlocks, c.Len()) {
 		id, ok := m.pool.Lookup(blockpool.Key{
 			Hash: uint64(c.Hash(i)), Parent: parent,
@@ -22,7 +22,7 @@ func (m *Manager) findHits(dst []blockpool.BlockID, c *prefix.Chain, tokens []in
 			break
 		}
 		dst = append(dst, id)
-		parent = m.pool.Ref(id)
+		parent = m.pool.Identity(id)
 	}
 	return dst
 }

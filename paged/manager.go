@@ -25,6 +25,10 @@ type Manager struct {
 	host     *blockpool.Pool // host tier, nil without one
 	scheme   *prefix.Scheme
 
+	// nextIdent is the identity the next freshly computed cached block gets
+	// (blockpool.Pool.Cache); identities are never reused.
+	nextIdent uint64
+
 	seqs      []sequence
 	freeSlots []int
 	live      int
@@ -71,6 +75,12 @@ func New(cfg Config) (*Manager, error) {
 	m.stats.init(cfg.StatsWindow)
 	m.events.init(cfg.Events, cfg.BlockSize)
 	return m, nil
+}
+
+// newIdent returns a fresh block identity.
+func (m *Manager) newIdent() uint64 {
+	m.nextIdent++
+	return m.nextIdent
 }
 
 // Config returns the configuration with the defaults of zero fields applied.

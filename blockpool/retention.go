@@ -1,0 +1,170 @@
+package blockpool
+
+import (
+	"container/heap"
+	"fmt"
+)
+
+// Retention is what a releaser asks for the cached blocks it releases: keep them at
+// Level (0..Levels-1) until the pool's clock reaches Expiry (0: never; see SetTime),
+// then at DefaultLevel. Free blocks of a lower level are evicted before any of a
+// higher level, and within a level least recently released first.
+//
+// The max rule: a cached block keeps the highest level any releaser asked for that
+// has not expired, with that request's expiry (the later one, or never, when two ask
+// for the same level). A block's level survives its holders (a hit and a release by a
+// default-level request leave a high level in place) and is forgotten when the block
+// is evicted or uncached. Uncached blocks carry no level: the release policy sends
+// them to the head zone (evicted before every level) or to the tail of DefaultLevel.
+type Retention struct {
+	Level  int
+	Expiry int64
+}
+
+// DefaultRetention returns the retention of a releaser that asks for nothing.
+func (p *Pool) DefaultRetention() Retention { return Retention{Level: p.defLevel} }
+
+func (p *Pool) checkRetention(r Retention) error {
+	if r.Level < 0 || r.Level >= p.levels || r.Expiry < 0 || r.Expiry > MaxTime {
+		return fmt.Errorf("%w: level %d not in [0, %d) or expiry %d not in [0, %d]", ErrInvalidRetention, r.Level, p.levels, r.Expiry, int64(MaxTime))
+	}
+	return nil
+}
+
+// retain applies the max rule to cached block id for a release asking r.
+func (p *Pool) retain(id BlockID, r Retention) {
+	b := &p.blocks[id]
+	cur, curExp := int(b.level), p.exp[id]
+	if curExp != 0 && curExp <= p.now {
+		cur, curExp = p.defLevel, 0
+	}
+	if r.Expiry != 0 && r.Expiry <= p.now || r.Level == p.defLevel {
+		r = Retention{Level: p.defLevel}
+	}
+	switch {
+	case r.Level > cur:
+		cur, curExp = r.Level, r.Expiry
+	case r.Level == cur && cur != p.defLevel && curExp != 0 && (r.Expiry == 0 || r.Expiry > curExp):
+		curExp = r.Expiry
+	}
+	b.level, p.exp[id] = uint8(cur), curExp
+}
+
+// resetLevel forgets a block's retention (evicted or uncached).
+func (p *Pool) resetLevel(id BlockID) {
+	p.blocks[id].level, p.exp[id] = uint8(p.defLevel), 0
+}
+
+// place links a block whose reference count reached zero into its free list: the head
+// zone after *headCursor (advancing it) if the policy says so, else the tail of its
+// level's list (DefaultLevel for an uncached block).
+func (p *Pool) place(id BlockID, headCursor *BlockID) {
+	b := &p.blocks[id]
+	cached := b.cached()
+	if p.policy.ToHead(cached) {
+		p.free.insertAfter(id, *headCursor, 0)
+		*headCursor = id
+		return
+	}
+	l := p.defLevel
+	if cached {
+		l = int(b.level)
+		switch e := p.exp[id]; {
+		case e != 0 && e <= p.now: // expired while held
+			p.resetLevel(id)
+			l = p.defLevel
+		case e != 0 && l != p.defLevel:
+			p.pushDecay(e, id)
+		}
+	}
+	p.free.pushTail(id, 1+l)
+}
+
+// Now returns the pool's clock (SetTime).
+func (p *Pool) Now() int64 { return p.now }
+
+// SetTime advances the pool's clock to now (0 ≤ now ≤ MaxTime, never backwards:
+// ErrInvalidRetention, changing nothing) and moves every free block whose retention
+// expired to the tail of DefaultLevel, in expiry order (ties by block id), as if
+// released at that moment. The clock is logical: any monotonic unit works.
+func (p *Pool) SetTime(now int64) error {
+	if now < p.now || now > MaxTime {
+		return fmt.Errorf("%w: time %d before the clock (%d) or after MaxTime", ErrInvalidRetention, now, p.now)
+	}
+	p.now = now
+	for len(p.decay) > 0 && p.decay[0].at <= now {
+		e := heap.Pop(&p.decay).(decayEntry)
+		b := &p.blocks[e.id]
+		if b.ref != 0 || p.exp[e.id] != e.at || int(b.list) != 1+int(b.level) || int(b.level) == p.defLevel {
+			continue // stale: retained, re-leveled or already moved since
+		}
+		p.free.remove(e.id)
+		p.resetLevel(e.id)
+		p.free.pushTail(e.id, 1+p.defLevel)
+	}
+	return nil
+}
+
+// Level returns block id's retention level and expiry (DefaultLevel and 0 for an
+// uncached or out-of-range block).
+func (p *Pool) Level(id BlockID) (level int, expiry int64) {
+	if !p.inRange(id) || !p.blocks[id].cached() {
+		return p.defLevel, 0
+	}
+	return int(p.blocks[id].level), p.exp[id]
+}
+
+// Levels returns the number of retention levels and the default level.
+func (p *Pool) Levels() (levels, defaultLevel int) { return p.levels, p.defLevel }
+
+// decayEntry schedules a free block's decay; it is stale unless the block is still
+// free at a non-default level with this expiry.
+type decayEntry struct {
+	at int64
+	id BlockID
+}
+
+type decayHeap []decayEntry
+
+func (h decayHeap) Len() int { return len(h) }
+func (h decayHeap) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].id < h[j].id
+}
+func (h decayHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *decayHeap) Push(x any)   { *h = append(*h, x.(decayEntry)) }
+func (h *decayHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// pushDecay schedules block id's decay at at. Stale entries are dropped when the heap
+// outgrows twice the pool, so it stays within MetadataBytesFor's bound.
+func (p *Pool) pushDecay(at int64, id BlockID) {
+	if len(p.decay) >= 2*p.NumBlocks()+64 {
+		live := p.decay[:0]
+		for _, e := range p.decay {
+			b := &p.blocks[e.id]
+			if b.ref == 0 && p.exp[e.id] == e.at && int(b.list) == 1+int(b.level) && int(b.level) != p.defLevel {
+				live = append(live, e)
+			}
+		}
+		p.decay = live
+		heap.Init(&p.decay)
+	}
+	heap.Push(&p.decay, decayEntry{at: at, id: id})
+}
+
+// flatten moves every free block to the default level's list, keeping the queue
+// order, and forgets every retention (after the cache was emptied). It allocates a
+// buffer of the free blocks (ResetCache and DropCached are rare).
+func (p *Pool) flatten() {
+	order := p.FreeOrder(make([]BlockID, 0, p.free.n))
+	p.free.init(p.blocks, p.free.base, p.free.lists)
+	for _, id := range order {
+		p.resetLevel(id)
+		p.free.pushTail(id, 1+p.defLevel)
+	}
+	p.decay = p.decay[:0]
+}
