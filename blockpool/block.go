@@ -22,8 +22,8 @@ type blockMeta struct {
 	// list is the free list the block is linked in while free: 0 is the head zone,
 	// 1+l the list of retention level l. Meaningless while ref > 0.
 	list uint8
-	// level is the block's retention level (0..Levels-1), kept across holders by the
-	// max rule (see Retention); DefaultLevel for a block that is not cached.
+	// level is the retention level kept for the block (0..Levels-1) by the max rule
+	// (see Retention), or levelNone: none kept (always for an uncached block).
 	level uint8
 	_     [2]byte
 	// hash is the content hash; meaningful only while cached.

@@ -8,7 +8,8 @@ import "fmt"
 //     circular list, the non-empty bitmap matches, and together they hold exactly
 //     NumFree blocks;
 //   - free + referenced = NumBlocks;
-//   - retention is ordered: every block in level l's list has level l; no block in a
+//   - retention is ordered: every block in level l's list has level l (or none, in
+//     DefaultLevel's list); no block in a
 //     list other than DefaultLevel's has expired (SetTime moved it), and each one
 //     with an expiry has a live decay entry;
 //   - a block is cached ⇔ it is on the dup list of the index head for its hash; every
@@ -36,7 +37,7 @@ func (p *Pool) CheckInvariants() error {
 				return fmt.Errorf("block %d in free list %d with ref %d", id, l, b.ref)
 			case int(b.list) != l:
 				return fmt.Errorf("block %d in free list %d says list %d", id, l, b.list)
-			case l > 0 && int(b.level) != l-1:
+			case l > 0 && int(b.level) != l-1 && !(l-1 == p.defLevel && b.level == levelNone):
 				return fmt.Errorf("block %d in the list of level %d has level %d", id, l-1, b.level)
 			case l > 0 && l-1 != p.defLevel && p.exp[id] != 0 && p.exp[id] <= p.now:
 				return fmt.Errorf("block %d at level %d expired at %d, clock %d", id, l-1, p.exp[id], p.now)
@@ -76,10 +77,10 @@ func (p *Pool) CheckInvariants() error {
 		if b.ref > 0 {
 			referenced++
 		}
-		if int(b.level) >= p.levels {
+		if b.level != levelNone && int(b.level) >= p.levels {
 			return fmt.Errorf("block %d has level %d of %d", i, b.level, p.levels)
 		}
-		if b.ref == 0 && b.list > 0 && int(b.level) != p.defLevel && p.exp[i] != 0 && !live[BlockID(i)] {
+		if b.ref == 0 && b.list > 0 && b.level != levelNone && int(b.level) != p.defLevel && p.exp[i] != 0 && !live[BlockID(i)] {
 			return fmt.Errorf("block %d at level %d expires at %d but no decay is scheduled", i, b.level, p.exp[i])
 		}
 		if (b.dupPrev == NoBlock) != (b.dupNext == NoBlock) {
@@ -93,7 +94,7 @@ func (p *Pool) CheckInvariants() error {
 			if _, ok := p.index.head.get(b.hash); !ok {
 				return fmt.Errorf("block %d cached under %x but the index lacks the hash", i, b.hash)
 			}
-		} else if int(b.level) != p.defLevel || p.exp[i] != 0 {
+		} else if b.level != levelNone || p.exp[i] != 0 {
 			return fmt.Errorf("uncached block %d has level %d expiry %d", i, b.level, p.exp[i])
 		}
 	}

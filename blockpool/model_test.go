@@ -82,15 +82,13 @@ func (m *model) retain(id BlockID) {
 	m.ref[id]++
 }
 
-// levelOf is a cached block's level, counting an expired one as the default.
-func (m *model) levelOf(id BlockID) (int, int64) {
-	if e := m.exp[id]; e != 0 && e <= m.now {
-		return m.def, 0
+// levelOf is the level a block is placed at: its kept level unless none is kept or
+// it expired.
+func (m *model) levelOf(id BlockID) int {
+	if l, ok := m.level[id]; ok && (m.exp[id] == 0 || m.exp[id] > m.now) {
+		return l
 	}
-	if l, ok := m.level[id]; ok {
-		return l, m.exp[id]
-	}
-	return m.def, 0
+	return m.def
 }
 
 func (m *model) release(ids []BlockID, r Retention) {
@@ -100,19 +98,18 @@ func (m *model) release(ids []BlockID, r Retention) {
 	}
 	for _, id := range ids {
 		_, cached := m.hash[id]
-		if cached && r.Level != m.def {
-			cur, ce := m.levelOf(id)
-			rl, re := r.Level, r.Expiry
-			if re != 0 && re <= m.now {
-				rl, re = m.def, 0
+		if cached && (r.Expiry == 0 || r.Expiry > m.now) {
+			cur, kept := m.level[id]
+			ce := m.exp[id]
+			if kept && ce != 0 && ce <= m.now {
+				kept = false
 			}
 			switch {
-			case rl > cur:
-				cur, ce = rl, re
-			case rl == cur && cur != m.def && ce != 0 && (re == 0 || re > ce):
-				ce = re
+			case !kept || r.Level > cur:
+				m.level[id], m.exp[id] = r.Level, r.Expiry
+			case r.Level == cur && ce != 0 && (r.Expiry == 0 || r.Expiry > ce):
+				m.exp[id] = r.Expiry
 			}
-			m.level[id], m.exp[id] = cur, ce
 		}
 		if m.ref[id] != 0 || slices.Contains(m.freeOrder(), id) || slices.Contains(head, id) {
 			continue
@@ -123,9 +120,10 @@ func (m *model) release(ids []BlockID, r Retention) {
 		}
 		l := m.def
 		if cached {
-			l, _ = m.levelOf(id)
-			if l == m.def {
-				m.level[id], m.exp[id] = m.def, 0
+			l = m.levelOf(id)
+			if kl, ok := m.level[id]; ok && l == m.def && kl != m.def {
+				delete(m.level, id) // expired while held
+				delete(m.exp, id)
 			}
 		}
 		m.lists[1+l] = append(m.lists[1+l], id)
@@ -152,7 +150,8 @@ func (m *model) setTime(now int64) {
 	})
 	for _, id := range due {
 		m.unlink(id)
-		m.level[id], m.exp[id] = m.def, 0
+		delete(m.level, id)
+		delete(m.exp, id)
 		m.lists[1+m.def] = append(m.lists[1+m.def], id)
 	}
 }

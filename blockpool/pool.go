@@ -39,7 +39,7 @@ func New(cfg Config) (*Pool, error) {
 	for i := range n {
 		b := &p.blocks[i]
 		b.dupPrev, b.dupNext = NoBlock, NoBlock
-		b.level = uint8(p.defLevel)
+		b.level = levelNone
 		if p.index.kids != nil {
 			p.index.kidPrev[i], p.index.kidNext[i] = NoBlock, NoBlock
 		}
@@ -139,7 +139,7 @@ func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
 		if b.cached() {
 			if p.onEvict != nil {
 				e := &p.ev
-				e.ID, e.Ident, e.Level, e.Last = id, p.index.ident[id], int(b.level), b.dupNext == id
+				e.ID, e.Ident, e.Level, e.Last = id, p.index.ident[id], p.levelOf(id), b.dupNext == id
 				e.Key = Key{Hash: b.hash, Parent: p.index.parent[id], Tokens: p.index.blockTokens(id), Extra: p.index.extra[id]}
 				p.onEvict(e)
 				e.Key.Tokens = nil
@@ -168,7 +168,8 @@ func (p *Pool) Retain(id BlockID) error {
 	return nil
 }
 
-// Release drops one reference from each block in ids, asking the default retention.
+// Release drops one reference from each block in ids, asking the default retention
+// (DefaultLevel, never expiring) for the cached ones.
 // Blocks that reach zero enter the free queue as the policy says, in the given
 // order: ids is in eviction-priority order (the first is evicted first among those
 // placed in the same list). A block released twice in ids loses two references. All
@@ -222,12 +223,11 @@ func (p *Pool) release(ids []BlockID, reversed bool, r Retention) error {
 		}
 		p.blocks[id].ref--
 	}
-	asks := r.Level != p.defLevel
 	headCursor := p.free.sentinel(0) // head-bound blocks keep their relative order
 	for i := range ids {
 		id := at(i)
 		b := &p.blocks[id]
-		if asks && b.cached() {
+		if b.cached() {
 			p.retain(id, r)
 		}
 		if b.ref != 0 || b.prev != NoBlock { // still held, or listed twice

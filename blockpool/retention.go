@@ -31,28 +31,42 @@ func (p *Pool) checkRetention(r Retention) error {
 	return nil
 }
 
-// retain applies the max rule to cached block id for a release asking r.
+// levelNone marks a block nobody asked a retention for (and every uncached block):
+// it is placed at DefaultLevel.
+const levelNone = 0xff
+
+// retain records a release asking r for cached block id (the max rule): the block
+// keeps the highest unexpired level asked for it, with that ask's expiry (the later
+// one, or never, when two ask for the same level). An ask that already expired asks
+// nothing; a kept level that expired counts as none.
 func (p *Pool) retain(id BlockID, r Retention) {
-	b := &p.blocks[id]
-	cur, curExp := int(b.level), p.exp[id]
-	if curExp != 0 && curExp <= p.now {
-		cur, curExp = p.defLevel, 0
+	if r.Expiry != 0 && r.Expiry <= p.now {
+		return
 	}
-	if r.Expiry != 0 && r.Expiry <= p.now || r.Level == p.defLevel {
-		r = Retention{Level: p.defLevel}
+	b := &p.blocks[id]
+	cur, ce := int(b.level), p.exp[id]
+	if cur != levelNone && ce != 0 && ce <= p.now {
+		cur = levelNone
 	}
 	switch {
-	case r.Level > cur:
-		cur, curExp = r.Level, r.Expiry
-	case r.Level == cur && cur != p.defLevel && curExp != 0 && (r.Expiry == 0 || r.Expiry > curExp):
-		curExp = r.Expiry
+	case cur == levelNone || r.Level > cur:
+		b.level, p.exp[id] = uint8(r.Level), r.Expiry
+	case r.Level == cur && ce != 0 && (r.Expiry == 0 || r.Expiry > ce):
+		p.exp[id] = r.Expiry
 	}
-	b.level, p.exp[id] = uint8(cur), curExp
 }
 
-// resetLevel forgets a block's retention (evicted or uncached).
+// resetLevel forgets a block's retention (evicted, uncached or decayed).
 func (p *Pool) resetLevel(id BlockID) {
-	p.blocks[id].level, p.exp[id] = uint8(p.defLevel), 0
+	p.blocks[id].level, p.exp[id] = levelNone, 0
+}
+
+// levelOf is the level block id is placed at now.
+func (p *Pool) levelOf(id BlockID) int {
+	if l := int(p.blocks[id].level); l != levelNone && (p.exp[id] == 0 || p.exp[id] > p.now) {
+		return l
+	}
+	return p.defLevel
 }
 
 // place links a block whose reference count reached zero into its free list: the head
@@ -68,12 +82,9 @@ func (p *Pool) place(id BlockID, headCursor *BlockID) {
 	}
 	l := p.defLevel
 	if cached {
-		l = int(b.level)
-		switch e := p.exp[id]; {
-		case e != 0 && e <= p.now: // expired while held
-			p.resetLevel(id)
-			l = p.defLevel
-		case e != 0 && l != p.defLevel:
+		if l = p.levelOf(id); l == p.defLevel && p.blocks[id].level != uint8(l) {
+			p.resetLevel(id) // none, or expired while held
+		} else if e := p.exp[id]; e != 0 && l != p.defLevel {
 			p.pushDecay(e, id)
 		}
 	}
@@ -94,8 +105,7 @@ func (p *Pool) SetTime(now int64) error {
 	p.now = now
 	for len(p.decay) > 0 && p.decay[0].at <= now {
 		e := heap.Pop(&p.decay).(decayEntry)
-		b := &p.blocks[e.id]
-		if b.ref != 0 || p.exp[e.id] != e.at || int(b.list) != 1+int(b.level) || int(b.level) == p.defLevel {
+		if !p.decays(e) {
 			continue // stale: retained, re-leveled or already moved since
 		}
 		p.free.remove(e.id)
@@ -105,10 +115,19 @@ func (p *Pool) SetTime(now int64) error {
 	return nil
 }
 
-// Level returns block id's retention level and expiry (DefaultLevel and 0 for an
-// uncached or out-of-range block).
+// decays reports whether a decay entry is live: its block is still free in the list
+// of a non-default level it was placed at with this expiry.
+func (p *Pool) decays(e decayEntry) bool {
+	b := &p.blocks[e.id]
+	return b.ref == 0 && p.exp[e.id] == e.at && b.level != levelNone && int(b.level) != p.defLevel && int(b.list) == 1+int(b.level)
+}
+
+// Level returns the retention level kept for block id and its expiry (0: never), as
+// recorded by the max rule; DefaultLevel and 0 when none is kept (an uncached block,
+// one nobody asked a level for, one whose level decayed, or an out-of-range id). A
+// held block's kept level may have expired; it then counts as none when released.
 func (p *Pool) Level(id BlockID) (level int, expiry int64) {
-	if !p.inRange(id) || !p.blocks[id].cached() {
+	if !p.inRange(id) || p.blocks[id].level == levelNone {
 		return p.defLevel, 0
 	}
 	return int(p.blocks[id].level), p.exp[id]
@@ -145,8 +164,7 @@ func (p *Pool) pushDecay(at int64, id BlockID) {
 	if len(p.decay) >= 2*p.NumBlocks()+64 {
 		live := p.decay[:0]
 		for _, e := range p.decay {
-			b := &p.blocks[e.id]
-			if b.ref == 0 && p.exp[e.id] == e.at && int(b.list) == 1+int(b.level) && int(b.level) != p.defLevel {
+			if p.decays(e) {
 				live = append(live, e)
 			}
 		}
