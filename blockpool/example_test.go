@@ -28,17 +28,18 @@ func Example() {
 // Retention levels: a block released at a higher level outlives default ones until
 // its level expires on the pool's logical clock.
 func ExamplePool_ReleaseWith() {
-	p, _ := blockpool.New(blockpool.Config{NumBlocks: 3, BlockSize: 1, Levels: 2})
-	ids, _ := p.Allocate(nil, 3)
+	p, _ := blockpool.New(blockpool.Config{NumBlocks: 4, BlockSize: 1, Levels: 2})
+	ids, _ := p.Allocate(nil, 4)
 	for i, id := range ids {
 		_, _ = p.Cache(id, blockpool.Key{Hash: uint64(i), Tokens: []int32{int32(i)}}, uint64(i+1))
 	}
 	_ = p.ReleaseWith(ids[:1], blockpool.Retention{Level: 1, Expiry: 10}) // a system prompt
-	_ = p.Release(ids[1:])
+	_ = p.Release(ids[1:3])
 	fmt.Println("eviction order:", p.FreeOrder(nil))
 	_ = p.SetTime(10) // block 0's level expires: it joins the default level's tail
+	_ = p.Release(ids[3:])
 	fmt.Println("at time 10:", p.FreeOrder(nil))
 	// Output:
 	// eviction order: [1 2 0]
-	// at time 10: [1 2 0]
+	// at time 10: [1 2 0 3]
 }
