@@ -19,10 +19,9 @@ func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
 	if s.claimed {
 		return AdmitNever, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
-	m.hitBuf = m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
 	required := m.blocksFor(len(s.tokens) + lookahead)
-	for _, b := range m.hitBuf {
-		if m.pool.RefCount(b) > 0 {
+	for _, h := range m.lookupSeq(s).hits {
+		if !h.host && m.pool.RefCount(h.id) > 0 {
 			required--
 		}
 	}
