@@ -27,3 +27,12 @@ func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
 	}
 	return m.admit(required), nil
 }
+
+// chainHash returns the hash of block j of a live sequence (tests only, not locked).
+func (m *Manager) chainHash(id SeqID, j int) uint64 {
+	s, err := m.seq(id)
+	if err != nil {
+		panic(err)
+	}
+	return uint64(s.chain.Hash(j))
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/pagedkv/pagedkv/blockpool"
 )
 
 // The fuzzer drives the Manager with random operations — every exported method,
@@ -80,6 +82,16 @@ type fuzzer struct {
 	narg int
 	rec  *recorder
 	sync bool // the recorder's view is complete (no event lost since the last clear)
+	ext  byte // FuzzTiers' extended flags
+	// tiers: a FuzzTiers input; freed sequences are kept in history for prompts
+	// that come back (multi-turn traffic: host hits)
+	tiers   bool
+	history []*modelSeq
+	// truth holds a digest of every (block hash, KV contents) pair the engine ever
+	// computed for a full block: a cached block, in either tier, must hold one.
+	truth map[uint64]bool
+	pins  []PinID
+	deadPins []PinID
 
 	slots []int64 // scratch
 	evBuf []Event
@@ -157,9 +169,64 @@ func (f *fuzzer) opts(salt int) SeqOptions {
 	return SeqOptions{CacheSalt: []string{"", "a", "b"}[salt]}
 }
 
-func (f *fuzzer) copyBlocks(dst, src []uint64, copies []BlockCopy) {
+// perform performs a copy list in list order, each copy between the tiers its Dir
+// names, as an engine would.
+func (f *fuzzer) perform(copies []BlockCopy) {
 	for _, c := range copies {
+		src, dst := f.kv, f.kv
+		switch c.Dir {
+		case DeviceToHost:
+			dst = f.host
+		case HostToDevice:
+			src = f.host
+		case DeviceToDevice:
+		default:
+			f.fatalf("copy %+v has no direction", c)
+		}
 		copy(dst[int(c.Dst)*f.bs:int(c.Dst+1)*f.bs], src[int(c.Src)*f.bs:int(c.Src+1)*f.bs])
+	}
+}
+
+// blockDigest fingerprints a block's hash and KV contents.
+func blockDigest(hash uint64, kv []uint64) uint64 {
+	h := hash*0x9E3779B97F4A7C15 | 1
+	for _, v := range kv {
+		h = (h ^ v) * 1099511628211
+	}
+	return h
+}
+
+// recordTruth records the contents of every full block of s within [0, to) as the
+// engine computes them.
+func (f *fuzzer) recordTruth(s *modelSeq, to int) {
+	fps := make([]uint64, f.bs)
+	for j := range min(to, len(s.tokens)) / f.bs {
+		for i := range fps {
+			fps[i] = s.fp(j*f.bs + i)
+		}
+		f.truth[blockDigest(f.m.chainHash(s.id, j), fps)] = true
+	}
+}
+
+// checkTruth verifies that every cached block of both tiers holds KV the engine
+// computed for its hash (host copies' hashes are true; onloads and offloads moved
+// the right contents).
+func (f *fuzzer) checkTruth() {
+	m := f.m
+	for tier, pool := range map[string]*blockpool.Pool{"device": m.pool, "host": m.host} {
+		if pool == nil {
+			continue
+		}
+		store := f.kv
+		if tier == "host" {
+			store = f.host
+		}
+		for id := range int32(pool.NumBlocks()) {
+			h, ok := pool.Hash(id)
+			if ok && !f.truth[blockDigest(h, store[int(id)*f.bs:int(id+1)*f.bs])] {
+				f.fatalf("%s block %d is cached under %x but holds KV never computed for it", tier, id, h)
+			}
+		}
 	}
 }
 
@@ -184,6 +251,21 @@ func (f *fuzzer) write(s *modelSeq, from, to int) {
 	for i, sl := range f.slotsOf(s, from, to) {
 		f.kv[sl] = s.fp(from + i)
 	}
+	f.recordTruth(s, to)
+}
+
+// reserved models the engine after a reservation of n tokens plus la lookahead
+// slots at computed: it writes garbage into the slots, or, with RegisterAtReserve,
+// computes the known tokens among them right away (they may be shared from now on:
+// vLLM's premise) and writes garbage into the slots past the tokens only.
+func (f *fuzzer) reserved(s *modelSeq, n, la int) {
+	if f.m.cfg.RegisterAtReserve {
+		known := min(s.computed+n+la, len(s.tokens))
+		f.write(s, s.computed, known)
+		f.scribble(s, known, s.computed+n+la)
+		return
+	}
+	f.scribble(s, s.computed, s.computed+n+la)
 }
 
 // checkSeq compares one sequence's counters with the model and, on the device, reads
@@ -225,6 +307,7 @@ func (f *fuzzer) fullCheck() {
 			f.fatalf("event view: %v", err)
 		}
 	}
+	f.checkTruth()
 }
 
 // drainEvents takes the queued events; a loss desynchronises the consumer until the

@@ -1,6 +1,7 @@
 package paged
 
 import (
+	"errors"
 	"math"
 	"slices"
 
@@ -38,19 +39,22 @@ func (f *fuzzer) reserve() {
 		return
 	}
 	if !s.started {
-		if res.Claimed%bs != 0 || res.Claimed > len(s.tokens)-max(k, 1) || (m.cfg.DisablePrefixCaching && res.Claimed != 0) {
-			f.fatalf("claimed %d of %d tokens reserving %d", res.Claimed, len(s.tokens), k)
+		whole := res.Claimed - res.PartialTokens
+		if whole%bs != 0 || res.PartialTokens < 0 || res.PartialTokens >= bs || res.Onloaded%bs != 0 || res.Onloaded > whole ||
+			res.Claimed > len(s.tokens)-max(k, 1) || (m.cfg.DisablePrefixCaching && res.Claimed != 0) ||
+			(!m.cfg.PartialBlockReuse && res.PartialTokens != 0) || (!m.tier.on && res.Onloaded != 0) {
+			f.fatalf("claimed %+v of %d tokens reserving %d", res, len(s.tokens), k)
 		}
 		s.started, s.computed = true, res.Claimed
-	} else if res.Claimed != 0 {
-		f.fatalf("claimed %d after the start", res.Claimed)
+	} else if res.Claimed != 0 || res.Onloaded != 0 || res.PartialTokens != 0 {
+		f.fatalf("claimed %+v after the start", res)
 	}
 	if res.Start != s.computed || res.N != k {
 		f.fatalf("reservation %+v, computed %d", res, s.computed)
 	}
-	f.copyBlocks(f.kv, f.kv, res.Copies)
+	f.perform(res.Copies)
 	s.reserved = max(s.reserved, s.computed+k+la)
-	f.scribble(s, s.computed, s.computed+k+la)
+	f.reserved(s, k, la)
 	f.checkSeq(s)
 }
 
@@ -59,13 +63,19 @@ func (f *fuzzer) admit() {
 	if s == nil {
 		return
 	}
-	m := f.m
 	maxNew, la := f.num(3*f.bs+2), f.num(3)
 	if f.next() < 200 {
 		maxNew, la = max(1, maxNew), max(0, min(la, 2))
 	}
+	f.admitSeq(s, maxNew, la)
+}
+
+// admitSeq admits s and checks the admission against the side-effect-free answers.
+func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
+	m := f.m
 	f.note("admit id, maxNew, lookahead", int(s.id), maxNew, la)
-	cached, _ := m.CachedPrefix(s.id)
+	tiers, _ := m.CachedPrefixTiers(s.id)
+	cached := tiers.Tokens
 	worst, werr := m.CanAdmit(len(s.tokens), la)
 	before := f.digest()
 	adm, err := m.Admit(s.id, maxNew, la, nil)
@@ -83,9 +93,10 @@ func (f *fuzzer) admit() {
 	}
 	f.expectErr(err, 0)
 	f.expectErr(werr, 0)
-	if adm.Cached != cached {
-		f.fatalf("Admit found %d cached tokens, CachedPrefix %d", adm.Cached, cached)
+	if adm.Cached != cached && !(adm.Admission == AdmitNow && adm.Cached == cached-tiers.Partial) {
+		f.fatalf("Admit found %d cached tokens, CachedPrefix %+v", adm.Cached, tiers)
 	}
+	cached = adm.Cached // less the partial block when only holding its source did not fit
 	// CanAdmit assumes no hits: it can only be more pessimistic than Admit.
 	if (worst == AdmitNow && adm.Admission != AdmitNow) || (adm.Admission == AdmitNever && worst != AdmitNever) {
 		f.fatalf("Admit says %v, CanAdmit %v", adm.Admission, worst)
@@ -97,11 +108,13 @@ func (f *fuzzer) admit() {
 		return
 	}
 	n := min(maxNew, len(s.tokens)-cached)
-	if adm.Claimed != cached || adm.Start != cached || adm.N != n || len(adm.Copies) != 0 {
-		f.fatalf("admitted %+v, want claimed/start %d and N %d", adm, cached, n)
+	if adm.Claimed != cached || adm.Start != cached || adm.N != n || adm.Onloaded != tiers.Host ||
+		adm.PartialTokens != cached-tiers.Device-tiers.Host || (!m.tier.on && len(adm.Copies) != min(1, adm.PartialTokens)) {
+		f.fatalf("admitted %+v, want claimed/start %d and N %d, tiers %+v", adm, cached, n, tiers)
 	}
+	f.perform(adm.Copies)
 	s.started, s.computed, s.reserved = true, cached, cached+n+la
-	f.scribble(s, s.computed, s.reserved)
+	f.reserved(s, n, la)
 	f.checkSeq(s)
 }
 
@@ -111,6 +124,11 @@ func (f *fuzzer) decode() {
 	if f.next() < 200 {
 		la = max(0, min(la, 1))
 	}
+	f.decodeBatch(batch, ids, dup, la)
+}
+
+// decodeBatch runs one DecodeStep of ids (batch's, plus a repeated one if dup).
+func (f *fuzzer) decodeBatch(batch []*modelSeq, ids []SeqID, dup bool, la int) {
 	tks := make([]int32, len(ids))
 	for i := range tks {
 		tks[i] = int32(f.next() % 3)
@@ -142,11 +160,11 @@ func (f *fuzzer) decode() {
 	if f.expectErr(err, before, nil, ErrNoSpace) {
 		return
 	}
-	f.copyBlocks(f.kv, f.kv, copies)
+	f.perform(copies)
 	for i, s := range batch {
 		s.tokens = append(s.tokens, tks[i])
 		s.reserved = max(s.reserved, s.computed+1+la)
-		f.scribble(s, s.computed, s.computed+1+la)
+		f.reserved(s, 1, la)
 		if want := f.slotsOf(s, s.computed, s.computed+1); want[0] != slots[i] {
 			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])
 		}
@@ -175,15 +193,16 @@ func (f *fuzzer) swapOut() {
 		f.expectErr(err, before, ErrNoHostTier)
 	case f.expectErr(err, before, nil, ErrNoSpace):
 	default:
-		if len(copies) != (s.computed+bs-1)/bs {
+		swapCopies := copies[len(copies)-min(len(copies), (s.computed+bs-1)/bs):] // after queued write-throughs
+		if len(swapCopies) != (s.computed+bs-1)/bs {
 			f.fatalf("%d copies for %d computed tokens", len(copies), s.computed)
 		}
-		for j, c := range copies { // block j of the table, in order
-			if c.Src != table[j] {
-				f.fatalf("copy %d from %d, table has %d", j, c.Src, table[j])
+		for j, c := range swapCopies { // block j of the table, in order
+			if c.Src != table[j] || c.Dir != DeviceToHost {
+				f.fatalf("copy %d %+v, table has %d", j, c, table[j])
 			}
 		}
-		f.copyBlocks(f.host, f.kv, copies)
+		f.perform(copies)
 		s.swapped, s.reserved = true, s.computed
 		f.checkSeq(s)
 	}
@@ -201,6 +220,12 @@ func (f *fuzzer) swapIn() {
 	if want := 0; !s.swapped && need != want {
 		f.fatalf("SwapInBlocks %d for a sequence on the device", need)
 	}
+	verdict, verr := m.CanSwapIn(s.id, 0)
+	if !s.swapped {
+		f.expectErr(verr, 0, ErrInvalidArgument)
+	} else if f.expectErr(verr, 0); verdict == AdmitNow && need > m.Stats().FreeBlocks {
+		f.fatalf("CanSwapIn now with %d free blocks for %d", m.Stats().FreeBlocks, need)
+	}
 	before := f.digest()
 	copies, err := m.SwapIn(s.id, nil)
 	switch {
@@ -211,10 +236,16 @@ func (f *fuzzer) swapIn() {
 			f.fatalf("SwapIn refused with %d free blocks for %d", m.Stats().FreeBlocks, need)
 		}
 	default:
-		if len(copies) != need {
-			f.fatalf("%d copies, SwapInBlocks said %d", len(copies), need)
+		swapIns := 0
+		for _, c := range copies {
+			if c.Dir == HostToDevice {
+				swapIns++
+			}
 		}
-		f.copyBlocks(f.kv, f.host, copies)
+		if swapIns != need || (!m.tier.on && len(copies) != need) {
+			f.fatalf("%d copies (%d swap-ins), SwapInBlocks said %d", len(copies), swapIns, need)
+		}
+		f.perform(copies)
 		s.swapped = false
 		f.checkSeq(s)
 	}
@@ -228,7 +259,7 @@ func (f *fuzzer) lookups() {
 	if s, _ := f.pick(); s != nil {
 		c, err := m.CachedPrefix(s.id)
 		f.expectErr(err, 0)
-		if c%f.bs != 0 || c >= len(s.tokens) {
+		if c >= len(s.tokens) {
 			f.fatalf("CachedPrefix %d of %d tokens", c, len(s.tokens))
 		}
 		c2, err := m.LookupPrompt(s.tokens, s.opts)
@@ -236,6 +267,9 @@ func (f *fuzzer) lookups() {
 			f.expectErr(err, 0, ErrInvalidArgument)
 		} else if f.expectErr(err, 0); c2 != c {
 			f.fatalf("LookupPrompt %d, CachedPrefix %d", c2, c)
+		}
+		if c%f.bs != 0 && !m.cfg.PartialBlockReuse {
+			f.fatalf("CachedPrefix %d without partial reuse", c)
 		}
 	}
 	p, la := f.num(40), f.num(3)
@@ -290,6 +324,10 @@ func (f *fuzzer) deadCalls(id SeqID) {
 	_, err = m.SwapIn(id, nil)
 	errs = append(errs, err)
 	_, err = m.SwapInBlocks(id)
+	errs = append(errs, err)
+	_, err = m.CanSwapIn(id, 0)
+	errs = append(errs, err)
+	_, err = m.CachedPrefixTiers(id)
 	errs = append(errs, err)
 	for i, err := range errs {
 		f.note("call i on dead id", i, int(id))
@@ -363,4 +401,178 @@ func outside(mm []prefix.MMItem, n int) bool {
 		}
 	}
 	return false
+}
+
+// pin pins a live sequence's tokens (or a prefix of them), with full-range checks.
+func (f *fuzzer) pin() {
+	m := f.m
+	s, _ := f.pick()
+	var prompt []int32
+	opts := SeqOptions{}
+	if s != nil {
+		k := f.num(len(s.tokens) + 1)
+		if k < 0 || k > len(s.tokens) {
+			k = len(s.tokens)
+		}
+		prompt, opts = s.tokens[:k], s.opts
+		opts.MM = nil
+		if outside(s.opts.MM, len(prompt)) {
+			return
+		}
+		opts.MM = s.opts.MM
+	}
+	f.note("pin tokens", len(prompt))
+	before := f.digest()
+	st := m.Stats()
+	id, n, err := m.Pin(prompt, opts)
+	switch {
+	case len(prompt) == 0:
+		f.expectErr(err, before, ErrInvalidArgument)
+	case f.expectErr(err, before, nil, ErrNotCached, ErrPinLimit):
+		if errors.Is(err, ErrPinLimit) && st.PinnedBlocks+(len(prompt)/f.bs) <= m.maxPinned() {
+			f.fatalf("ErrPinLimit with %d pinned of %d for %d tokens", st.PinnedBlocks, m.maxPinned(), len(prompt))
+		}
+	default:
+		if n%f.bs != 0 || n == 0 || n > len(prompt) || id == 0 {
+			f.fatalf("pinned %d tokens of %d (id %d)", n, len(prompt), id)
+		}
+		f.pins = append(f.pins, id)
+	}
+}
+
+// unpin unpins a live pin, or tries a dead or made-up one.
+func (f *fuzzer) unpin() {
+	m := f.m
+	if len(f.pins) > 0 && f.next()%4 != 0 {
+		i := f.next() % len(f.pins)
+		id := f.pins[i]
+		f.note("unpin", int(id))
+		f.expectErr(m.Unpin(id), 0)
+		f.pins = slices.Delete(f.pins, i, i+1)
+		f.deadPins = append(f.deadPins, id)
+		return
+	}
+	bad := []PinID{0, math.MaxUint64, 1 << 32}
+	if len(f.deadPins) > 0 {
+		bad = append(bad, f.deadPins[f.next()%len(f.deadPins)])
+	}
+	id := bad[f.next()%len(bad)]
+	if slices.Contains(f.pins, id) {
+		return
+	}
+	f.note("unpin a bad id", int(id))
+	f.expectErr(m.Unpin(id), f.digest(), ErrUnknownPin)
+}
+
+// clock advances the clock (or tries to move it back).
+func (f *fuzzer) clock() {
+	m := f.m
+	now := m.Clock()
+	d := int64(f.num(4))
+	f.note("clock +", int(d))
+	before := f.digest()
+	err := m.SetClock(now + d)
+	if d < 0 || now+d > MaxTime || now+d < 0 {
+		f.expectErr(err, before, ErrInvalidArgument)
+		return
+	}
+	f.expectErr(err, 0)
+	if m.Clock() != now+d {
+		f.fatalf("clock %d, set %d", m.Clock(), now+d)
+	}
+}
+
+// tierQuestions asks the tiered questions and checks them against each other.
+func (f *fuzzer) tierQuestions() {
+	m := f.m
+	f.note("tiers")
+	before := f.digest()
+	if s, _ := f.pick(); s != nil {
+		h, err := m.CachedPrefixTiers(s.id)
+		f.expectErr(err, 0)
+		c, _ := m.CachedPrefix(s.id)
+		if h.Tokens != c || h.Tokens != h.Device+h.Host+h.Partial || h.Device%f.bs != 0 || h.Host%f.bs != 0 ||
+			h.Partial >= f.bs || h.Partial < 0 || (!m.tier.on && h.Host != 0) || (!m.cfg.PartialBlockReuse && h.Partial != 0) {
+			f.fatalf("CachedPrefixTiers %+v, CachedPrefix %d", h, c)
+		}
+		if !outside(s.opts.MM, len(s.tokens)) {
+			h2, err := m.LookupPromptTiers(s.tokens, s.opts)
+			if f.expectErr(err, 0); h2 != h {
+				f.fatalf("LookupPromptTiers %+v, CachedPrefixTiers %+v", h2, h)
+			}
+		}
+		la := f.num(3)
+		v, err := m.CanSwapIn(s.id, la)
+		switch {
+		case la < 0 || la > MaxSeqLen:
+			f.expectErr(err, 0, ErrInvalidArgument)
+		case !s.swapped:
+			f.expectErr(err, 0, ErrInvalidArgument)
+		default:
+			f.expectErr(err, 0)
+			need, _ := m.SwapInBlocks(s.id)
+			if v == AdmitNever && need+m.WatermarkBlocks() <= m.cfg.NumBlocks && la == 0 && len(s.tokens) == s.computed {
+				f.fatalf("CanSwapIn never for %d blocks", need)
+			}
+		}
+	}
+	if f.digest() != before {
+		f.fatalf("tier questions changed the manager")
+	}
+}
+
+// turn is one request's life in a row, as multi-turn traffic makes it: a prompt
+// that extends a live or a freed sequence's tokens (a conversation coming back) or
+// a new one, admitted whole, computed, decoded for a few tokens and, three times in
+// four, freed. It drives evictions, offloads, onloads and partial reuse far more often
+// than independent operations do.
+func (f *fuzzer) turn() {
+	m, bs := f.m, f.bs
+	var prompt []int32
+	opts := SeqOptions{}
+	var base *modelSeq
+	switch r := f.next() % 4; {
+	case r < 2 && len(f.history) > 0: // mostly a recent conversation
+		base = f.history[max(0, len(f.history)-1-f.next()%6)]
+	case r < 3:
+		base, _ = f.pick()
+	}
+	if base != nil {
+		cut := len(base.tokens)
+		if f.next()%2 == 0 {
+			cut = f.next() % (cut + 1) // diverge inside (partial reuse)
+		}
+		prompt = append(prompt, base.tokens[:cut]...)
+		opts.CacheSalt = base.opts.CacheSalt
+	}
+	for range 1 + f.next()%(2*bs) {
+		prompt = append(prompt, int32(f.next()%3))
+	}
+	if f.ext&xPriority != 0 {
+		opts.Priority, opts.PriorityDuration = f.next()%21*10-100, int64(f.next()%4)
+	}
+	f.note("turn: add len", len(prompt))
+	id, err := m.Add(prompt, opts)
+	f.expectErr(err, 0)
+	s := &modelSeq{id: id, tokens: prompt, opts: opts}
+	f.seqs = append(f.seqs, s)
+	f.admitSeq(s, len(prompt), 0)
+	if !s.started {
+		return // waiting: AdmitLater
+	}
+	f.mark(s, s.reserved-s.computed)
+	for range f.next() % 3 {
+		f.decodeBatch([]*modelSeq{s}, []SeqID{s.id}, false, 0)
+		if s.reserved > s.computed {
+			f.mark(s, 1)
+		}
+	}
+	if f.next()%4 != 0 {
+		f.note("turn: free", int(s.id))
+		f.checkSeq(s)
+		f.expectErr(m.Free(s.id), 0)
+		f.seqs = f.seqs[:len(f.seqs)-1]
+		f.dead = append(f.dead, s.id)
+		f.history = append(f.history, s)
+	}
 }
