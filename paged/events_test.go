@@ -16,7 +16,7 @@ import (
 type recorder struct {
 	distinct bool
 	count    map[mediumHash]int // (tier, hash) → blocks carrying it (distinct: 0 or 1)
-	stored   []Event             // copies of every BlockStored seen
+	stored   []Event            // copies of every BlockStored seen
 	removed  []prefix.Hash
 	cleared  int
 	err      error

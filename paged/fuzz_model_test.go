@@ -89,8 +89,8 @@ type fuzzer struct {
 	history []*modelSeq
 	// truth holds a digest of every (block hash, KV contents) pair the engine ever
 	// computed for a full block: a cached block, in either tier, must hold one.
-	truth map[uint64]bool
-	pins  []PinID
+	truth    map[uint64]bool
+	pins     []PinID
 	deadPins []PinID
 
 	slots []int64 // scratch
