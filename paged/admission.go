@@ -134,7 +134,7 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 		out.Admission = AdmitLater
 		return out, nil
 	}
-	m.begin(copies)
+	m.begin(copies, l)
 	out.Reservation = m.claim(s, l)
 	out.Cached = s.computed
 	out.Start, out.N = s.computed, min(maxNew, len(s.tokens)-s.computed)

@@ -37,7 +37,7 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 	if need > m.pool.NumFree() {
 		return copies, errf(ErrNoSpace, "batch of %d needs %d blocks, %d free", len(ids), need, m.pool.NumFree())
 	}
-	m.begin(copies)
+	m.begin(copies, nil)
 	for i, s := range batch {
 		m.appendTokens(s, tokens[i:i+1])
 		m.applyReserve(s, s.computed+1+lookahead, s.computed+1)

@@ -78,9 +78,14 @@ func (t *hostTier) reset() {
 }
 
 // begin starts a call that returns a copy list: copies the engine must perform are
-// appended to m.out from now on. Queued write-through copies come first.
-func (m *Manager) begin(copies []BlockCopy) {
+// appended to m.out from now on. A claim's sources (l, nil for other calls) are held
+// first, so that no host allocation of this call can reuse them; then the queued
+// write-through copies come first in the list.
+func (m *Manager) begin(copies []BlockCopy, l *lookup) {
 	m.out, m.inCall = copies, true
+	if l != nil {
+		m.holdSources(l)
+	}
 	if len(m.tier.wt) > 0 {
 		m.flushWriteThrough()
 	}

@@ -77,7 +77,7 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 		if need := m.planReserve(s, 0, s.computed, target); need > m.pool.NumFree() {
 			return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 		}
-		m.begin(copies)
+		m.begin(copies, nil)
 		m.applyReserve(s, target, s.computed+n)
 		return Reservation{Start: s.computed, N: n, Copies: m.end()}, nil
 	}
@@ -86,7 +86,7 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 	if need := m.planClaim(s, l, n, lookahead); need > m.pool.NumFree() {
 		return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 	}
-	m.begin(copies)
+	m.begin(copies, l)
 	res := m.claim(s, l)
 	res.Start, res.N = s.computed, n
 	m.applyReserve(s, s.computed+n+lookahead, s.computed+n)
@@ -124,13 +124,10 @@ func (m *Manager) planClaim(s *sequence, l *lookup, maxNew, lookahead int) int {
 	return need
 }
 
-// claim starts an unstarted sequence on its prefix hits (l): it holds every source
-// (device hits for good; host hits and the partial source until endClaim), builds the
-// head of its table from the device hits and onloaded host hits, copies the partial
-// block, counts the claimed tokens as computed (the whole-block hits as cached) and
-// records the prefix-cache query. The caller has checked that it fits (planClaim)
-// and called begin.
-func (m *Manager) claim(s *sequence, l *lookup) Reservation {
+// holdSources takes a reference on every source of claim l before anything is
+// allocated: the device hits (for good: they join the table), the host hits and the
+// partial block's source (until endClaim).
+func (m *Manager) holdSources(l *lookup) {
 	for _, h := range l.hits {
 		if h.host {
 			_ = m.host.Retain(h.id) // cannot fail: hits are in range
@@ -145,6 +142,14 @@ func (m *Manager) claim(s *sequence, l *lookup) Reservation {
 			_ = m.pool.Retain(l.partial)
 		}
 	}
+}
+
+// claim starts an unstarted sequence on its prefix hits (l, held by begin): it
+// builds the head of its table from the device hits and onloaded host hits, copies
+// the partial block, counts the claimed tokens as computed (the whole-block hits as
+// cached) and records the prefix-cache query. The caller has checked that it fits
+// (planClaim) and called begin with l.
+func (m *Manager) claim(s *sequence, l *lookup) Reservation {
 	runStart := -1 // a run of onloaded blocks, reported as stored on the device
 	for j, h := range l.hits {
 		if h.host {

@@ -32,7 +32,7 @@ func (m *Manager) SwapOut(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 	if n := m.blocksFor(s.computed); n > m.host.NumFree() {
 		return copies, fmt.Errorf("sequence %d to host: %w", id, errf(ErrNoSpace, "need %d blocks, %d free", n, m.host.NumFree()))
 	}
-	m.begin(copies)
+	m.begin(copies, nil)
 	m.moveTable(s, m.pool, m.host, m.blocksFor(s.computed), DeviceToHost, m.retention(s))
 	copies = m.end()
 	s.swapped, s.reserved, s.numCached = true, s.computed, 0
@@ -59,7 +59,7 @@ func (m *Manager) SwapIn(id SeqID, copies []BlockCopy) ([]BlockCopy, error) {
 	if n := len(s.table); n > m.pool.NumFree() {
 		return copies, fmt.Errorf("sequence %d to device: %w", id, errf(ErrNoSpace, "need %d blocks, %d free", n, m.pool.NumFree()))
 	}
-	m.begin(copies)
+	m.begin(copies, nil)
 	m.moveTable(s, m.host, m.pool, len(s.table), HostToDevice, m.host.DefaultRetention())
 	copies = m.end()
 	s.swapped = false
