@@ -237,7 +237,7 @@ func runRandom(t *testing.T, seed uint64, pol ReleasePolicy, steps int) {
 			_, err := p.Cache(id, key(nextHash%5, par, tok), ident)
 			require.NoError(t, err)
 			m.hash[id], m.toks[id], m.parent[id], m.ident[id] = nextHash%5, tok, par, ident
-			order = append(order, id)
+			order = append(slices.DeleteFunc(order, func(x BlockID) bool { return x == id }), id)
 			nextHash++
 		case 4: // revive or share a block (a prefix hit): new table with one block
 			id := BlockID(r.IntN(n))
