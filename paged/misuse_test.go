@@ -18,20 +18,27 @@ import (
 // queues, every block, the counters, the event queue) and clean invariants. Rows
 // whose call is valid say whether it may change the manager.
 
-// fixture: a manager with a host tier and events, holding one sequence in each state.
+// fixture: a manager with a host tier that also caches prefixes (write-back),
+// partial-block reuse, events and the clock at 5, holding one sequence in each
+// state and a pin.
 type fixture struct {
-	m *Manager
-	a SeqID // started: 6 tokens computed plus 1 appended (ready to reserve 1)
-	r SeqID // ready to decode: 5 of 5 tokens computed
-	u SeqID // added, not started: 5 tokens
-	w SeqID // swapped out: 5 tokens computed
-	d SeqID // freed
+	m   *Manager
+	a   SeqID // started: 6 tokens computed plus 1 appended (ready to reserve 1)
+	r   SeqID // ready to decode: 5 of 5 tokens computed
+	u   SeqID // added, not started: 5 tokens
+	w   SeqID // swapped out: 5 tokens computed
+	d   SeqID // freed
+	pin PinID // pins a's first block
+	up  PinID // unpinned
 }
 
 func newFixture(t testing.TB) *fixture {
-	m := newMgr(t, 16, 4, eventsOn(false), func(c *Config) { c.HostBlocks = 8 })
+	m := newMgr(t, 16, 4, eventsOn(false), func(c *Config) {
+		c.HostBlocks, c.HostCache.Policy, c.PartialBlockReuse = 8, WriteBack, true
+	})
 	f := &fixture{m: m}
-	f.a, _ = prefill(t, m, span(0, 6), SeqOptions{})
+	require.NoError(t, m.SetClock(5))
+	f.a, _ = prefill(t, m, span(0, 6), SeqOptions{Priority: 7, PriorityDuration: 3})
 	require.NoError(t, m.Append(f.a, 6))
 	f.r, _ = prefill(t, m, span(100, 5), SeqOptions{})
 	var err error
@@ -43,6 +50,11 @@ func newFixture(t testing.TB) *fixture {
 	f.d, err = m.Add(span(400, 3), SeqOptions{})
 	require.NoError(t, err)
 	require.NoError(t, m.Free(f.d))
+	f.pin, _, err = m.Pin(span(0, 4), SeqOptions{})
+	require.NoError(t, err)
+	f.up, _, err = m.Pin(span(100, 4), SeqOptions{})
+	require.NoError(t, err)
+	require.NoError(t, m.Unpin(f.up))
 	return f
 }
 
@@ -217,6 +229,8 @@ func misuses() []misuse {
 			"SwapOut":           func(m *Manager, id SeqID) error { _, err := m.SwapOut(id, nil); return err },
 			"SwapIn":            func(m *Manager, id SeqID) error { _, err := m.SwapIn(id, nil); return err },
 			"SwapInBlocks":      func(m *Manager, id SeqID) error { _, err := m.SwapInBlocks(id); return err },
+			"CanSwapIn":         func(m *Manager, id SeqID) error { _, err := m.CanSwapIn(id, 0); return err },
+			"CachedPrefixTiers": func(m *Manager, id SeqID) error { _, err := m.CachedPrefixTiers(id); return err },
 		} {
 			rows = append(rows, misuse{name + " " + bad.name + " id", ErrUnknownSequence, false,
 				func(f *fixture) error { return call(f.m, bad.id(f)) }})
@@ -288,6 +302,7 @@ func misuses() []misuse {
 		_, err := f.m.SlotMapping(f.a, 0, v, nil)
 		return err
 	})...)
+	rows = append(rows, tierMisuses()...)
 	for _, v := range []int32{0, -1, math.MinInt32, math.MaxInt32, math.MaxInt32 - 40} {
 		rows = append(rows, misuse{fmt.Sprintf("BlockInfo id=%d", v), nil, false, func(f *fixture) error {
 			refs, cached := f.m.BlockInfo(v)
@@ -337,6 +352,10 @@ func TestConfigMisuse(t *testing.T) {
 		{"HostBlocks", func(c *Config, v int) { c.HostBlocks = v }, is0},
 		{"Events.QueueSize", func(c *Config, v int) { c.Events = EventOptions{Enabled: true, QueueSize: v} }, is0},
 		{"Events.QueueTokens", func(c *Config, v int) { c.Events = EventOptions{Enabled: true, QueueTokens: v} }, is0},
+		{"HostCache.MinHits", func(c *Config, v int) { c.HostBlocks, c.HostCache = 4, HostCacheOptions{Policy: WriteBack, MinHits: v} }, is0},
+		{"HostCache.MinPriority", func(c *Config, v int) {
+			c.HostBlocks, c.HostCache = 4, HostCacheOptions{Policy: WriteThrough, MinPriority: v}
+		}, func(v int) bool { return v >= MinPriority && v <= MaxPriority }},
 	} {
 		for _, v := range ints {
 			c := Config{NumBlocks: 8}
@@ -364,6 +383,16 @@ func TestConfigMisuse(t *testing.T) {
 		"watermark -Inf":        {NumBlocks: 8, Watermark: math.Inf(-1)},
 		"watermark 1":           {NumBlocks: 8, Watermark: 1},
 		"watermark disabled":    {NumBlocks: 8, Watermark: 0.5, DisableWatermark: true},
+		"pinned NaN":            {NumBlocks: 8, MaxPinnedFraction: math.NaN()},
+		"pinned negative":       {NumBlocks: 8, MaxPinnedFraction: -0.5},
+		"pinned above 1":        {NumBlocks: 8, MaxPinnedFraction: 1.5},
+		"pinned +Inf":           {NumBlocks: 8, MaxPinnedFraction: math.Inf(1)},
+		"host cache policy 3":   {NumBlocks: 8, HostBlocks: 4, HostCache: HostCacheOptions{Policy: 3}},
+		"host cache policy 255": {NumBlocks: 8, HostBlocks: 4, HostCache: HostCacheOptions{Policy: 255}},
+		"host cache no host":    {NumBlocks: 8, HostCache: HostCacheOptions{Policy: WriteBack}},
+		"host cache no caching": {NumBlocks: 8, HostBlocks: 4, DisablePrefixCaching: true, HostCache: HostCacheOptions{Policy: WriteBack}},
+		"host MinHits over":     {NumBlocks: 8, HostBlocks: 4, HostCache: HostCacheOptions{Policy: WriteThrough, MinHits: MaxMinHits + 1}},
+		"host MinPriority over": {NumBlocks: 8, HostBlocks: 4, HostCache: HostCacheOptions{Policy: WriteBack, MinPriority: MaxPriority + 1}},
 	} {
 		_, err := New(c)
 		require.True(t, errors.Is(err, ErrInvalidConfig), "%s: %v", name, err)
