@@ -65,8 +65,8 @@ type Config struct {
 	IndexChildren bool
 	// OnEvict, if set, is called when a cached block is about to lose its hash because
 	// it was popped for reuse (not for ResetCache or DropCached), with the block's
-	// cache entry still readable through e. It runs inside Allocate and must not
-	// change this pool (it may read it, and change other pools).
+	// cache entry in e. It runs inside Allocate while the free queue is being edited:
+	// it must not call this pool (it may call other pools).
 	OnEvict func(e *Eviction)
 }
 

@@ -62,11 +62,13 @@ func (q *freeQueue) pushTail(id BlockID, l int) {
 
 func (q *freeQueue) remove(id BlockID) {
 	b := &q.blocks[id]
-	q.blocks[b.prev].next = b.next
-	q.blocks[b.next].prev = b.prev
+	prev, next := b.prev, b.next
+	q.blocks[prev].next = next
+	q.blocks[next].prev = prev
 	b.prev, b.next = NoBlock, NoBlock
 	q.n--
-	if l := int(b.list); q.blocks[q.sentinel(l)].next == q.sentinel(l) {
+	if prev == next { // both are the sentinel: the list is empty now
+		l := int(b.list)
 		q.nonEmpty[l>>6] &^= 1 << (l & 63)
 	}
 }

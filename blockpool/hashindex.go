@@ -24,11 +24,9 @@ type hashIndex struct {
 	blocks    []blockMeta
 	head      hashTable // hash → oldest block carrying it
 	blockSize int
-	tokens    []int32  // tokens[id*blockSize:(id+1)*blockSize] of cached block id
-	parent    []uint64 // parent identity of cached block id
-	ident     []uint64 // identity of cached block id (never 0 while cached)
-	extra     []uint64 // extra[id]
-	count     int      // number of cached blocks
+	tokens    []int32   // tokens[id*blockSize:(id+1)*blockSize] of cached block id
+	conf      []confirm // conf[id] of cached block id
+	count     int       // number of cached blocks
 
 	// child index (nil without IndexChildren)
 	kids             *hashTable // childKey(parent, first token) → oldest block
@@ -40,15 +38,21 @@ func (x *hashIndex) init(blocks []blockMeta, numBlocks, blockSize int, children 
 	x.head = newHashTable(numBlocks)
 	x.blockSize = blockSize
 	x.tokens = make([]int32, numBlocks*blockSize)
-	x.parent = make([]uint64, numBlocks)
-	x.ident = make([]uint64, numBlocks)
-	x.extra = make([]uint64, numBlocks)
+	x.conf = make([]confirm, numBlocks)
 	if children {
 		t := newHashTable(numBlocks)
 		x.kids = &t
 		x.kidPrev = make([]BlockID, numBlocks)
 		x.kidNext = make([]BlockID, numBlocks)
 	}
+}
+
+// confirm is what a cached block is confirmed by besides its tokens, and its own
+// identity, side by side so a lookup touches one record.
+type confirm struct {
+	parent uint64 // parent identity
+	extra  uint64 // extra-key fingerprint
+	ident  uint64 // identity (never 0 while cached)
 }
 
 // childKey is the child-index key of a block with parent identity parent whose first
@@ -66,10 +70,8 @@ func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 	b := &x.blocks[id]
 	b.hash = k.Hash
 	copy(x.tokens[int(id)*x.blockSize:], k.Tokens)
-	x.parent[id] = k.Parent
-	x.ident[id] = ident
+	x.conf[id] = confirm{parent: k.Parent, extra: k.Extra, ident: ident}
 	x.count++
-	x.extra[id] = k.Extra
 	if x.kids != nil {
 		x.link(x.kids, x.kidPrev, x.kidNext, childKey(k.Parent, k.Tokens[0]), id)
 	}
@@ -121,7 +123,7 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	b := &x.blocks[id]
 	hash = b.hash
 	if x.kids != nil {
-		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.parent[id], x.tokens[int(id)*x.blockSize]), id)
+		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.conf[id].parent, x.tokens[int(id)*x.blockSize]), id)
 	}
 	if b.dupNext == id {
 		x.head.del(hash)
@@ -135,7 +137,7 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock
 	b.hash = 0
-	x.ident[id] = 0
+	x.conf[id].ident = 0
 	x.count--
 	return hash, last
 }
@@ -148,7 +150,7 @@ func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
 		return NoBlock, false
 	}
 	for id := h; ; {
-		if x.parent[id] == k.Parent && x.extra[id] == k.Extra && slices.Equal(x.blockTokens(id), k.Tokens) {
+		if c := &x.conf[id]; c.parent == k.Parent && c.extra == k.Extra && slices.Equal(x.blockTokens(id), k.Tokens) {
 			return id, true
 		}
 		id = x.blocks[id].dupNext
@@ -171,7 +173,7 @@ func (x *hashIndex) partial(parent, extra uint64, tokens []int32, maxScan int) (
 		return best, 0
 	}
 	for id, scanned := h, 0; scanned < maxScan; scanned++ {
-		if x.parent[id] == parent && x.extra[id] == extra {
+		if c := &x.conf[id]; c.parent == parent && c.extra == extra {
 			bt := x.blockTokens(id)
 			k := 0
 			for k < len(tokens) && bt[k] == tokens[k] {
@@ -195,7 +197,7 @@ func (x *hashIndex) clear() {
 			next := x.blocks[id].dupNext
 			b := &x.blocks[id]
 			b.dupPrev, b.dupNext, b.hash = NoBlock, NoBlock, 0
-			x.ident[id] = 0
+			x.conf[id].ident = 0
 			if x.kids != nil {
 				x.kidPrev[id], x.kidNext[id] = NoBlock, NoBlock
 			}

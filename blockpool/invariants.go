@@ -86,8 +86,8 @@ func (p *Pool) CheckInvariants() error {
 		if (b.dupPrev == NoBlock) != (b.dupNext == NoBlock) {
 			return fmt.Errorf("block %d: half-linked dup list", i)
 		}
-		if b.cached() != (p.index.ident[i] != 0) {
-			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), p.index.ident[i])
+		if b.cached() != (p.index.conf[i].ident != 0) {
+			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), p.index.conf[i].ident)
 		}
 		if b.cached() {
 			cached++
@@ -153,7 +153,7 @@ func (p *Pool) checkChildren(cached int) error {
 		prev := x.kidPrev[head]
 		for id := head; err == nil; {
 			switch {
-			case !p.blocks[id].cached() || childKey(x.parent[id], x.blockTokens(id)[0]) != key:
+			case !p.blocks[id].cached() || childKey(x.conf[id].parent, x.blockTokens(id)[0]) != key:
 				err = fmt.Errorf("child list %x holds block %d (cached %v)", key, id, p.blocks[id].cached())
 			case x.kidPrev[id] != prev:
 				err = fmt.Errorf("child list %x broken at %d", key, id)

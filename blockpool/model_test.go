@@ -92,6 +92,9 @@ func (m *model) levelOf(id BlockID) int {
 }
 
 func (m *model) release(ids []BlockID, r Retention) {
+	if r.Level == m.def {
+		r.Expiry = 0 // an ask at the default level never expires
+	}
 	var head []BlockID
 	for _, id := range ids {
 		m.ref[id]--

@@ -92,7 +92,7 @@ func (p *Pool) Identity(id BlockID) uint64 {
 	if !p.inRange(id) {
 		return 0
 	}
-	return p.index.ident[id]
+	return p.index.conf[id].ident
 }
 
 // CachedKey returns a cached block's key and identity. Key.Tokens aliases the pool's
@@ -103,7 +103,8 @@ func (p *Pool) CachedKey(id BlockID) (k Key, ident uint64, ok bool) {
 		return Key{}, 0, false
 	}
 	x := &p.index
-	return Key{Hash: p.blocks[id].hash, Parent: x.parent[id], Tokens: x.blockTokens(id), Extra: x.extra[id]}, x.ident[id], true
+	c := &x.conf[id]
+	return Key{Hash: p.blocks[id].hash, Parent: c.parent, Tokens: x.blockTokens(id), Extra: c.extra}, c.ident, true
 }
 
 // Writable reports whether block id can be written in place by its holder: it is
@@ -133,25 +134,44 @@ func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
 	if n > p.free.n {
 		return dst, fmt.Errorf("%w: need %d, free %d", ErrNoSpace, n, p.free.n)
 	}
-	for range n {
-		id := p.free.popHead()
-		b := &p.blocks[id]
-		if b.cached() {
-			if p.onEvict != nil {
-				e := &p.ev
-				e.ID, e.Ident, e.Level, e.Last = id, p.index.ident[id], p.levelOf(id), b.dupNext == id
-				e.Key = Key{Hash: b.hash, Parent: p.index.parent[id], Tokens: p.index.blockTokens(id), Extra: p.index.extra[id]}
-				p.onEvict(e)
-				e.Key.Tokens = nil
+	q := &p.free
+	for n > 0 { // take whole runs from the lowest non-empty lists
+		l := q.first()
+		s := q.sentinel(l)
+		id := p.blocks[s].next
+		for ; n > 0 && id != s; n-- {
+			b := &p.blocks[id]
+			next := b.next
+			b.prev, b.next = NoBlock, NoBlock
+			q.n--
+			if b.cached() {
+				p.evict(id, b)
 			}
-			p.index.remove(id)
-			p.evictions++
+			b.ref = 1
+			dst = append(dst, id)
+			id = next
 		}
-		p.resetLevel(id)
-		b.ref = 1
-		dst = append(dst, id)
+		p.blocks[s].next, p.blocks[id].prev = id, s
+		if id == s {
+			q.nonEmpty[l>>6] &^= 1 << (l & 63)
+		}
 	}
 	return dst, nil
+}
+
+// evict drops a popped cached block's cache entry, telling OnEvict first.
+func (p *Pool) evict(id BlockID, b *blockMeta) {
+	if p.onEvict != nil {
+		e := &p.ev
+		c := &p.index.conf[id]
+		e.ID, e.Ident, e.Level, e.Last = id, c.ident, p.levelOf(id), b.dupNext == id
+		e.Key = Key{Hash: b.hash, Parent: c.parent, Tokens: p.index.blockTokens(id), Extra: c.extra}
+		p.onEvict(e)
+		e.Key.Tokens = nil
+	}
+	p.index.remove(id)
+	p.evictions++
+	p.resetLevel(id) // an uncached block has none already
 }
 
 // Retain adds a reference to block id. A free block (a prefix hit on a cached block) is
@@ -224,16 +244,27 @@ func (p *Pool) release(ids []BlockID, reversed bool, r Retention) error {
 		p.blocks[id].ref--
 	}
 	headCursor := p.free.sentinel(0) // head-bound blocks keep their relative order
+	def := p.defLevel
 	for i := range ids {
 		id := at(i)
 		b := &p.blocks[id]
-		if b.cached() {
+		cached := b.cached()
+		if cached && (r.Level != def || int(b.level) != def) { // a default ask on a default block changes nothing
 			p.retain(id, r)
 		}
 		if b.ref != 0 || b.prev != NoBlock { // still held, or listed twice
 			continue
 		}
-		p.place(id, &headCursor)
+		if p.policy.ToHead(cached) {
+			p.free.insertAfter(id, headCursor, 0)
+			headCursor = id
+			continue
+		}
+		l := def
+		if cached && b.level != levelNone && int(b.level) != def {
+			l = p.keptLevel(id)
+		}
+		p.free.pushTail(id, 1+l)
 	}
 	return nil
 }
@@ -262,10 +293,21 @@ func (p *Pool) Cache(id BlockID, k Key, ident uint64) (first bool, err error) {
 // Lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
 // parent identity all equal k's. It changes nothing.
 func (p *Pool) Lookup(k Key) (BlockID, bool) {
+	id, _, ok := p.LookupIdentity(k)
+	return id, ok
+}
+
+// LookupIdentity is Lookup that also returns the block's identity (the Parent of
+// the next block of the chain), in one probe.
+func (p *Pool) LookupIdentity(k Key) (BlockID, uint64, bool) {
 	if len(k.Tokens) != p.index.blockSize {
-		return NoBlock, false
+		return NoBlock, 0, false
 	}
-	return p.index.lookup(&k)
+	id, ok := p.index.lookup(&k)
+	if !ok {
+		return NoBlock, 0, false
+	}
+	return id, p.index.conf[id].ident, true
 }
 
 // DefaultPartialScan is the number of candidates Partial examines when asked for 0.

@@ -7,7 +7,7 @@ import (
 
 // Retention is what a releaser asks for the cached blocks it releases: keep them at
 // Level (0..Levels-1) until the pool's clock reaches Expiry (0: never; see SetTime),
-// then at DefaultLevel. Free blocks of a lower level are evicted before any of a
+// then at DefaultLevel. An ask at DefaultLevel never expires. Free blocks of a lower level are evicted before any of a
 // higher level, and within a level least recently released first.
 //
 // The max rule: a cached block keeps the highest level any releaser asked for that
@@ -38,13 +38,24 @@ const levelNone = 0xff
 // retain records a release asking r for cached block id (the max rule): the block
 // keeps the highest unexpired level asked for it, with that ask's expiry (the later
 // one, or never, when two ask for the same level). An ask that already expired asks
-// nothing; a kept level that expired counts as none.
+// nothing, and an ask at DefaultLevel never expires. The common case — default asks
+// on blocks kept at the default level or none — reads no expiry.
 func (p *Pool) retain(id BlockID, r Retention) {
+	b := &p.blocks[id]
+	cur := int(b.level)
+	if r.Level == p.defLevel {
+		switch {
+		case cur == levelNone || cur < p.defLevel:
+			b.level, p.exp[id] = uint8(r.Level), 0
+		case cur > p.defLevel && p.exp[id] != 0 && p.exp[id] <= p.now: // the kept level expired
+			b.level, p.exp[id] = uint8(r.Level), 0
+		}
+		return
+	}
 	if r.Expiry != 0 && r.Expiry <= p.now {
 		return
 	}
-	b := &p.blocks[id]
-	cur, ce := int(b.level), p.exp[id]
+	ce := p.exp[id]
 	if cur != levelNone && ce != 0 && ce <= p.now {
 		cur = levelNone
 	}
@@ -63,32 +74,24 @@ func (p *Pool) resetLevel(id BlockID) {
 
 // levelOf is the level block id is placed at now.
 func (p *Pool) levelOf(id BlockID) int {
-	if l := int(p.blocks[id].level); l != levelNone && (p.exp[id] == 0 || p.exp[id] > p.now) {
-		return l
+	l := int(p.blocks[id].level)
+	if l == levelNone || l == p.defLevel || p.exp[id] != 0 && p.exp[id] <= p.now {
+		return p.defLevel
 	}
-	return p.defLevel
+	return l
 }
 
-// place links a block whose reference count reached zero into its free list: the head
-// zone after *headCursor (advancing it) if the policy says so, else the tail of its
-// level's list (DefaultLevel for an uncached block).
-func (p *Pool) place(id BlockID, headCursor *BlockID) {
-	b := &p.blocks[id]
-	cached := b.cached()
-	if p.policy.ToHead(cached) {
-		p.free.insertAfter(id, *headCursor, 0)
-		*headCursor = id
-		return
+// keptLevel is the list a free cached block kept at a non-default level goes to: its
+// level, scheduling its decay, or DefaultLevel if the level expired while the block
+// was held (then forgotten).
+func (p *Pool) keptLevel(id BlockID) int {
+	l := p.levelOf(id)
+	if l == p.defLevel {
+		p.resetLevel(id)
+	} else if e := p.exp[id]; e != 0 {
+		p.pushDecay(e, id)
 	}
-	l := p.defLevel
-	if cached {
-		if l = p.levelOf(id); l == p.defLevel && p.blocks[id].level != uint8(l) {
-			p.resetLevel(id) // none, or expired while held
-		} else if e := p.exp[id]; e != 0 && l != p.defLevel {
-			p.pushDecay(e, id)
-		}
-	}
-	p.free.pushTail(id, 1+l)
+	return l
 }
 
 // Now returns the pool's clock (SetTime).

@@ -116,12 +116,7 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 		return out, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
 	l := m.lookupSeq(s)
-	held := 0 // device hits other sequences hold: they cost no free block
-	for _, h := range l.hits {
-		if !h.host && m.pool.RefCount(h.id) > 0 {
-			held++
-		}
-	}
+	held := len(l.hits) - l.hostHits - l.revived // device hits others hold: no free block needed
 	out.Cached = l.tokens(m.bs)
 	// Blocks for the whole prompt plus lookahead, less the hits others already hold.
 	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - held)

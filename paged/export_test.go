@@ -19,12 +19,8 @@ func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
 	if s.claimed {
 		return AdmitNever, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
-	required := m.blocksFor(len(s.tokens) + lookahead)
-	for _, h := range m.lookupSeq(s).hits {
-		if !h.host && m.pool.RefCount(h.id) > 0 {
-			required--
-		}
-	}
+	l := m.lookupSeq(s)
+	required := m.blocksFor(len(s.tokens)+lookahead) - (len(l.hits) - l.hostHits - l.revived)
 	return m.admit(required), nil
 }
 

@@ -34,6 +34,7 @@ type hit struct {
 type lookup struct {
 	hits      []hit
 	hostHits  int               // hits in the host tier
+	revived   int               // device hits that are free (claiming them takes free blocks)
 	partial   blockpool.BlockID // the partially matching block, or NoBlock
 	partHost  bool              // partial is a host block
 	partialK  int               // tokens reused from it (0: none)
@@ -58,31 +59,38 @@ func (l *lookup) dropPartial() { l.partial, l.partHost, l.partialK = blockpool.N
 // changes nothing. This is the one chain walk of an admission.
 func (m *Manager) findPrefix(c *prefix.Chain, tokens []int32, ex *prefix.Extras, maxBlocks, limit int) *lookup {
 	l := &m.look
-	l.hits, l.hostHits, l.dropped = l.hits[:0], 0, false
+	l.hostHits, l.revived, l.dropped = 0, 0, false
 	l.dropPartial()
+	hits := l.hits[:0]
 	if !m.caching() {
+		l.hits = hits
 		return l
 	}
+	pool, bs, tier := m.pool, m.bs, m.tier.on
 	var parent uint64
 	for i := range min(maxBlocks, c.Len()) {
-		k := blockpool.Key{Hash: uint64(c.Hash(i)), Parent: parent, Tokens: tokens[i*m.bs : (i+1)*m.bs], Extra: c.ExtraFingerprint(i)}
-		if id, ok := m.pool.Lookup(k); ok {
-			l.hits = append(l.hits, hit{id: id})
-			parent = m.pool.Identity(id)
-			continue
+		k := blockpool.Key{Hash: uint64(c.Hash(i)), Parent: parent, Tokens: tokens[i*bs : (i+1)*bs], Extra: c.ExtraFingerprint(i)}
+		id, ident, ok := pool.LookupIdentity(k)
+		host := false
+		switch {
+		case ok:
+			if pool.RefCount(id) == 0 {
+				l.revived++
+			}
+		case !tier:
+		default:
+			if id, ident, ok = m.host.LookupIdentity(k); ok {
+				host = true
+				l.hostHits++
+			}
 		}
-		if !m.tier.on {
-			break
-		}
-		id, ok := m.host.Lookup(k)
 		if !ok {
 			break
 		}
-		l.hits = append(l.hits, hit{id: id, host: true})
-		l.hostHits++
-		parent = m.host.Identity(id)
+		hits = append(hits, hit{id: id, host: host})
+		parent = ident
 	}
-	l.parentOut = parent
+	l.hits, l.parentOut = hits, parent
 	if m.cfg.PartialBlockReuse {
 		m.findPartial(l, tokens, ex, limit)
 	}
@@ -92,8 +100,10 @@ func (m *Manager) findPrefix(c *prefix.Chain, tokens []int32, ex *prefix.Extras,
 			l.dropPartial()
 			l.dropped = true
 		case n > 0:
-			if l.hits[n-1].host {
+			if h := l.hits[n-1]; h.host {
 				l.hostHits--
+			} else if pool.RefCount(h.id) == 0 {
+				l.revived--
 			}
 			l.hits = l.hits[:n-1]
 			l.dropped = true

@@ -101,12 +101,7 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 // partial block's source while it is held.
 func (m *Manager) claimNeed(s *sequence, l *lookup, maxNew, lookahead int) int {
 	start := l.tokens(m.bs)
-	need := l.hostHits + m.planReserve(s, len(l.hits), start, start+min(maxNew, len(s.tokens)-start)+lookahead)
-	for _, h := range l.hits {
-		if !h.host && m.pool.RefCount(h.id) == 0 {
-			need++
-		}
-	}
+	need := l.hostHits + l.revived + m.planReserve(s, len(l.hits), start, start+min(maxNew, len(s.tokens)-start)+lookahead)
 	if l.partialK > 0 && !l.partHost && m.pool.RefCount(l.partial) == 0 {
 		need++
 	}
@@ -157,7 +152,9 @@ func (m *Manager) claim(s *sequence, l *lookup) Reservation {
 			continue
 		}
 		s.table = append(s.table, h.id)
-		m.hitBlock(h.id)
+		if m.tier.on {
+			m.hitBlock(h.id)
+		}
 		if runStart >= 0 && m.events.on {
 			m.events.stored(s, runStart, j)
 		}
