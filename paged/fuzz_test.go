@@ -135,27 +135,6 @@ var opTable = func() (t [256]uint8) {
 	return t
 }()
 
-// tierOpTable is FuzzTiers' table: the same operations plus pins, the clock and the
-// tiered questions.
-var tierOpTable = func() (t [256]uint8) {
-	weights := [21]int{
-		0: 16, 1: 14, 2: 6, 3: 24, 4: 8, 5: 18, 6: 6, 7: 22, // add reserve append mark fork free rollback decode
-		8: 3, 9: 8, 10: 10, 11: 10, 12: 20, 13: 10, 14: 6, 15: 8, // reset lookups swapout swapin admit markbatch reads take
-		16: 8, 17: 5, 18: 6, 19: 8, 20: 40, // pin unpin clock tiers turn
-	}
-	i := 0
-	for op, w := range weights {
-		for range w {
-			t[i] = uint8(op)
-			i++
-		}
-	}
-	if i != 256 {
-		panic("op weights must sum to 256")
-	}
-	return t
-}()
-
 func (f *fuzzer) op(op int) {
 	m, bs := f.m, f.bs
 	switch op {
@@ -416,48 +395,9 @@ func FuzzManager(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { runFuzz(t, data, false) })
 }
 
-// FuzzTiers is FuzzManager with a fourth header byte of extended flags (the host
-// prefix cache, priorities and the clock, partial reuse, registration at reserve,
-// duplicate parents, EAGLE's dropped block) and operations for pins, the clock and
-// the tiered questions. FuzzManager's inputs keep their meaning.
-func FuzzTiers(f *testing.F) {
-	for _, seed := range fuzzSeeds() {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) { runFuzz(t, data, true) })
-}
-
-// fuzzSeeds are deterministic pseudo-random scripts (random flags too); the
-// committed corpus in testdata/fuzz adds more.
-func fuzzSeeds() [][]byte {
-	var out [][]byte
-	x := uint32(2463534242)
-	for range 64 {
-		b := make([]byte, 1000)
-		for j := range b {
-			x ^= x << 13
-			x ^= x >> 17
-			x ^= x << 5
-			b[j] = byte(x)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
 func TestRandomOperations(t *testing.T) {
 	for i, seed := range fuzzSeeds() {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { runFuzz(t, seed, false) })
-	}
-}
-
-// TestRandomTierOperations runs FuzzTiers' seeds with every extended flag
-// combination cycling through them.
-func TestRandomTierOperations(t *testing.T) {
-	for i, seed := range fuzzSeeds() {
-		seed = slices.Clone(seed)
-		seed[3] = byte(i * 37) // spread the extended flags
-		t.Run(fmt.Sprint(i), func(t *testing.T) { runFuzz(t, seed, true) })
 	}
 }
 
