@@ -74,9 +74,12 @@ type Admitted struct {
 	// AdmitLater or AdmitNever when nothing changed.
 	Admission Admission
 	// Cached is the number of leading prompt tokens found in the prefix cache (never
-	// the last token; see CachedPrefixTiers for the split by tier). On AdmitNow they
-	// were claimed and count as computed.
+	// the last token). On AdmitNow they were claimed and count as computed.
 	Cached int
+	// Hit splits Cached by tier (Hit.Tokens == Cached): on AdmitNow what was claimed
+	// (Hit.Host == Onloaded, Hit.Partial == PartialTokens), otherwise what a claim
+	// would take now.
+	Hit PrefixHit
 	// Reservation is valid on AdmitNow: Claimed == Start == Cached, and the N new
 	// tokens to compute occupy [Start, Start+N), followed by the lookahead slots.
 	// Copies holds the claim's copies (onloads of host hits, a partial block, the
@@ -117,7 +120,7 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 	}
 	l := m.lookupSeq(s)
 	held := len(l.hits) - l.hostHits - l.revived // device hits others hold: no free block needed
-	out.Cached = l.tokens(m.bs)
+	out.Cached, out.Hit = l.tokens(m.bs), l.prefixHit(m.bs)
 	// Blocks for the whole prompt plus lookahead, less the hits others already hold.
 	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - held)
 	if out.Admission != AdmitNow {
@@ -131,7 +134,7 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 	}
 	m.begin(copies, l)
 	out.Reservation = m.claim(s, l)
-	out.Cached = s.computed
+	out.Cached, out.Hit = s.computed, l.prefixHit(m.bs) // less a dropped partial block
 	out.Start, out.N = s.computed, min(maxNew, len(s.tokens)-s.computed)
 	m.applyReserve(s, out.Start+out.N+lookahead, out.Start+out.N)
 	m.endClaim(l)

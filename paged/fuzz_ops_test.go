@@ -92,6 +92,9 @@ func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
 	}
 	f.expectErr(err, 0)
 	f.expectErr(werr, 0)
+	if adm.Hit.Tokens != adm.Cached || adm.Admission != AdmitNow && adm.Hit != tiers {
+		f.fatalf("Admit %v found %+v, cached %d, CachedPrefixTiers %+v", adm.Admission, adm.Hit, adm.Cached, tiers)
+	}
 	if adm.Cached != cached && !(adm.Admission == AdmitNow && adm.Cached == cached-tiers.Partial) {
 		f.fatalf("Admit found %d cached tokens, CachedPrefix %+v", adm.Cached, tiers)
 	}
@@ -107,7 +110,8 @@ func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
 		return
 	}
 	n := min(maxNew, len(s.tokens)-cached)
-	if adm.Claimed != cached || adm.Start != cached || adm.N != n || adm.Onloaded != tiers.Host ||
+	if adm.Claimed != cached || adm.Start != cached || adm.N != n || adm.Onloaded != tiers.Host || adm.Hit.Host != adm.Onloaded ||
+		adm.Hit.Partial != adm.PartialTokens ||
 		adm.PartialTokens != cached-tiers.Device-tiers.Host || (!m.tier.on && len(adm.Copies) != min(1, adm.PartialTokens)) {
 		f.fatalf("admitted %+v, want claimed/start %d and N %d, tiers %+v", adm, cached, n, tiers)
 	}
