@@ -46,24 +46,29 @@ type modelSeq struct {
 // fp is the fingerprint of the KV at position p: what an engine would compute there
 // from the salt, tokens[0..p] and the multimodal items that start at or before p. Two
 // sequences may share a block only if every position in it has equal fingerprints.
-func (s *modelSeq) fp(p int) uint64 {
+func (s *modelSeq) fp(p int) uint64 { return s.fps(nil, p+1)[p] }
+
+// fps appends the fingerprints of positions [0, to) to dst in one pass (fp of each).
+func (s *modelSeq) fps(dst []uint64, to int) []uint64 {
 	h := uint64(1469598103934665603)
-	mix := func(v uint64) { h = (h ^ v) * 1099511628211 }
+	mix := func(h, v uint64) uint64 { return (h ^ v) * 1099511628211 }
 	for _, c := range s.opts.CacheSalt {
-		mix(uint64(c))
+		h = mix(h, uint64(c))
 	}
-	for _, t := range s.tokens[:p+1] {
-		mix(uint64(uint32(t)))
-	}
-	for _, it := range s.opts.MM {
-		if it.Offset <= p {
-			mix(uint64(it.Offset))
-			for _, c := range it.ID {
-				mix(uint64(c))
+	for p, t := range s.tokens[:to] {
+		h = mix(h, uint64(uint32(t)))
+		f := h
+		for _, it := range s.opts.MM {
+			if it.Offset <= p {
+				f = mix(f, uint64(it.Offset))
+				for _, c := range it.ID {
+					f = mix(f, uint64(c))
+				}
 			}
 		}
+		dst = append(dst, f|1) // 0 means "never written"
 	}
-	return h | 1 // 0 means "never written"
+	return dst
 }
 
 type fuzzer struct {
@@ -94,6 +99,7 @@ type fuzzer struct {
 	deadPins []PinID
 
 	slots []int64 // scratch
+	fpBuf []uint64
 	evBuf []Event
 	order []int32
 }
@@ -196,15 +202,11 @@ func blockDigest(hash uint64, kv []uint64) uint64 {
 	return h
 }
 
-// recordTruth records the contents of every full block of s within [0, to) as the
-// engine computes them.
-func (f *fuzzer) recordTruth(s *modelSeq, to int) {
-	fps := make([]uint64, f.bs)
-	for j := range min(to, len(s.tokens)) / f.bs {
-		for i := range fps {
-			fps[i] = s.fp(j*f.bs + i)
-		}
-		f.truth[blockDigest(f.m.chainHash(s.id, j), fps)] = true
+// recordTruth records the contents of the full blocks of s that positions [from, to)
+// complete, as the engine computes them (fps holds positions [0, to)).
+func (f *fuzzer) recordTruth(s *modelSeq, from, to int, fps []uint64) {
+	for j := from / f.bs; j < min(to, len(s.tokens))/f.bs; j++ {
+		f.truth[blockDigest(f.m.chainHash(s.id, j), fps[j*f.bs:(j+1)*f.bs])] = true
 	}
 }
 
@@ -248,10 +250,11 @@ func (f *fuzzer) scribble(s *modelSeq, from, to int) {
 }
 
 func (f *fuzzer) write(s *modelSeq, from, to int) {
+	f.fpBuf = s.fps(f.fpBuf[:0], to)
 	for i, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = s.fp(from + i)
+		f.kv[sl] = f.fpBuf[from+i]
 	}
-	f.recordTruth(s, to)
+	f.recordTruth(s, from, to, f.fpBuf)
 }
 
 // reserved models the engine after a reservation of n tokens plus la lookahead
@@ -283,8 +286,9 @@ func (f *fuzzer) checkSeq(s *modelSeq) {
 	if s.swapped {
 		return
 	}
+	f.fpBuf = s.fps(f.fpBuf[:0], s.computed)
 	for p, sl := range f.slotsOf(s, 0, s.computed) {
-		if f.kv[sl] != s.fp(p) {
+		if f.kv[sl] != f.fpBuf[p] {
 			f.fatalf("seq %d position %d reads wrong KV (slot %d)", s.id, p, sl)
 		}
 	}
