@@ -7,8 +7,8 @@ import (
 	"unsafe"
 )
 
-// Implementation reports which vector code the kernels use.
-var Implementation = func() string {
+// portableImpl names the portable path's vector code.
+var portableImpl = func() string {
 	if useAVX512 {
 		return "simd/archsimd AVX-512"
 	}

@@ -295,7 +295,8 @@ func AttentionCache(dt attention.DType, seqs, ctx, blockSize int) (*attention.Ca
 	return c, tables, nil
 }
 
-// AttentionDecode runs the decode kernel over a prepared cache.
+// AttentionDecode runs the decode kernel over a prepared cache; besides MB/s it
+// reports the process CPU time per call (cpu-ns/op).
 func AttentionDecode(c *attention.Cache, tables [][]int32, ctx int) func(*testing.B) {
 	return func(b *testing.B) {
 		k := attention.NewKernel(0)
@@ -313,10 +314,16 @@ func AttentionDecode(c *attention.Cache, tables [][]int32, ctx int) func(*testin
 		b.SetBytes(int64(2 * n * ctx * attKV * attDim * c.Config().DType.Size()))
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu0 := processCPU()
 		for b.Loop() {
 			if err := k.Decode(c, 0, attention.Params{QHeads: attQ}, q, tables, lens, out); err != nil {
 				b.Fatal(err)
 			}
+		}
+		// CPU time counts only while the process runs: on a machine shared with other
+		// work it is far steadier than wall time for comparing kernels.
+		if cpu := processCPU() - cpu0; cpu > 0 {
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
 }

@@ -4,7 +4,9 @@
 // offsets, and a subscriber for a fleet of engines that keeps each engine's stream
 // in order, fills gaps from the replay socket and says what it could not recover.
 // It follows vLLM main at 2f41c894e320 (2026-08-20); the golden vectors in
-// ../shared/reference/vllm-compat/event-vectors.json pin every byte.
+// ../shared/reference/vllm-compat/event-vectors.json pin every byte (tests find
+// them through $PAGEDKV_REFERENCE, the directory holding vllm-compat/, as the
+// other packages do; $PAGEDKV_VLLM_COMPAT still names vllm-compat/ itself).
 //
 // # Events and batches
 //

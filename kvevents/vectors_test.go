@@ -15,8 +15,11 @@ import (
 	"testing"
 )
 
-// The golden vectors live beside the repository (../shared/reference/vllm-compat
-// from the module root), or in $PAGEDKV_VLLM_COMPAT.
+// The golden vectors live outside the module, found as in package prefix:
+// $PAGEDKV_REFERENCE (the reference directory holding vllm-compat/; a directory
+// holding the vector files directly is accepted too), else $PAGEDKV_VLLM_COMPAT
+// (the vllm-compat directory itself; kept for existing setups), else
+// ../shared/reference/vllm-compat beside the module root.
 
 type vectorFile struct {
 	Cases []vectorCase               `json:"cases"`
@@ -33,6 +36,12 @@ type vectorCase struct {
 }
 
 func vectorsDir() string {
+	if d := os.Getenv("PAGEDKV_REFERENCE"); d != "" {
+		if sub := filepath.Join(d, "vllm-compat"); dirExists(sub) {
+			return sub
+		}
+		return d
+	}
 	if d := os.Getenv("PAGEDKV_VLLM_COMPAT"); d != "" {
 		return d
 	}
@@ -51,13 +60,18 @@ func vectorsDir() string {
 	return filepath.Join("..", "..", "shared", "reference", "vllm-compat")
 }
 
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
 // loadVectors reads event-vectors.json, skipping the test with a message when the
 // file is absent.
 func loadVectors(tb testing.TB) *vectorFile {
 	path := filepath.Join(vectorsDir(), "event-vectors.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		tb.Skipf("golden vectors absent (%v): set PAGEDKV_VLLM_COMPAT or place ../shared/reference/vllm-compat beside the module", err)
+		tb.Skipf("golden vectors absent (%v): set PAGEDKV_REFERENCE to the shared reference directory (or PAGEDKV_VLLM_COMPAT to its vllm-compat/)", err)
 	}
 	var vf vectorFile
 	if err := json.Unmarshal(raw, &vf); err != nil {

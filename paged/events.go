@@ -1,6 +1,7 @@
 package paged
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/pagedkv/pagedkv/blockpool"
@@ -73,6 +74,22 @@ type Event struct {
 	// CacheSalt and MM are the sequence's salt and multimodal items (BlockStored).
 	CacheSalt string
 	MM        []prefix.MMItem
+	// Digests (BlockStored) are the stored blocks' full digests, DigestSize bytes
+	// each in Hashes' order, when the Manager's Hasher is a prefix.VLLM: the raw
+	// block hashes vLLM sends with VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0. Nil for
+	// pagedkv's own hashers (whose full digest is the Hash, big-endian) and for
+	// blocks re-announced by ResyncEvents that no live sequence holds.
+	Digests []byte
+	// ParentDigest is the parent's full digest, set with Digests and HasParent.
+	ParentDigest []byte
+	// ExtraKeys (BlockStored) holds, per stored block in Hashes' order, the extra
+	// keys hashed into it (prefix.Chain.AppendExtraKeys: vLLM's per-block
+	// extra_keys, nil for a block without any); nil when no stored block has any.
+	ExtraKeys [][]prefix.ExtraKey
+	// Detached marks a BlockStored that ResyncEvents made for a cached block no
+	// live sequence holds: its adapter, salt, multimodal items, extra keys and
+	// digests are unknown (left empty, not "none"), and FirstBlock is 0.
+	Detached bool
 }
 
 // TakeEvents appends the queued events, oldest first, to dst, empties the queue, and
@@ -100,6 +117,7 @@ func (m *Manager) TakeEvents(dst []Event) ([]Event, uint64) {
 // the first drop.
 type eventQueue struct {
 	on, distinct bool
+	digestSize   int // bytes of a full digest recorded in Event.Digests; 0: none
 	bs           int
 	maxEvents    int
 	maxTokens    int
@@ -109,13 +127,25 @@ type eventQueue struct {
 }
 
 type eventBuf struct {
-	events []Event
-	hashes []prefix.Hash
-	tokens []int32
+	events   []Event
+	hashes   []prefix.Hash
+	tokens   []int32
+	digests  []byte
+	keys     []prefix.ExtraKey
+	keyLists [][]prefix.ExtraKey
 }
 
-func (q *eventQueue) init(o EventOptions, bs int) {
-	*q = eventQueue{on: o.Enabled, distinct: o.PerDistinctHash, bs: bs, maxEvents: o.QueueSize, maxTokens: o.QueueTokens}
+func (b *eventBuf) reset() {
+	b.events, b.hashes, b.tokens, b.digests = b.events[:0], b.hashes[:0], b.tokens[:0], b.digests[:0]
+	clear(b.keys) // drop references to sequences' strings
+	clear(b.keyLists)
+	b.keys, b.keyLists = b.keys[:0], b.keyLists[:0]
+}
+
+// init sets the queue up; BlockStored events carry full digests of digestSize
+// bytes (vLLM hashers), none when it is 0.
+func (q *eventQueue) init(o EventOptions, bs, digestSize int) {
+	*q = eventQueue{on: o.Enabled, distinct: o.PerDistinctHash, bs: bs, maxEvents: o.QueueSize, maxTokens: o.QueueTokens, digestSize: digestSize}
 }
 
 // room reports whether an event carrying tokens token ids may be queued, counting
@@ -134,21 +164,52 @@ func (q *eventQueue) stored(s *sequence, from, to int) {
 	if !q.on || !q.room((to-from)*q.bs) {
 		return
 	}
-	b := &q.cur
-	h0, t0 := len(b.hashes), len(b.tokens)
+	q.cur.events = append(q.cur.events, q.cur.storedEvent(s, from, to, q.bs, q.digestSize > 0))
+}
+
+// storedEvent builds BlockStored for blocks [from, to) of s in b's buffers.
+func (b *eventBuf) storedEvent(s *sequence, from, to, bs int, digests bool) Event {
+	h0, t0, d0 := len(b.hashes), len(b.tokens), len(b.digests)
 	for j := from; j < to; j++ {
 		b.hashes = append(b.hashes, s.chain.Hash(j))
 	}
-	b.tokens = append(b.tokens, s.tokens[from*q.bs:to*q.bs]...)
+	b.tokens = append(b.tokens, s.tokens[from*bs:to*bs]...)
 	e := Event{
 		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
-		BlockSize: q.bs, Adapter: s.extras.Adapter, Medium: MediumGPU, FirstBlock: from,
+		BlockSize: bs, Adapter: s.extras.Adapter, Medium: MediumGPU, FirstBlock: from,
 		CacheSalt: s.extras.CacheSalt, MM: s.extras.MM,
 	}
 	if from > 0 {
 		e.ParentHash, e.HasParent = s.chain.Hash(from-1), true
 	}
-	b.events = append(b.events, e)
+	if digests {
+		if from > 0 {
+			b.digests = s.chain.AppendDigest(b.digests, from-1)
+		}
+		p0 := len(b.digests)
+		for j := from; j < to; j++ {
+			b.digests = s.chain.AppendDigest(b.digests, j)
+		}
+		e.ParentDigest = b.digests[d0:p0:p0]
+		e.Digests = b.digests[p0:len(b.digests):len(b.digests)]
+		if from == 0 {
+			e.ParentDigest = nil
+		}
+	}
+	if ex := &s.extras; ex.Adapter != "" || ex.CacheSalt != "" || len(ex.MM) > 0 || len(ex.PromptEmbeds) > 0 {
+		l0 := len(b.keyLists)
+		for j := from; j < to; j++ {
+			k0 := len(b.keys)
+			b.keys = s.chain.AppendExtraKeys(b.keys, j)
+			var list []prefix.ExtraKey
+			if len(b.keys) > k0 {
+				list = b.keys[k0:len(b.keys):len(b.keys)]
+			}
+			b.keyLists = append(b.keyLists, list)
+		}
+		e.ExtraKeys = b.keyLists[l0:len(b.keyLists):len(b.keyLists)]
+	}
+	return e
 }
 
 // storedBlock queues BlockStored for one block cached in the tier medium from its
@@ -197,9 +258,28 @@ func (q *eventQueue) take(dst []Event) ([]Event, uint64) {
 	dst = append(dst, q.cur.events...)
 	lost := q.dropped
 	q.cur, q.spare = q.spare, q.cur
-	q.cur.events, q.cur.hashes, q.cur.tokens = q.cur.events[:0], q.cur.hashes[:0], q.cur.tokens[:0]
+	q.cur.reset()
 	q.dropped = 0
 	return dst, lost
+}
+
+// digestsMatch reports whether a queued BlockStored carries a full digest per hash
+// and for its parent, each ending in the 64-bit hash, exactly when digests are
+// recorded.
+func (q *eventQueue) digestsMatch(e *Event) bool {
+	k := q.digestSize
+	if k == 0 {
+		return e.Digests == nil && e.ParentDigest == nil
+	}
+	if len(e.Digests) != len(e.Hashes)*k || e.HasParent != (len(e.ParentDigest) == k) || !e.HasParent && e.ParentDigest != nil {
+		return false
+	}
+	for i, h := range e.Hashes {
+		if prefix.Hash(binary.BigEndian.Uint64(e.Digests[(i+1)*k-8:])) != h {
+			return false
+		}
+	}
+	return !e.HasParent || prefix.Hash(binary.BigEndian.Uint64(e.ParentDigest[k-8:])) == e.ParentHash
 }
 
 // check verifies the queue's invariants (see eventQueue).
@@ -219,6 +299,10 @@ func (q *eventQueue) check() error {
 		switch {
 		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || e.HasParent != (e.FirstBlock > 0)):
 			return fmt.Errorf("event %d: %d hashes, %d tokens, first block %d, parent %v", i, len(e.Hashes), len(e.Tokens), e.FirstBlock, e.HasParent)
+		case e.Kind == BlockStored && !q.digestsMatch(&e):
+			return fmt.Errorf("event %d: %d hashes, %d digest bytes, parent %v with a %d-byte digest", i, len(e.Hashes), len(e.Digests), e.HasParent, len(e.ParentDigest))
+		case e.Kind == BlockStored && e.ExtraKeys != nil && len(e.ExtraKeys) != len(e.Hashes):
+			return fmt.Errorf("event %d: %d extra-key lists for %d hashes", i, len(e.ExtraKeys), len(e.Hashes))
 		case e.Kind == BlockRemoved && len(e.Hashes) != 1:
 			return fmt.Errorf("event %d removes %d hashes", i, len(e.Hashes))
 		case e.Kind == AllBlocksCleared && (len(e.Hashes) != 0 || len(e.Tokens) != 0):

@@ -84,7 +84,11 @@ func New(cfg Config) (*Manager, error) {
 	m.tier.init(&cfg)
 	m.tmpChain = m.scheme.NewChain(prefix.Extras{})
 	m.stats.init(cfg.StatsWindow)
-	m.events.init(cfg.Events, cfg.BlockSize)
+	digestSize := 0
+	if _, ok := m.scheme.VLLM(); ok {
+		digestSize = m.scheme.DigestSize()
+	}
+	m.events.init(cfg.Events, cfg.BlockSize, digestSize)
 	return m, nil
 }
 
@@ -114,6 +118,9 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 	ex := opts.extras()
 	if len(ex.MM) > 0 {
 		ex.MM = slices.Clone(ex.MM)
+	}
+	if len(ex.PromptEmbeds) > 0 {
+		ex.PromptEmbeds = slices.Clone(ex.PromptEmbeds)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

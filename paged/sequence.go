@@ -26,6 +26,16 @@ type SeqOptions struct {
 	// len(prompt)) and items must not overlap; otherwise Add and LookupPrompt return
 	// ErrInvalidArgument.
 	MM []prefix.MMItem
+	// PromptEmbeds, when non-empty, is the prompt given as embeddings (vLLM's
+	// prompt_embeds): the raw bytes of its rows as vLLM's tensor_data sees them
+	// (row-major, the tensor's dtype, little-endian), EmbedRowBytes bytes per token,
+	// exactly one row per prompt token. Each block's hash then includes the SHA-256 of
+	// its rows (prefix.Extras.PromptEmbeds), so sequences share blocks only with
+	// equal embeddings. Add copies the bytes; otherwise ErrInvalidArgument.
+	PromptEmbeds []byte
+	// EmbedRowBytes is the size of one token's embedding row (dim × element size);
+	// required with PromptEmbeds, 0 without.
+	EmbedRowBytes int
 	// Capacity, if larger than the prompt, preallocates room for that many tokens so
 	// Append does not grow the token slice: 0..MaxSeqLen. Room beyond the pool's
 	// token capacity (NumBlocks × BlockSize) is never preallocated, since no
@@ -62,6 +72,11 @@ func (o *SeqOptions) validate(n int) error {
 		}
 		end = it.Offset + it.Length
 	}
+	if len(o.PromptEmbeds) > 0 || o.EmbedRowBytes != 0 {
+		if rb := o.EmbedRowBytes; rb <= 0 || len(o.PromptEmbeds)%rb != 0 || len(o.PromptEmbeds)/rb != n {
+			return fmt.Errorf("%w: %d prompt-embedding bytes are not %d rows of EmbedRowBytes %d", ErrInvalidArgument, len(o.PromptEmbeds), n, o.EmbedRowBytes)
+		}
+	}
 	ex := o.extras()
 	if err := ex.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -79,7 +94,8 @@ func (o *SeqOptions) validateRetention() error {
 }
 
 func (o *SeqOptions) extras() prefix.Extras {
-	return prefix.Extras{Adapter: o.Adapter, CacheSalt: o.CacheSalt, MM: o.MM}
+	return prefix.Extras{Adapter: o.Adapter, CacheSalt: o.CacheSalt, MM: o.MM,
+		PromptEmbeds: o.PromptEmbeds, EmbedRowBytes: o.EmbedRowBytes}
 }
 
 // extrasEmpty reports whether a sequence has no extra keys.
@@ -116,8 +132,8 @@ type sequence struct {
 	swapped bool
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
 	chain prefix.Chain
-	// extras are the sequence's extra keys (adapter, salt, multimodal items), copied
-	// at Add and shared read-only with its forks and its events.
+	// extras are the sequence's extra keys (adapter, salt, multimodal items, prompt
+	// embeddings), copied at Add and shared read-only with its forks and its events.
 	extras prefix.Extras
 	// exRef points to a copy of extras that outlives the sequence, for the events of
 	// its blocks' host copies (nil without a host cache or without extra keys).

@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pagedkv/pagedkv/paged"
+)
+
+// ReplicaConfig configures a ReplicaPredictor.
+type ReplicaConfig struct {
+	// Engines is the number of engines (required, > 0).
+	Engines int
+	// Blocks is each engine's KV cache size in blocks (required, > 0): the replica
+	// evicts when the engine would.
+	Blocks int
+	// BlockSize is the engines' block size. Default 16.
+	BlockSize int
+	// Weights value the predicted hits (all on GPU). Zero means DefaultTierWeights.
+	Weights TierWeights
+}
+
+// ReplicaPredictor is the approximate policy's predictor: it keeps one real
+// paged.Manager per engine and replays on it what the router sent there — each
+// request's prompt is added, reserved and marked computed when it starts (its blocks
+// become cached and stay pinned while it runs), its output appended when it finishes,
+// then it is freed (its blocks stay cached until LRU eviction reuses them). The
+// replica's cache is thus the engine's cache as far as the router can know it without
+// events; it drifts where the engine evicts differently (other traffic, preemption,
+// a different cache size).
+//
+// The replica hashes with its own (pagedkv) scheme: its hashes never leave it. It is
+// safe for concurrent use (each Manager has its own lock).
+type ReplicaPredictor struct {
+	ms []*paged.Manager
+	bs int
+	w  TierWeights
+}
+
+var (
+	_ Predictor = (*ReplicaPredictor)(nil)
+	_ Tracker   = (*ReplicaPredictor)(nil)
+)
+
+// NewReplicaPredictor validates cfg and returns a predictor with empty caches.
+func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = 16
+	}
+	if cfg.Engines <= 0 || cfg.Blocks <= 0 || cfg.BlockSize < 0 {
+		return nil, fmt.Errorf("%w: replica needs engines (%d) and blocks (%d) > 0, block size %d",
+			ErrInvalidConfig, cfg.Engines, cfg.Blocks, cfg.BlockSize)
+	}
+	if err := cfg.Weights.fill(); err != nil {
+		return nil, err
+	}
+	p := &ReplicaPredictor{bs: cfg.BlockSize, w: cfg.Weights}
+	for range cfg.Engines {
+		mc := paged.DefaultConfig()
+		mc.NumBlocks, mc.BlockSize = cfg.Blocks, cfg.BlockSize
+		m, err := paged.New(mc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		p.ms = append(p.ms, m)
+	}
+	return p, nil
+}
+
+// Manager returns engine i's replica (for inspection: Stats, LookupPrompt).
+func (p *ReplicaPredictor) Manager(i int) *paged.Manager { return p.ms[i] }
+
+func seqOptions(r *Request) paged.SeqOptions {
+	return paged.SeqOptions{Adapter: r.Extras.Adapter, CacheSalt: r.Extras.CacheSalt, MM: r.Extras.MM}
+}
+
+// Predict implements Predictor: each replica's cached prefix of the prompt.
+func (p *ReplicaPredictor) Predict(_ context.Context, req *Request, cands []Candidate) error {
+	opts := seqOptions(req)
+	for i := range cands {
+		n, err := p.ms[i].LookupPrompt(req.Tokens, opts)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		cd := &cands[i]
+		cd.HitBlocks, cd.GPUHitBlocks = n/p.bs, n/p.bs
+		cd.WeightedHit = p.w.Weigh(cd.HitBlocks, cd.GPUHitBlocks)
+	}
+	return nil
+}
+
+// Started implements Tracker: the prompt is cached on engine's replica and pinned
+// until Finished. If the replica has no room (the engine would queue or preempt),
+// nothing is recorded and the handle is 0.
+func (p *ReplicaPredictor) Started(engine int, req *Request) uint64 {
+	m := p.ms[engine]
+	id, err := m.Add(req.Tokens, seqOptions(req))
+	if err != nil {
+		return 0
+	}
+	hit, err := m.CachedPrefix(id)
+	if err == nil {
+		var res paged.Reservation
+		if res, err = m.Reserve(id, len(req.Tokens)-hit, 0, nil); err == nil {
+			err = m.MarkComputed(id, len(req.Tokens)-res.Start)
+		}
+	}
+	if err != nil {
+		_ = m.Free(id)
+		return 0
+	}
+	return uint64(id)
+}
+
+// Finished implements Tracker: output tokens are cached too, then the request's
+// blocks are released to the replica's LRU.
+func (p *ReplicaPredictor) Finished(engine int, handle uint64, output []int32) {
+	if handle == 0 {
+		return
+	}
+	m, id := p.ms[engine], paged.SeqID(handle)
+	if len(output) > 0 && m.Append(id, output...) == nil {
+		if _, err := m.Reserve(id, len(output), 0, nil); err == nil {
+			_ = m.MarkComputed(id, len(output))
+		}
+	}
+	_ = m.Free(id)
+}

@@ -1,0 +1,399 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/pagedkv/pagedkv/prefix"
+)
+
+// RouterConfig configures a Router. Engines is required; Index is required for the
+// precise policy and ReplicaBlocks for the approximate one. Zero fields mean the
+// documented defaults.
+type RouterConfig struct {
+	// Engines are the engines to route to, in a fixed order (EngineIndex).
+	Engines []EngineID
+	// Policy is the built-in policy. Default PolicyPrecise.
+	Policy PolicyKind
+	// Index is the cluster index (precise policy).
+	Index Index
+	// Hash is how request tokens are hashed; it must match the engines'.
+	Hash HashConfig
+	// Weights value hits by tier. Zero means DefaultTierWeights.
+	Weights TierWeights
+	// OverlapWeight weighs prefill blocks against decode blocks in the cost
+	// (Dynamo's overlap_score_weight). Default 1.
+	OverlapWeight float64
+	// ReplicaBlocks is each engine's cache size in blocks (approximate policy).
+	ReplicaBlocks int
+	// Seed seeds the random policy. Default 0.
+	Seed uint64
+	// IndexTimeout bounds one prediction (an index query). Default 50ms.
+	IndexTimeout time.Duration
+	// RetryAfter is how long the router routes on load alone after a prediction
+	// failed before it asks the index again. Default 1s.
+	RetryAfter time.Duration
+	// FirstChunk is the scorer's first query size in blocks (see ScorerConfig).
+	FirstChunk int
+	// Predictor and Selector replace the policy's own (custom policies).
+	Predictor Predictor
+	Selector  Selector
+	// OnStatus, if set, is called (outside the router's locks) whenever the router
+	// enters or leaves degraded mode.
+	OnStatus func(RouterStatus)
+}
+
+// RouteOptions are per-request options.
+type RouteOptions struct {
+	// Extras are folded into block hashes as the engines fold them (LoRA adapter,
+	// cache salt, multimodal items).
+	Extras prefix.Extras
+	// ExpectedOutputTokens estimates the output length (its blocks count as the
+	// request's decode load). Default 0.
+	ExpectedOutputTokens int
+	// DryRun chooses an engine without recording the request (no load, no replica
+	// update, zero Ticket).
+	DryRun bool
+}
+
+// Decision is where a request goes and what it is expected to find there.
+type Decision struct {
+	Engine      EngineID
+	EngineIndex int
+	// HitTokens are the expected cached prefix tokens on Engine (GPUHitTokens of
+	// them on GPU); PromptTokens the prompt length.
+	HitTokens, GPUHitTokens, PromptTokens int
+	// Cost is the selector's cost for Engine (0 for selectors without one).
+	Cost float64
+	// Degraded is set when no prediction was available (index unreachable): the
+	// decision was made on load alone.
+	Degraded bool
+	// Ticket is passed to Finish when the request ends (zero for a dry run).
+	Ticket Ticket
+}
+
+// FinishOptions are passed with a finished request.
+type FinishOptions struct {
+	// Output are the generated tokens, cached by the engine like the prompt (used by
+	// the approximate policy's replica). May be nil.
+	Output []int32
+}
+
+// RouterStatus says how the router is routing.
+type RouterStatus struct {
+	Policy PolicyKind
+	// Degraded: predictions are failing and requests are routed on load alone.
+	Degraded bool
+	// Reason is the last prediction error while degraded.
+	Reason string
+	// Since is when the current mode began.
+	Since time.Time
+	// Decisions counts routed requests, DegradedDecisions those routed on load
+	// alone; HitTokens and PromptTokens sum the decisions' expected hits and prompts.
+	Decisions, DegradedDecisions, HitTokens, PromptTokens uint64
+}
+
+// Router routes requests to engines. All methods are safe for concurrent use.
+type Router struct {
+	cfg     RouterConfig
+	engines []EngineID
+	bs      int
+	pred    Predictor
+	track   Tracker
+	sel     Selector
+	local   bool // the predictor never blocks: no timeout context (it allocates)
+	pool    sync.Pool
+
+	mu       sync.Mutex
+	load     loads     // guarded by mu
+	degraded bool      // guarded by mu
+	reason   string    // guarded by mu
+	since    time.Time // guarded by mu
+	until    time.Time // guarded by mu: no prediction before this while degraded
+
+	decisions, degradedDecisions, hitTokens, promptTokens atomic.Uint64
+}
+
+type routeScratch struct {
+	req   Request
+	cands []Candidate
+	buf   []byte
+}
+
+// NewRouter validates cfg and builds the policy.
+func NewRouter(cfg RouterConfig) (*Router, error) {
+	if cfg.Policy == "" {
+		cfg.Policy = PolicyPrecise
+	}
+	if cfg.OverlapWeight == 0 {
+		cfg.OverlapWeight = 1
+	}
+	if cfg.IndexTimeout == 0 {
+		cfg.IndexTimeout = 50 * time.Millisecond
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = time.Second
+	}
+	if cfg.Hash.BlockSize == 0 {
+		cfg.Hash.BlockSize = 16
+	}
+	if err := checkRouterConfig(&cfg); err != nil {
+		return nil, err
+	}
+	r := &Router{cfg: cfg, engines: append([]EngineID(nil), cfg.Engines...), bs: cfg.Hash.BlockSize,
+		load: newLoads(len(cfg.Engines)), since: time.Now()}
+	if err := r.buildPolicy(); err != nil {
+		return nil, err
+	}
+	if t, ok := r.pred.(Tracker); ok {
+		r.track = t
+	}
+	r.local = isLocal(r.pred)
+	n := len(r.engines)
+	r.pool.New = func() any { return &routeScratch{cands: make([]Candidate, n)} }
+	return r, nil
+}
+
+func checkRouterConfig(cfg *RouterConfig) error {
+	if len(cfg.Engines) == 0 {
+		return fmt.Errorf("%w: router needs engines", ErrInvalidConfig)
+	}
+	seen := make(map[EngineID]bool, len(cfg.Engines))
+	for _, e := range cfg.Engines {
+		if err := ValidateEngineID(e); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		if seen[e] {
+			return fmt.Errorf("%w: engine %s listed twice", ErrInvalidConfig, e)
+		}
+		seen[e] = true
+	}
+	switch {
+	case cfg.OverlapWeight < 0, cfg.IndexTimeout < 0, cfg.RetryAfter < 0, cfg.Hash.BlockSize < 0, cfg.ReplicaBlocks < 0:
+		return fmt.Errorf("%w: negative OverlapWeight, IndexTimeout, RetryAfter, block size or ReplicaBlocks", ErrInvalidConfig)
+	}
+	if _, err := ParsePolicy(string(cfg.Policy)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return cfg.Weights.fill()
+}
+
+func (r *Router) buildPolicy() error {
+	cfg := &r.cfg
+	r.sel = CostSelector{OverlapWeight: cfg.OverlapWeight}
+	switch cfg.Policy {
+	case PolicyPrecise:
+		if cfg.Index == nil && cfg.Predictor == nil {
+			return fmt.Errorf("%w: the precise policy needs an Index", ErrInvalidConfig)
+		}
+		if cfg.Index != nil {
+			s, err := NewScorer(ScorerConfig{Index: cfg.Index, Hash: cfg.Hash, Weights: cfg.Weights, FirstChunk: cfg.FirstChunk})
+			if err != nil {
+				return err
+			}
+			r.pred = NewIndexPredictor(s, r.engines)
+		}
+	case PolicyApproximate:
+		if cfg.Predictor == nil {
+			p, err := NewReplicaPredictor(ReplicaConfig{Engines: len(r.engines), Blocks: cfg.ReplicaBlocks,
+				BlockSize: cfg.Hash.BlockSize, Weights: cfg.Weights})
+			if err != nil {
+				return err
+			}
+			r.pred = p
+		}
+	case PolicyRandom:
+		r.sel = NewRandomSelector(cfg.Seed)
+	case PolicyRoundRobin:
+		r.sel = &RoundRobinSelector{}
+	}
+	if cfg.Predictor != nil {
+		r.pred = cfg.Predictor
+	}
+	if cfg.Selector != nil {
+		r.sel = cfg.Selector
+	}
+	return nil
+}
+
+// Engines returns the engines in routing order.
+func (r *Router) Engines() []EngineID { return append([]EngineID(nil), r.engines...) }
+
+// Predictor returns the policy's predictor (nil for load, random, round-robin).
+func (r *Router) Predictor() Predictor { return r.pred }
+
+// Route chooses an engine for a prompt and, unless opts.DryRun, records the request
+// as started there (its load, and the replica's cache for the approximate policy);
+// call Finish with the Ticket when it ends. An index failure never fails Route: the
+// request is routed on load alone and Decision.Degraded is set. Errors:
+// ErrInvalidArgument (empty prompt, bad options), or the caller's context error.
+func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (Decision, error) {
+	if len(tokens) == 0 || opts.ExpectedOutputTokens < 0 {
+		return Decision{}, fmt.Errorf("%w: %d prompt tokens, %d expected output tokens",
+			ErrInvalidArgument, len(tokens), opts.ExpectedOutputTokens)
+	}
+	if err := opts.Extras.Validate(); err != nil {
+		return Decision{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Decision{}, err
+	}
+	sc := r.pool.Get().(*routeScratch)
+	defer r.putScratch(sc)
+	req := &sc.req
+	*req = Request{Tokens: tokens, Extras: opts.Extras, PromptBlocks: float64(len(tokens)) / float64(r.bs),
+		NewBlocks: (len(tokens) + opts.ExpectedOutputTokens + r.bs - 1) / r.bs}
+	sc.buf = sc.buf[:0]
+	for _, t := range tokens[:min(len(tokens), r.bs)] {
+		sc.buf = binary.LittleEndian.AppendUint32(sc.buf, uint32(t))
+	}
+	req.TieBreak = xxhash.Sum64(sc.buf)
+
+	cands := sc.cands
+	now := time.Now()
+	r.mu.Lock()
+	for i := range cands {
+		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[i], ActiveBlocks: r.load.blocks[i]}
+	}
+	wasDegraded := r.degraded
+	skip := wasDegraded && now.Before(r.until)
+	r.mu.Unlock()
+
+	degraded := false
+	if r.pred != nil {
+		if skip {
+			degraded = true
+		} else if err := r.predict(ctx, req, cands); err != nil {
+			if ctx.Err() != nil {
+				return Decision{}, ctx.Err()
+			}
+			degraded = true
+			for i := range cands {
+				cands[i].HitBlocks, cands[i].GPUHitBlocks, cands[i].WeightedHit = 0, 0, 0
+			}
+			r.setDegraded(err, now)
+		} else if wasDegraded {
+			r.setDegraded(nil, now)
+		}
+	}
+
+	i := r.sel.Select(req, cands)
+	if i < 0 || i >= len(cands) {
+		panic(fmt.Sprintf("cluster: selector %T chose engine %d of %d", r.sel, i, len(cands)))
+	}
+	cd := &cands[i]
+	d := Decision{Engine: cd.Engine, EngineIndex: i, HitTokens: cd.HitBlocks * r.bs, GPUHitTokens: cd.GPUHitBlocks * r.bs,
+		PromptTokens: len(tokens), Cost: cd.Cost, Degraded: degraded}
+	if !opts.DryRun {
+		var handle uint64
+		if r.track != nil && !degraded {
+			handle = r.track.Started(i, req)
+		}
+		r.mu.Lock()
+		d.Ticket = r.load.start(i, req.NewBlocks, handle)
+		r.mu.Unlock()
+	}
+	r.decisions.Add(1)
+	if degraded {
+		r.degradedDecisions.Add(1)
+	}
+	r.hitTokens.Add(uint64(d.HitTokens))
+	r.promptTokens.Add(uint64(d.PromptTokens))
+	return d, nil
+}
+
+func (r *Router) predict(ctx context.Context, req *Request, cands []Candidate) error {
+	if r.local {
+		return r.pred.Predict(ctx, req, cands)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.IndexTimeout)
+	defer cancel()
+	err := r.pred.Predict(ctx, req, cands)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: prediction took longer than %v: %w", ErrUnavailable, r.cfg.IndexTimeout, err)
+	}
+	return err
+}
+
+// setDegraded enters (err != nil) or leaves degraded mode and reports a change.
+func (r *Router) setDegraded(err error, now time.Time) {
+	r.mu.Lock()
+	changed := r.degraded != (err != nil)
+	if err != nil {
+		r.reason, r.until = err.Error(), now.Add(r.cfg.RetryAfter)
+	}
+	if changed {
+		r.degraded, r.since = err != nil, now
+		if err == nil {
+			r.reason = ""
+		}
+	}
+	r.mu.Unlock()
+	if changed && r.cfg.OnStatus != nil {
+		r.cfg.OnStatus(r.Status())
+	}
+}
+
+func (r *Router) putScratch(sc *routeScratch) {
+	sc.req = Request{}
+	r.pool.Put(sc)
+}
+
+// Finish records that a started request ended: its load leaves the engine, and the
+// approximate policy's replica caches its output and releases its blocks. Errors:
+// ErrUnknownTicket for a ticket that is not outstanding (finished twice, or zero).
+func (r *Router) Finish(t Ticket, opts FinishOptions) error {
+	r.mu.Lock()
+	engine, handle, err := r.load.finish(t)
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if r.track != nil && handle != 0 {
+		r.track.Finished(engine, handle, opts.Output)
+	}
+	return nil
+}
+
+// Load returns engine i's outstanding requests and blocks.
+func (r *Router) Load(i int) (requests, blocks int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.load.requests[i], r.load.blocks[i]
+}
+
+// Status reports the routing mode and counters.
+func (r *Router) Status() RouterStatus {
+	r.mu.Lock()
+	st := RouterStatus{Policy: r.cfg.Policy, Degraded: r.degraded, Reason: r.reason, Since: r.since}
+	r.mu.Unlock()
+	st.Decisions, st.DegradedDecisions = r.decisions.Load(), r.degradedDecisions.Load()
+	st.HitTokens, st.PromptTokens = r.hitTokens.Load(), r.promptTokens.Load()
+	return st
+}
+
+// CheckInvariants verifies the router's load accounting against its outstanding
+// tickets (for tests).
+func (r *Router) CheckInvariants() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.load.checkInvariants()
+}
+
+// isLocal reports whether p is known never to block (in-process index or replicas).
+func isLocal(p Predictor) bool {
+	switch p := p.(type) {
+	case *IndexPredictor:
+		_, mem := p.scorer.idx.(*MemoryIndex)
+		return mem
+	case *ReplicaPredictor:
+		return true
+	}
+	return false
+}
