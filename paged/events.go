@@ -87,7 +87,8 @@ type Event struct {
 	// extra_keys, nil for a block without any); nil when no stored block has any.
 	ExtraKeys [][]prefix.ExtraKey
 	// Detached marks a BlockStored that ResyncEvents made for a cached block no
-	// live sequence holds: its adapter, salt, multimodal items, extra keys and
+	// live sequence holds, or a host-tier copy (MediumCPU) of a block with extra keys
+	// or hashed by a vLLM hasher: its adapter, salt, multimodal items, extra keys and
 	// digests are unknown (left empty, not "none"), and FirstBlock is 0.
 	Detached bool
 }
@@ -228,8 +229,8 @@ func (q *eventQueue) storedBlock(medium Medium, k *blockpool.Key, o *origin, fir
 	if o.pos > 0 {
 		e.ParentHash, e.HasParent = o.parentHash, true
 	}
-	if o.ex != nil {
-		e.Adapter, e.CacheSalt, e.MM = o.ex.Adapter, o.ex.CacheSalt, o.ex.MM
+	if o.ex != nil || q.digestSize > 0 { // its extra keys or full digest were not kept
+		e.Detached, e.FirstBlock = true, 0
 	}
 	b.events = append(b.events, e)
 }
@@ -297,7 +298,7 @@ func (q *eventQueue) check() error {
 	tokens := 0
 	for i, e := range b.events {
 		switch {
-		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || e.HasParent != (e.FirstBlock > 0)):
+		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || !e.Detached && e.HasParent != (e.FirstBlock > 0) || e.Detached && e.FirstBlock != 0):
 			return fmt.Errorf("event %d: %d hashes, %d tokens, first block %d, parent %v", i, len(e.Hashes), len(e.Tokens), e.FirstBlock, e.HasParent)
 		case e.Kind == BlockStored && !q.digestsMatch(&e):
 			return fmt.Errorf("event %d: %d hashes, %d digest bytes, parent %v with a %d-byte digest", i, len(e.Hashes), len(e.Digests), e.HasParent, len(e.ParentDigest))
