@@ -14,7 +14,7 @@
 // attention) copies the KV contents before it writes the step's new tokens:
 //
 //	copies, _ := m.DecodeStep(ids, tokens, 0, slots, copies[:0]) // []block.Copy
-//	_ = cache.CopyBlocks(copies)                                 // in list order
+//	_ = cache.PerformCopies(hostCache, copies)                   // in list order, by Dir
 //
 // # List order
 //
