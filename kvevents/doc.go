@@ -26,8 +26,9 @@
 // not None; the shortest msgpack form of every integer, string, binary, array and
 // map header; floats always float64. Decoding is hardened: a bad payload returns
 // an error wrapping ErrMalformed or ErrSchema, never panics, and never allocates
-// more than a small constant times the payload (every declared length is checked
-// against the bytes left); unknown keys are ignored and unknown event types are
+// more than 200 bytes per payload byte (every declared length is checked against
+// the bytes left; the worst case is a payload of 2-byte events, each of which takes
+// a whole Event in memory); unknown keys are ignored and unknown event types are
 // kept verbatim (Unknown), so newer publishers still decode.
 //
 // A worked example: an engine caches the first two blocks of a prompt (block size
