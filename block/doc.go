@@ -22,9 +22,8 @@ package block
 type ID = int32
 
 // Copy asks the engine to copy the whole KV contents (every layer, K and V) of block
-// Src into block Dst. For a
-// swap, Src and Dst belong to different tiers (device → host for SwapOut, host →
-// device for SwapIn); otherwise both are device blocks.
+// Src into block Dst. For a swap, Src and Dst belong to different tiers (device →
+// host for SwapOut, host → device for SwapIn); otherwise both are device blocks.
 type Copy struct {
 	Src, Dst ID
 }
