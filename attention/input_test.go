@@ -22,6 +22,16 @@ func TestNewCacheRefusesOverflowingShapes(t *testing.T) {
 	}
 }
 
+// smallKernel returns a cache of 2 KV heads of dim 16, a one-worker kernel (closed
+// with the test) and a query for one token of 2 heads.
+func smallKernel(t *testing.T) (*Cache, *Kernel, []float32) {
+	c, err := NewCache(Config{KVHeads: 2, HeadDim: 16, BlockSize: 4, NumBlocks: 4})
+	require.NoError(t, err)
+	k := NewKernel(1)
+	t.Cleanup(k.Close)
+	return c, k, make([]float32, 2*16)
+}
+
 // allocatedBy returns the bytes f allocated.
 func allocatedBy(f func()) uint64 {
 	var before, after runtime.MemStats
@@ -35,11 +45,7 @@ func allocatedBy(f func()) uint64 {
 // huge Params.QHeads with small buffers is an ErrShape, not scratch for 2^17 query
 // heads kept by every worker.
 func TestKernelChecksShapesBeforeGrowingScratch(t *testing.T) {
-	c, err := NewCache(Config{KVHeads: 2, HeadDim: 16, BlockSize: 4, NumBlocks: 4})
-	require.NoError(t, err)
-	k := NewKernel(1)
-	defer k.Close()
-	q := make([]float32, 2*16)
+	c, k, q := smallKernel(t)
 	out := make([]float32, len(q))
 	p := Params{QHeads: 2 << 16}
 	var derr, perr error
@@ -56,11 +62,7 @@ func TestKernelChecksShapesBeforeGrowingScratch(t *testing.T) {
 
 // A prefill whose end position overflows is out of range, not a slice panic.
 func TestPrefillPositionOverflow(t *testing.T) {
-	c, err := NewCache(Config{KVHeads: 2, HeadDim: 16, BlockSize: 4, NumBlocks: 4})
-	require.NoError(t, err)
-	k := NewKernel(1)
-	defer k.Close()
-	q := make([]float32, 2*16)
+	c, k, q := smallKernel(t)
 	var perr error
 	require.NotPanics(t, func() { perr = k.Prefill(c, 0, Params{}, q, []int32{0}, math.MaxInt, 1, make([]float32, len(q))) })
 	require.ErrorIs(t, perr, ErrOutOfRange)
