@@ -3,6 +3,7 @@ package attention
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/pagedkv/pagedkv/block"
 )
@@ -81,7 +82,25 @@ func (c Config) validate() error {
 	if c.KVHeads%c.TPSize != 0 && c.TPSize%c.KVHeads != 0 {
 		return fmt.Errorf("%w: %d KV heads cannot be sharded over %d ranks (one must divide the other)", ErrInvalidConfig, c.KVHeads, c.TPSize)
 	}
+	// The cache is 2 × Layers arenas of NumBlocks × heads × BlockSize × HeadDim
+	// elements: every size computed from them must fit in an int.
+	if !productFits(2, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType.Size()) {
+		return fmt.Errorf("%w: %d layers of %d blocks × %d KV heads × %d tokens × %d dims of %v: the size overflows an int",
+			ErrInvalidConfig, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType)
+	}
 	return nil
+}
+
+// productFits reports whether the product of positive factors fits in an int.
+func productFits(factors ...int) bool {
+	p := 1
+	for _, f := range factors {
+		if f > math.MaxInt/p {
+			return false
+		}
+		p *= f
+	}
+	return true
 }
 
 // KVHeadRange returns the model's KV heads this cache holds: [first, first+n).
