@@ -19,13 +19,21 @@
 // themselves. Both support grouped-query attention (query heads sharing a KV head are
 // computed together), a softmax scale, a sliding window and an online (flash-style)
 // softmax; decode splits long contexts across workers and merges the partial softmax
-// states. With GOEXPERIMENT=simd on amd64 the inner loops use simd/archsimd
-// (AVX-512); otherwise portable Go. Reference is the float64 oracle the tests use.
+// states. On amd64 CPUs with AVX2/FMA/F16C the inner loops are Go assembly
+// (score_amd64.s, accum_amd64.s, softmax_amd64.s; see path.go for the paths and how
+// to force one); otherwise portable Go, which uses simd/archsimd (AVX-512) under
+// GOEXPERIMENT=simd. Reference is the float64 oracle the tests use.
+//
+// # Tensor parallelism and memory
+//
+// A Cache can hold one rank's shard of the KV heads (Config.TPSize, TPRank); its
+// kernels then compute that rank's query heads. Large arenas are mapped with huge
+// pages requested on Linux (Config.DisableHugePages opts out).
 //
 // # Example
 //
-//	c, _ := attention.NewCache(attention.Config{Layers: 1, KVHeads: 1, HeadDim: 2,
-//		BlockSize: 2, NumBlocks: 8, DType: attention.Float32})
+//	c, _ := attention.NewCache(attention.Config{KVHeads: 1, HeadDim: 2,
+//		BlockSize: 2, NumBlocks: 8}) // 1 layer, float32: the zero-value defaults
 //	// block table [3 1]: tokens 0,1 in block 3 (slots 6,7), token 2 in block 1 (slot 2)
 //	_ = c.Write(0, []int64{6, 7, 2}, keys, values)
 //	kern := attention.NewKernel(0)

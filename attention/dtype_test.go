@@ -94,3 +94,32 @@ func checkNearest(t *testing.T, name string, round func(float32) float32, repres
 		require.LessOrEqual(t, math.Abs(float64(got)-float64(x)), best*(1+1e-12), "%s: round(%v) = %v", name, x, got)
 	}
 }
+
+// The widenings equal the formats' definitions, sign × 2^(e−bias) × 1.m for normal
+// and sign × 2^(1−bias) × 0.m for subnormal patterns, for every pattern.
+func TestWideningMatchesDefinition(t *testing.T) {
+	def := func(sign bool, e, m, bias, mbits int) float32 {
+		var v float64
+		if e == 0 {
+			v = math.Ldexp(float64(m), 1-bias-mbits)
+		} else {
+			v = math.Ldexp(float64(m|1<<mbits), e-bias-mbits)
+		}
+		if sign {
+			v = -v
+		}
+		return float32(v)
+	}
+	for h := range 1 << 16 {
+		if h&0x7c00 == 0x7c00 {
+			continue
+		}
+		require.Equal(t, def(h&0x8000 != 0, h>>10&0x1f, h&0x3ff, 15, 10), FromFloat16(uint16(h)), "h=%#x", h)
+	}
+	for v := range 256 {
+		if v&0x7f == 0x7f {
+			continue
+		}
+		require.Equal(t, def(v&0x80 != 0, v>>3&0xf, v&7, 7, 3), FromFP8(uint8(v)), "v=%#x", v)
+	}
+}

@@ -10,9 +10,11 @@ import (
 
 // Params are the attention parameters of one call.
 type Params struct {
-	// QHeads is the number of query heads, a multiple of the cache's KVHeads. Query
-	// head i reads KV head i / (QHeads/KVHeads) (grouped-query attention; QHeads ==
-	// KVHeads is multi-head, KVHeads == 1 multi-query).
+	// QHeads is the model's number of query heads, a multiple of the cache's
+	// KVHeads (and of its TPSize); 0 means KVHeads (multi-head attention). Query
+	// head i reads KV head i / (QHeads/KVHeads) (grouped-query attention; KVHeads ==
+	// 1 is multi-query). A sharded cache computes query heads
+	// Config.QHeadRange(QHeads) only.
 	QHeads int
 	// Scale multiplies q·k; 0 means 1/√HeadDim.
 	Scale float32
@@ -42,6 +44,7 @@ type Kernel struct {
 	c      *Cache
 	layer  int
 	p      Params
+	qh     int // query heads of this call (the shard's)
 	scale  float32
 	group  int
 	q      []float32
@@ -56,6 +59,8 @@ type Kernel struct {
 	prefill bool
 	start   int
 	table   []int32
+	// fast: this call runs on the assembly path (path.go, fast.go)
+	fast bool
 }
 
 type task struct {
@@ -113,18 +118,28 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 		return err
 	}
 	kv := c.cfg.KVHeads
-	if p.QHeads <= 0 || p.QHeads%kv != 0 || p.Window < 0 {
-		return fmt.Errorf("%w: %d query heads for %d KV heads, window %d", ErrInvalidConfig, p.QHeads, kv, p.Window)
+	if p.QHeads == 0 {
+		p.QHeads = kv
 	}
-	k.c, k.layer, k.p, k.group = c, layer, p, p.QHeads/kv
+	if p.QHeads < 0 || p.QHeads%kv != 0 || p.QHeads%c.cfg.TPSize != 0 || p.Window < 0 {
+		return fmt.Errorf("%w: %d query heads for %d KV heads over %d ranks, window %d", ErrInvalidConfig, p.QHeads, kv, c.cfg.TPSize, p.Window)
+	}
+	_, k.qh = c.cfg.QHeadRange(p.QHeads)
+	k.c, k.layer, k.p, k.group = c, layer, p, k.qh/c.heads
 	k.scale = p.Scale
 	if k.scale == 0 {
 		k.scale = float32(1 / math.Sqrt(float64(c.cfg.HeadDim)))
 	}
-	for _, w := range k.workers {
-		w.ensure(c.cfg, max(k.group*prefillTile, p.QHeads))
-	}
+	k.fast = kernelPath(activePath.Load()) == pathAVX2 && c.cfg.HeadDim%16 == 0
 	return nil
+}
+
+// prepare sizes the workers' scratch for the call set up; Decode and Prefill call it
+// only once every buffer has been checked, so a refused call allocates nothing.
+func (k *Kernel) prepare() {
+	for _, w := range k.workers {
+		w.ensure(k.c, max(k.group*prefillTile, k.qh))
+	}
 }
 
 func checkTable(c *Cache, table []int32, n int) error {
@@ -140,15 +155,15 @@ func checkTable(c *Cache, table []int32, n int) error {
 }
 
 // Decode computes one query token per sequence: q and out are [seq][query head][head
-// dim]; sequence s attends to its first ctxLens[s] cached tokens through tables[s]
+// dim] over the shard's query heads (all of them without sharding); sequence s attends to its first ctxLens[s] cached tokens through tables[s]
 // (its own token, at position ctxLens[s]−1, must already be written).
 func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]int32, ctxLens []int, out []float32) error {
 	if err := k.setup(c, layer, p); err != nil {
 		return err
 	}
 	n, d := len(tables), c.cfg.HeadDim
-	if len(ctxLens) != n || len(q) != n*p.QHeads*d || len(out) != len(q) {
-		return fmt.Errorf("%w: %d tables, %d lengths, q %d, out %d (want %d)", ErrShape, n, len(ctxLens), len(q), len(out), n*p.QHeads*d)
+	if len(ctxLens) != n || len(q) != n*k.qh*d || len(out) != len(q) {
+		return fmt.Errorf("%w: %d tables, %d lengths, q %d, out %d (want %d)", ErrShape, n, len(ctxLens), len(q), len(out), n*k.qh*d)
 	}
 	totalBlocks := 0
 	for s, t := range tables {
@@ -160,6 +175,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		}
 		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
 	}
+	k.prepare()
 	k.q, k.out, k.tables, k.ctx, k.prefill, k.table = q, out, tables, ctxLens, false, nil
 	// Split contexts so there are at least 4 tasks per worker when possible.
 	k.parts = 1
@@ -179,7 +195,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		}
 	}
 	if k.parts > 1 {
-		slots := n * k.parts * p.QHeads
+		slots := n * k.parts * k.qh
 		k.partM = grow(k.partM, slots)
 		k.partL = grow(k.partL, slots)
 		k.partAcc = grow(k.partAcc, slots*d)
@@ -200,7 +216,7 @@ func grow(b []float32, n int) []float32 {
 
 // mergeParts combines the partial softmax states of each sequence's query heads.
 func (k *Kernel) mergeParts() {
-	d, qh := k.c.cfg.HeadDim, k.p.QHeads
+	d, qh := k.c.cfg.HeadDim, k.qh
 	for s := range k.tables {
 		for j := range qh {
 			m := float32(math.Inf(-1))
@@ -225,7 +241,7 @@ func (k *Kernel) mergeParts() {
 }
 
 // Prefill computes n query tokens of one sequence at positions [start, start+n):
-// q and out are [token][query head][head dim]; query token i attends causally to
+// q and out are [token][query head][head dim] over the shard's query heads; query token i attends causally to
 // positions ≤ start+i through table, whose first start+n tokens must be written
 // (the cached prefix and these tokens themselves). Chunked prefill is a Prefill per
 // chunk.
@@ -234,12 +250,16 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 		return err
 	}
 	d := c.cfg.HeadDim
-	if start < 0 || n <= 0 || len(q) != n*p.QHeads*d || len(out) != len(q) {
-		return fmt.Errorf("%w: start %d, %d tokens, q %d, out %d (want %d)", ErrShape, start, n, len(q), len(out), n*p.QHeads*d)
+	if start < 0 || n <= 0 || len(q) != n*k.qh*d || len(out) != len(q) {
+		return fmt.Errorf("%w: start %d, %d tokens, q %d, out %d (want %d)", ErrShape, start, n, len(q), len(out), n*k.qh*d)
+	}
+	if start > math.MaxInt-n {
+		return fmt.Errorf("%w: prefill of %d tokens at position %d", ErrOutOfRange, n, start)
 	}
 	if err := checkTable(c, table, start+n); err != nil {
 		return err
 	}
+	k.prepare()
 	k.q, k.out, k.table, k.start, k.prefill, k.tables = q, out, table, start, true, nil
 	k.tasks = k.tasks[:0]
 	bs := c.cfg.BlockSize
@@ -249,7 +269,7 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 		if p.Window > 0 {
 			lo = max(0, start+q0-p.Window+1)
 		}
-		for h := range c.cfg.KVHeads {
+		for h := range c.heads {
 			k.tasks = append(k.tasks, task{head: h, q0: q0, q1: q1, b0: lo / bs, b1: (start+q1-1)/bs + 1})
 		}
 	}

@@ -71,7 +71,9 @@ func maxDiff(a []float32, b []float64) float64 {
 	return m
 }
 
-func TestDecodeMatchesReference(t *testing.T) {
+func TestDecodeMatchesReference(t *testing.T) { forEachPath(t, checkDecodeMatchesReference) }
+
+func checkDecodeMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	k := NewKernel(3)
 	defer k.Close()
@@ -79,8 +81,8 @@ func TestDecodeMatchesReference(t *testing.T) {
 		dt := DType(trial % 4)
 		kvHeads := 1 + r.IntN(3)
 		group := []int{1, 2, 4}[r.IntN(3)]
-		cfg := Config{Layers: 2, KVHeads: kvHeads, HeadDim: []int{4, 8, 16, 33}[r.IntN(4)],
-			BlockSize: []int{1, 2, 4, 16}[r.IntN(4)], NumBlocks: 400, DType: dt}
+		cfg := Config{Layers: 2, KVHeads: kvHeads, HeadDim: []int{4, 8, 16, 33, 32, 128}[r.IntN(6)],
+			BlockSize: []int{1, 2, 4, 16, 80}[r.IntN(5)], NumBlocks: 400, DType: dt}
 		c, err := NewCache(cfg)
 		require.NoError(t, err)
 		nseq := 1 + r.IntN(4)
@@ -125,14 +127,16 @@ func TestDecodeMatchesReference(t *testing.T) {
 	}
 }
 
-func TestPrefillMatchesReference(t *testing.T) {
+func TestPrefillMatchesReference(t *testing.T) { forEachPath(t, checkPrefillMatchesReference) }
+
+func checkPrefillMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	k := NewKernel(2)
 	defer k.Close()
 	for trial := range 30 {
 		dt := DType(trial % 4)
 		kvHeads, group := 1+r.IntN(2), []int{1, 3}[r.IntN(2)]
-		cfg := Config{Layers: 1, KVHeads: kvHeads, HeadDim: 8, BlockSize: []int{1, 4, 16}[r.IntN(3)], NumBlocks: 300, DType: dt}
+		cfg := Config{Layers: 1, KVHeads: kvHeads, HeadDim: []int{8, 16, 32}[r.IntN(3)], BlockSize: []int{1, 4, 16}[r.IntN(3)], NumBlocks: 300, DType: dt}
 		c, _ := NewCache(cfg)
 		n := 1 + r.IntN(300) // long enough for query tiles to straddle softmax chunks
 		s := fill(t, c, r, []int{n})[0]
@@ -160,6 +164,10 @@ func TestPrefillMatchesReference(t *testing.T) {
 // Moving a sequence's blocks to other physical ids (and updating its table) never
 // changes the output, bit for bit.
 func TestPermutingBlocksChangesNothing(t *testing.T) {
+	forEachPath(t, checkPermutingBlocksChangesNothing)
+}
+
+func checkPermutingBlocksChangesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cfg := Config{Layers: 1, KVHeads: 2, HeadDim: 16, BlockSize: 4, NumBlocks: 64, DType: BFloat16}
 	c, _ := NewCache(cfg)
@@ -195,7 +203,9 @@ func TestPermutingBlocksChangesNothing(t *testing.T) {
 	require.Equal(t, before, after)
 }
 
-func TestSplitContextEqualsUnsplit(t *testing.T) {
+func TestSplitContextEqualsUnsplit(t *testing.T) { forEachPath(t, checkSplitContextEqualsUnsplit) }
+
+func checkSplitContextEqualsUnsplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	cfg := Config{Layers: 1, KVHeads: 1, HeadDim: 32, BlockSize: 16, NumBlocks: 300, DType: Float32}
 	c, _ := NewCache(cfg)
@@ -234,7 +244,7 @@ func TestCacheErrors(t *testing.T) {
 	require.Error(t, c.Write(0, []int64{0, 99}, append(kv, kv...), append(kv, kv...)))
 	got, _, _ := c.Read(0, 0, 0, nil, nil)
 	require.Zero(t, got[0])
-	require.True(t, errors.Is(c.CopyBlocks([]BlockCopy{{0, 8}}), ErrOutOfRange))
+	require.True(t, errors.Is(c.CopyBlocks([]BlockCopy{{Src: 0, Dst: 8}}), ErrOutOfRange))
 	other, _ := NewCache(Config{Layers: 2, KVHeads: 2, HeadDim: 4, BlockSize: 4, NumBlocks: 8, DType: BFloat16})
 	require.True(t, errors.Is(c.MoveBlocks(other, nil), ErrShape))
 	k := NewKernel(1)
@@ -267,7 +277,9 @@ func TestTiersAndSizes(t *testing.T) {
 
 // Blocks larger than a softmax chunk are split across chunks; windows and prefill
 // chunks still match the reference.
-func TestLargeBlocks(t *testing.T) {
+func TestLargeBlocks(t *testing.T) { forEachPath(t, checkLargeBlocks) }
+
+func checkLargeBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	k := NewKernel(2)
 	defer k.Close()

@@ -2,8 +2,8 @@
 
 package attention
 
-// Implementation reports which vector code the kernels use.
-const Implementation = "go"
+// portableImpl names the portable path's vector code.
+const portableImpl = "go"
 
 func dot(a, b []float32) float32               { return dotGo(a, b) }
 func axpy(y []float32, w float32, x []float32) { axpyGo(y, w, x) }

@@ -10,7 +10,7 @@ import (
 
 // The dispatched primitives (SIMD under GOEXPERIMENT=simd) agree with the portable ones.
 func TestVectorPrimitives(t *testing.T) {
-	t.Log("implementation:", Implementation)
+	t.Log("implementation:", Implementation())
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{0, 1, 7, 15, 16, 17, 31, 32, 33, 128, 200} {
 		a, b := make([]float32, n), make([]float32, n)

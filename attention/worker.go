@@ -23,6 +23,7 @@ type worker struct {
 	segs     []seg     // the current chunk's block parts
 	ksegs    [][]float32
 	vsegs    [][]float32
+	fs       fastScratch // the assembly path's state (fast.go)
 }
 
 // chunkTokens is how many context tokens are scored before one softmax update:
@@ -38,7 +39,8 @@ type seg struct {
 	off         int
 }
 
-func (w *worker) ensure(c Config, rows int) {
+func (w *worker) ensure(cache *Cache, rows int) {
+	c := cache.cfg
 	d := c.HeadDim
 	if len(w.q) < rows {
 		w.q = make([][]float32, rows)
@@ -50,9 +52,12 @@ func (w *worker) ensure(c Config, rows int) {
 	w.scores = grow(w.scores, len(w.q)*w.stride)
 	w.kf = grow(w.kf, (chunkTokens+16)*d) // padded like the scores
 	w.vf = grow(w.vf, (chunkTokens+16)*d)
-	if cap(w.heads) < c.KVHeads {
-		w.heads = make([]int, 0, c.KVHeads)
-		w.rowStart = make([]int, 0, c.KVHeads+1)
+	if w.k.fast {
+		w.ensureFast(c, len(w.q), cache.heads)
+	}
+	if cap(w.heads) < cache.heads {
+		w.heads = make([]int, 0, cache.heads)
+		w.rowStart = make([]int, 0, cache.heads+1)
 	}
 }
 
@@ -83,12 +88,12 @@ func (w *worker) do(t *task) {
 		if k.p.Window > 0 {
 			lo = max(0, ctx-k.p.Window)
 		}
-		w.rows = k.p.QHeads
+		w.rows = k.qh
 		for r := range w.rows {
-			w.q[r] = k.q[(t.seq*k.p.QHeads+r)*d:][:d]
+			w.q[r] = k.q[(t.seq*k.qh+r)*d:][:d]
 			w.hi[r], w.lo[r] = ctx-1, lo
 		}
-		for h := range c.cfg.KVHeads {
+		for h := range c.heads {
 			w.heads = append(w.heads, h)
 			w.rowStart = append(w.rowStart, h*g)
 		}
@@ -100,7 +105,7 @@ func (w *worker) do(t *task) {
 		for i := t.q0; i < t.q1; i++ {
 			pos := k.start + i
 			for j := range g {
-				w.q[r] = k.q[((i*k.p.QHeads)+t.head*g+j)*d:][:d]
+				w.q[r] = k.q[((i*k.qh)+t.head*g+j)*d:][:d]
 				w.hi[r], w.lo[r] = pos, 0
 				if k.p.Window > 0 {
 					w.lo[r] = max(0, pos-k.p.Window+1)
@@ -111,6 +116,10 @@ func (w *worker) do(t *task) {
 		w.heads = append(w.heads, t.head)
 		w.rowStart = append(w.rowStart, 0, w.rows)
 	}
+	if k.fast {
+		w.doFast(t, table)
+		return
+	}
 	for r := range w.rows {
 		w.m[r] = float32(math.Inf(-1))
 		w.l[r] = 0
@@ -120,34 +129,60 @@ func (w *worker) do(t *task) {
 	w.finish(t)
 }
 
-// attend runs every row over blocks [b0, b1) of table, chunk by chunk: small blocks
-// are grouped into chunks of about chunkTokens tokens, large ones split.
+// attend runs every row over blocks [b0, b1) of table, chunk by chunk.
 func (w *worker) attend(table []int32, b0, b1 int) {
-	bs := w.k.c.cfg.BlockSize
+	it := w.chunker(table, b0, b1)
+	for {
+		var tok int
+		if w.segs, tok = it.next(w.segs[:0]); tok == 0 {
+			return
+		}
+		w.chunk(tok)
+	}
+}
+
+// chunker walks blocks [b, b1) of a table over the positions [lo, hi] that some row
+// attends to, and yields chunks of at most chunkTokens tokens: several small blocks
+// together, or chunk-sized pieces of a large block, so the working set does not grow
+// with the block size.
+type chunker struct {
+	table         []int32
+	bs, b, b1     int
+	lo, hi, first int // first: the next token of block b (when splitting it)
+}
+
+func (w *worker) chunker(table []int32, b0, b1 int) chunker {
 	lo, hi := w.lo[0], w.hi[0] // union of the rows' ranges
 	for r := 1; r < w.rows; r++ {
 		lo, hi = min(lo, w.lo[r]), max(hi, w.hi[r])
 	}
-	if bs > chunkTokens {
-		w.attendSplit(table, b0, b1, lo, hi)
-		return
-	}
-	for b := b0; b < b1; {
-		w.segs = w.segs[:0]
-		tok := 0
-		for ; b < b1 && tok < chunkTokens; b++ {
-			p0 := b * bs
-			first, last := max(0, lo-p0), min(bs-1, hi-p0)
-			if first > last {
-				continue
+	return chunker{table: table, bs: w.k.c.cfg.BlockSize, b: b0, b1: b1, lo: lo, hi: hi}
+}
+
+// next appends the next chunk's segments to segs and returns them with the chunk's
+// token count (0 at the end).
+func (it *chunker) next(segs []seg) ([]seg, int) {
+	tok := 0
+	for it.b < it.b1 {
+		p0 := it.b * it.bs
+		first, last := max(it.first, it.lo-p0), min(it.bs-1, it.hi-p0)
+		if first > last {
+			it.b, it.first = it.b+1, 0
+			continue
+		}
+		if n := last - first + 1; tok+n > chunkTokens {
+			if tok > 0 {
+				break
 			}
-			w.segs = append(w.segs, seg{id: table[b], p0: p0, first: first, last: last, off: tok})
-			tok += last - first + 1
+			last = first + chunkTokens - 1 // a piece of a block larger than a chunk
+			it.first = last + 1
+			return append(segs, seg{id: it.table[it.b], p0: p0, first: first, last: last}), chunkTokens
 		}
-		if tok > 0 {
-			w.chunk(tok)
-		}
+		segs = append(segs, seg{id: it.table[it.b], p0: p0, first: first, last: last, off: tok})
+		tok += last - first + 1
+		it.b, it.first = it.b+1, 0
 	}
+	return segs, tok
 }
 
 // chunk scores the rows against the chunk's tokens, updates the running softmax
@@ -263,19 +298,19 @@ func (w *worker) finish(t *task) {
 	d, g := k.c.cfg.HeadDim, k.group
 	if !k.prefill {
 		if k.parts > 1 {
-			qh := k.p.QHeads
+			qh := k.qh
 			base := (t.seq*k.parts + t.part) * qh
 			copy(k.partM[base:base+qh], w.m[:qh])
 			copy(k.partL[base:base+qh], w.l[:qh])
 			copy(k.partAcc[base*d:(base+qh)*d], w.acc[:qh*d])
 			return
 		}
-		w.normalize(k.out[t.seq*k.p.QHeads*d:][:w.rows*d], 0, w.rows)
+		w.normalize(k.out[t.seq*k.qh*d:][:w.rows*d], 0, w.rows)
 		return
 	}
 	r := 0
 	for i := t.q0; i < t.q1; i++ {
-		o := k.out[((i*k.p.QHeads)+t.head*g)*d:][:g*d]
+		o := k.out[((i*k.qh)+t.head*g)*d:][:g*d]
 		w.normalize(o, r, r+g)
 		r += g
 	}
@@ -290,20 +325,6 @@ func (w *worker) normalize(o []float32, r0, r1 int) {
 		inv := 1 / w.l[r]
 		for x := range dst {
 			dst[x] = a[x] * inv
-		}
-	}
-}
-
-// attendSplit is attend for blocks larger than a chunk: each block's needed range is
-// cut into chunk-sized pieces, so the working set does not grow with the block size.
-func (w *worker) attendSplit(table []int32, b0, b1, lo, hi int) {
-	bs := w.k.c.cfg.BlockSize
-	for b := b0; b < b1; b++ {
-		p0 := b * bs
-		for first, last := max(0, lo-p0), min(bs-1, hi-p0); first <= last; first += chunkTokens {
-			end := min(last, first+chunkTokens-1)
-			w.segs = append(w.segs[:0], seg{id: table[b], p0: p0, first: first, last: end})
-			w.chunk(end - first + 1)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/pagedkv/pagedkv/attention"
-	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,11 +21,11 @@ func BenchmarkBaselineBeamSearch4(b *testing.B)       { SimpleBeamSearch4(b) }
 func BenchmarkPrefill2048(b *testing.B)               { AttentionPrefill(2048)(b) }
 
 func BenchmarkAdmissionMooncake(b *testing.B) {
-	path := filepath.Join(sim.TracesDir(), "mooncake_conversation_trace.jsonl")
+	path := filepath.Join(workload.TracesDir(), "mooncake_conversation_trace.jsonl")
 	if _, err := os.Stat(path); err != nil {
 		b.Skip("trace not found; set PAGEDKV_TRACES")
 	}
-	reqs, err := sim.LoadTrace(path, 1)
+	reqs, err := workload.LoadTrace(path, workload.TraceOptions{Seed: 1})
 	require.NoError(b, err)
 	prompts := make([][]int32, 2000)
 	for i := range prompts {

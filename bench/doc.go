@@ -7,8 +7,10 @@
 //   - the manager's decode-step cost as a fraction of one GPU decode step of
 //     Llama-2-7B on an A100 at the same batch size (sim's documented time model);
 //   - prefix-cache admission replaying the Mooncake conversation trace's prompts;
-//   - attention decode against the machine's streaming read bandwidth and the same
-//     kernel over contiguous K/V; prefill against the float64 reference.
+//   - attention decode against the machine's streaming read bandwidth, the same
+//     kernel over contiguous K/V and the portable kernel path; prefill against the
+//     float64 reference. These run in interleaved rounds (Options.Reps) and report
+//     medians, per-round ratios and their spread.
 //
 // The scenarios are ordinary Go benchmarks too (go test -bench . -benchmem ./bench),
 // so benchstat can compare runs; cmd/kvbench runs them all and prints the table.

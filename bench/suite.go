@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pagedkv/pagedkv/attention"
-	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 // Result is one figure beside its limit or baseline. Ratio is Value / Baseline;
@@ -22,6 +21,11 @@ type Result struct {
 	BaselineName string  `json:"baseline_name"`
 	Better       string  `json:"better"` // "lower" or "higher"
 	Note         string  `json:"note,omitempty"`
+	// Reps is the number of interleaved rounds behind an attention figure (0: one
+	// measurement); Value and Baseline are then medians, Ratio is the median of the
+	// per-round ratios and Spread that ratio's (max − min) / median.
+	Reps   int     `json:"reps,omitempty"`
+	Spread float64 `json:"spread,omitempty"`
 }
 
 // Options select what the suite runs.
@@ -33,6 +37,9 @@ type Options struct {
 	Only []string
 	// Progress, if set, is told each figure's name before it runs.
 	Progress func(name string)
+	// Reps is the number of interleaved rounds of each attention figure (0: 5, or 3
+	// with Short).
+	Reps int
 }
 
 func (o Options) want(name string) bool {
@@ -53,7 +60,7 @@ type suite struct {
 }
 
 func (s *suite) add(r Result) {
-	if r.Baseline != 0 {
+	if r.Baseline != 0 && r.Reps == 0 {
 		r.Ratio = r.Value / r.Baseline
 	}
 	s.out = append(s.out, r)
@@ -115,31 +122,19 @@ func Run(opts Options) ([]Result, error) {
 	if err := s.attentionDecode(); err != nil {
 		return s.out, err
 	}
-	if err := s.attentionPrefillChunks(); err != nil {
+	if err := s.attentionPrefill(); err != nil {
 		return s.out, err
-	}
-	if name := "attention/prefill-2048"; opts.want(name) {
-		v := s.bench(name, AttentionPrefill(2048))
-		res := Result{Name: name, Unit: "tok/s", Value: v.Extra["tok/s"], BaselineName: "float64 reference", Better: "higher"}
-		if opts.Short {
-			ref := s.bench(name+" (reference at 512)", ReferencePrefill(512))
-			res.Baseline = ref.Extra["tok/s"] / 4 // cost grows with the square of the length
-			res.Note = "reference measured at 512 tokens, scaled by (512/2048)"
-		} else {
-			res.Baseline = s.bench(name+" (reference)", ReferencePrefill(2048)).Extra["tok/s"]
-		}
-		s.add(res)
 	}
 	return s.out, nil
 }
 
 func (s *suite) admission(name string) error {
-	path := filepath.Join(sim.TracesDir(), "mooncake_conversation_trace.jsonl")
+	path := filepath.Join(workload.TracesDir(), "mooncake_conversation_trace.jsonl")
 	if _, err := os.Stat(path); err != nil {
 		s.add(Result{Name: name, Unit: "prompts/s", Note: "skipped: trace not found (set PAGEDKV_TRACES)"})
 		return nil
 	}
-	reqs, err := sim.LoadTrace(path, 1)
+	reqs, err := workload.LoadTrace(path, workload.TraceOptions{Seed: 1})
 	if err != nil {
 		return err
 	}
@@ -160,93 +155,5 @@ func (s *suite) admission(name string) error {
 		BaselineName: "maps + slice baseline manager", Better: "higher", Note: note})
 	s.add(Result{Name: name + "-hit-rate", Unit: "%", Value: 100 * v.Extra["hit-rate"], Baseline: 40,
 		BaselineName: "trace's cache ratio, infinite cache (Mooncake FAST'25 Table 2)", Better: "higher", Note: note})
-	return nil
-}
-
-func (s *suite) attentionDecode() error {
-	type shape struct {
-		label     string
-		seqs, ctx int
-	}
-	shapes := []shape{{"1k", 32, 1024}, {"4k", 32, 4096}, {"16k", 8, 16384}}
-	if s.opts.Short {
-		shapes = shapes[:2]
-	}
-	var stream float64
-	streamFor := func() float64 {
-		if stream == 0 {
-			stream = gbps(s.bench("attention/stream-read", StreamRead(2*32*4096*attKV*attDim*4)))
-			s.add(Result{Name: "attention/stream-read", Unit: "GB/s", Value: stream, Baseline: stream,
-				BaselineName: "plain sum over 1 GiB, all cores", Better: "higher"})
-		}
-		return stream
-	}
-	f32Time := map[string]float64{}
-	for _, sh := range shapes {
-		for _, dt := range []attention.DType{attention.Float32, attention.BFloat16, attention.FP8E4M3} {
-			name := fmt.Sprintf("attention/decode-%s-%v", sh.label, dt)
-			if !s.opts.want(name) {
-				continue
-			}
-			limit := streamFor()
-			c, tables, err := AttentionCache(dt, sh.seqs, sh.ctx, 16)
-			if err != nil {
-				return err
-			}
-			r := s.bench(name, AttentionDecode(c, tables, sh.ctx))
-			s.add(Result{Name: name, Unit: "GB/s", Value: gbps(r), Baseline: limit,
-				BaselineName: "streaming read bandwidth", Better: "higher",
-				Note: fmt.Sprintf("%d seqs × %d tokens, 8 KV heads × 128, GQA 4", sh.seqs, sh.ctx)})
-			t := float64(r.NsPerOp())
-			if dt == attention.Float32 {
-				f32Time[sh.label] = t
-			} else if ft := f32Time[sh.label]; ft > 0 {
-				ideal := 4.0 / float64(dt.Size())
-				s.add(Result{Name: name + "-speedup", Unit: "× vs float32", Value: ft / t, Baseline: ideal,
-					BaselineName: "bytes saved (ideal speedup)", Better: "higher"})
-			}
-			if sh.label == "4k" {
-				cc, ct, err := AttentionCache(dt, sh.seqs, sh.ctx, sh.ctx)
-				if err != nil {
-					return err
-				}
-				cr := s.bench(name+"-vs-contiguous", AttentionDecode(cc, ct, sh.ctx))
-				s.add(Result{Name: name + "-vs-contiguous", Unit: "GB/s", Value: gbps(r), Baseline: gbps(cr),
-					BaselineName: "same kernel over contiguous K/V", Better: "higher"})
-			}
-		}
-	}
-	return nil
-}
-
-// attentionPrefillChunks measures a 512-token prefill chunk over 1K, 4K (and 16K)
-// contexts per element type, beside the same kernel over contiguous K/V.
-func (s *suite) attentionPrefillChunks() error {
-	const chunk = 512
-	ctxs := []int{1024, 4096, 16384}
-	if s.opts.Short {
-		ctxs = ctxs[:2]
-	}
-	for _, ctx := range ctxs {
-		for _, dt := range []attention.DType{attention.Float32, attention.BFloat16, attention.FP8E4M3} {
-			name := fmt.Sprintf("attention/prefill-chunk512-%dk-%v", ctx/1024, dt)
-			if !s.opts.want(name) {
-				continue
-			}
-			c, tables, err := AttentionCache(dt, 1, ctx, 16)
-			if err != nil {
-				return err
-			}
-			r := s.bench(name, AttentionPrefillChunk(c, tables[0], ctx, chunk))
-			cc, ct, err := AttentionCache(dt, 1, ctx, ctx)
-			if err != nil {
-				return err
-			}
-			cr := s.bench(name+" (contiguous)", AttentionPrefillChunk(cc, ct[0], ctx, chunk))
-			s.add(Result{Name: name, Unit: "tok/s", Value: r.Extra["tok/s"], Baseline: cr.Extra["tok/s"],
-				BaselineName: "same kernel over contiguous K/V", Better: "higher",
-				Note: fmt.Sprintf("last %d tokens of a %d-token sequence, 32 query heads over 8 KV heads × 128", chunk, ctx)})
-		}
-	}
 	return nil
 }

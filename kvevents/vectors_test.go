@@ -8,15 +8,15 @@ import (
 	"math"
 	"math/big"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pagedkv/pagedkv/internal/testref"
 )
 
-// The golden vectors live beside the repository (../shared/reference/vllm-compat
-// from the module root), or in $PAGEDKV_VLLM_COMPAT.
+// The golden vectors live outside the module; package internal/testref finds them.
 
 type vectorFile struct {
 	Cases []vectorCase               `json:"cases"`
@@ -32,32 +32,13 @@ type vectorCase struct {
 	Decoded    json.RawMessage `json:"decoded"`
 }
 
-func vectorsDir() string {
-	if d := os.Getenv("PAGEDKV_VLLM_COMPAT"); d != "" {
-		return d
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return filepath.Join(dir, "..", "shared", "reference", "vllm-compat")
-			}
-			up := filepath.Dir(dir)
-			if up == dir {
-				break
-			}
-			dir = up
-		}
-	}
-	return filepath.Join("..", "..", "shared", "reference", "vllm-compat")
-}
-
 // loadVectors reads event-vectors.json, skipping the test with a message when the
 // file is absent.
 func loadVectors(tb testing.TB) *vectorFile {
-	path := filepath.Join(vectorsDir(), "event-vectors.json")
+	path := testref.File(tb, "event-vectors.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		tb.Skipf("golden vectors absent (%v): set PAGEDKV_VLLM_COMPAT or place ../shared/reference/vllm-compat beside the module", err)
+		tb.Fatal(err)
 	}
 	var vf vectorFile
 	if err := json.Unmarshal(raw, &vf); err != nil {

@@ -48,7 +48,7 @@ func TestBuddyRandomNeverOverlaps(t *testing.T) {
 	b := NewBuddy(1000)
 	owner := make([]int, 1000)
 	live := map[int]int{}
-	for i := 1; i < 5000; i++ {
+	for i := 1; i < horizon(5000, 1000); i++ {
 		if r.IntN(2) == 0 && len(live) > 0 {
 			for off, n := range live {
 				b.Free(off)

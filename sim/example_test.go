@@ -4,16 +4,15 @@ import (
 	"fmt"
 
 	"github.com/pagedkv/pagedkv/sim"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
 // Compare the paged policy with Orca-Oracle on a small ShareGPT-like workload on the
-// default hardware (OPT-13B, one A100-40GB).
+// default hardware (OPT-13B, one A100-40GB). A zero Config field means its default.
 func Example() {
-	reqs, _ := sim.Synthetic{Profile: sim.Profiles["sharegpt"], Rate: 2, Requests: 300, Seed: 1}.Generate()
+	src := workload.Synthetic{Profile: workload.ShareGPT(), Rate: 2, Requests: 300, Seed: 1}.Source()
 	for _, policy := range []string{sim.PolicyPaged, sim.PolicyOrcaOracle} {
-		cfg := sim.DefaultConfig()
-		cfg.Policy = policy
-		r, err := sim.Run(cfg, reqs)
+		r, err := sim.Run(sim.Config{Policy: policy}, src)
 		if err != nil {
 			fmt.Println(err)
 			return

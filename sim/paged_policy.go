@@ -2,71 +2,99 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 
-	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/paged"
+	"github.com/pagedkv/pagedkv/workload"
 )
 
-// pagedPolicy drives the real paged.Manager.
-type pagedPolicy struct {
-	m      *paged.Manager
-	bs     int
-	rng    *rand.Rand
-	ids    []paged.SeqID
-	toks   []int32
-	slots  []int64
-	copies []paged.BlockCopy
-	tbl    []int32
-	// beamBuf is scratch for beam reshuffles
-	beamBuf []seqHandle
-	// breakdown scratch, indexed by block id
-	stamp    []int
-	tok, res []int
-	distinct []int32
-	sampleN  int
+// pagedConfig configures the paged policy.
+type pagedConfig struct {
+	NumBlocks            int // device blocks
+	HostBlocks           int // host tier for swapping; 0: none
+	BlockSize            int
+	DisablePrefixCaching bool
+	Watermark            float64
+	ReleasePolicy        paged.ReleasePolicy // nil: paged's default
+	Seed                 uint64              // beam selection
 }
 
-func newPagedPolicy(numBlocks, hostBlocks, bs int, caching bool, watermark float64, release blockpool.ReleasePolicy, seed uint64) (*pagedPolicy, error) {
+// pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
+// after the prompt so the prompt's blocks are shared and copied on write.
+type pagedPolicy struct {
+	m    *paged.Manager
+	bs   int
+	rng  *rand.Rand
+	reqs []pagedReq // per-request state, indexed by reqState.slot
+	// scratch, reused across calls
+	ids     []paged.SeqID
+	toks    []int32
+	slots   []int64
+	copies  []paged.BlockCopy
+	stBuf   []paged.SeqState
+	beamBuf []seqHandle
+	bd      breakdown
+}
+
+// pagedReq is the paged policy's state of one request.
+type pagedReq struct {
+	seqs     []seqHandle // the request's sequences; seqs[0] is the prompt's
+	added    bool        // seqs[0] is registered with the manager (⇔ len(seqs) > 0)
+	reserved bool        // holds blocks (⇒ added)
+	beamIter int         // iteration of the last beam reshuffle
+}
+
+type seqHandle = uint64
+
+func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
-	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = numBlocks, bs, !caching, watermark
-	cfg.DisableWatermark = watermark == 0
-	cfg.HostBlocks = hostBlocks
-	if release != nil {
-		cfg.ReleasePolicy = release
+	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
+	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
+	cfg.HostBlocks = c.HostBlocks
+	if c.ReleasePolicy != nil {
+		cfg.ReleasePolicy = c.ReleasePolicy
 	}
 	m, err := paged.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return &pagedPolicy{m: m, bs: bs, rng: rand.New(rand.NewPCG(seed, 0xBEA3)),
-		stamp: make([]int, numBlocks), tok: make([]int, numBlocks), res: make([]int, numBlocks)}, nil
+	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks)}, nil
 }
 
-func (p *pagedPolicy) name() string   { return "paged" }
+func (p *pagedPolicy) name() string   { return PolicyPaged }
 func (p *pagedPolicy) blockSize() int { return p.bs }
 
-func (p *pagedPolicy) seq(r *reqState, i int) paged.SeqID { return paged.SeqID(r.seqs[i]) }
+// state returns r's state, growing the table for a new slot.
+func (p *pagedPolicy) state(r *reqState) *pagedReq {
+	for r.slot >= len(p.reqs) {
+		p.reqs = append(p.reqs, pagedReq{})
+	}
+	return &p.reqs[r.slot]
+}
 
-func (p *pagedPolicy) prefill(r *reqState, chunk int) (int, bool, bool) {
-	if !r.added {
+func (p *pagedPolicy) seq(q *pagedReq, i int) paged.SeqID { return paged.SeqID(q.seqs[i]) }
+
+func (p *pagedPolicy) prefill(r *reqState, chunk int) grant {
+	q := p.state(r)
+	if !q.added {
 		tokens := r.Prompt
 		if r.generated > 0 { // recompute after preemption: prompt plus output so far
 			tokens = make([]int32, 0, r.promptLen)
 			tokens = append(tokens, r.Prompt...)
 			for i := range r.generated {
-				tokens = append(tokens, OutputToken(r.ID, 0, i))
+				tokens = append(tokens, workload.OutputToken(r.ID, 0, i))
 			}
 		}
 		id, err := p.m.Add(tokens, paged.SeqOptions{Capacity: r.final + 1})
 		if err != nil {
 			panic(err)
 		}
-		r.seqs = append(r.seqs[:0], seqHandle(id))
-		r.added = true
+		q.seqs = append(q.seqs[:0], seqHandle(id))
+		q.added = true
 	}
-	id := p.seq(r, 0)
-	if !r.reserved {
+	id := p.seq(q, 0)
+	if !q.reserved {
 		adm, err := p.m.Admit(id, chunk, 0, nil)
 		if err != nil {
 			panic(err)
@@ -74,31 +102,32 @@ func (p *pagedPolicy) prefill(r *reqState, chunk int) (int, bool, bool) {
 		switch adm.Admission {
 		case paged.AdmitNever:
 			p.release(r)
-			return 0, false, true
+			return grant{status: grantNever}
 		case paged.AdmitLater:
-			return 0, false, false
+			return grant{status: grantLater}
 		}
-		r.reserved = true
-		r.prefilled, r.computed = adm.Start, adm.Start
-		return adm.N, true, false
+		q.reserved = true
+		return grant{tokens: adm.N, hits: adm.Start}
 	}
 	n := min(chunk, r.promptLen-r.prefilled)
 	if _, err := p.m.Reserve(id, n, 0, nil); errors.Is(err, paged.ErrNoSpace) {
-		return 0, false, false
+		return grant{status: grantLater}
 	} else if err != nil {
 		panic(err)
 	}
-	return n, true, false
+	return grant{tokens: n}
 }
 
-// beamKeep is the probability that a beam continues its own hypothesis in a step.
-var beamKeep = 0.9
+// beamKeep is the probability that a beam continues its own hypothesis in a step
+// (calibrated: it reproduces the vLLM paper's Fig. 15 Alpaca beam savings).
+const beamKeep = 0.9
 
 // reshuffleBeams does beam search's per-step selection: each of the k new beams
-// continues one of the current beams (itself with probability 1/2, else a uniformly
-// chosen one), as a fork; the old beams are freed. Shared prefixes stay shared.
-func (p *pagedPolicy) reshuffleBeams(r *reqState) {
-	k := len(r.seqs)
+// continues one of the current beams (itself with probability beamKeep, else a
+// uniformly chosen one), as a fork; the old beams are freed. Shared prefixes stay
+// shared.
+func (p *pagedPolicy) reshuffleBeams(q *pagedReq) {
+	k := len(q.seqs)
 	next := p.beamBuf[:0]
 	for range k {
 		next = append(next, 0)
@@ -108,27 +137,28 @@ func (p *pagedPolicy) reshuffleBeams(r *reqState) {
 		if p.rng.Float64() >= beamKeep {
 			par = p.rng.IntN(k)
 		}
-		c, err := p.m.Fork(p.seq(r, par))
+		c, err := p.m.Fork(p.seq(q, par))
 		if err != nil {
 			panic(err)
 		}
 		next[i] = seqHandle(c)
 	}
 	for i := range k {
-		_ = p.m.Free(p.seq(r, i))
+		_ = p.m.Free(p.seq(q, i))
 	}
-	r.seqs, p.beamBuf = append(r.seqs[:0], next...), next
+	q.seqs, p.beamBuf = append(q.seqs[:0], next...), next
 }
 
 func (p *pagedPolicy) decode(r *reqState, iter int) bool {
-	if r.Beam > 1 && r.beamIter != iter {
-		p.reshuffleBeams(r)
-		r.beamIter = iter
+	q := p.state(r)
+	if r.Beam > 1 && q.beamIter != iter {
+		p.reshuffleBeams(q)
+		q.beamIter = iter
 	}
 	p.ids, p.toks = p.ids[:0], p.toks[:0]
-	for i := range r.seqs {
-		p.ids = append(p.ids, p.seq(r, i))
-		p.toks = append(p.toks, OutputToken(r.ID, i, r.generated-1))
+	for i := range q.seqs {
+		p.ids = append(p.ids, p.seq(q, i))
+		p.toks = append(p.toks, workload.OutputToken(r.ID, i, r.generated-1))
 	}
 	if cap(p.slots) < len(p.ids) {
 		p.slots = make([]int64, len(p.ids))
@@ -144,25 +174,26 @@ func (p *pagedPolicy) decode(r *reqState, iter int) bool {
 }
 
 func (p *pagedPolicy) commit(r *reqState) {
+	q := p.state(r)
 	switch r.stepKind {
 	case stepPrefill:
 		n := r.stepTokens
-		if err := p.m.MarkComputed(p.seq(r, 0), n); err != nil {
+		if err := p.m.MarkComputed(p.seq(q, 0), n); err != nil {
 			panic(err)
 		}
 		if r.prefilled+n == r.promptLen { // prefill done: the samples/beams start here
-			for len(r.seqs) < r.Width() {
-				c, err := p.m.Fork(p.seq(r, 0))
+			for len(q.seqs) < r.Width() {
+				c, err := p.m.Fork(p.seq(q, 0))
 				if err != nil {
 					panic(err)
 				}
-				r.seqs = append(r.seqs, seqHandle(c))
+				q.seqs = append(q.seqs, seqHandle(c))
 			}
 		}
 	case stepDecode:
 		p.ids = p.ids[:0]
-		for i := range r.seqs {
-			p.ids = append(p.ids, p.seq(r, i))
+		for i := range q.seqs {
+			p.ids = append(p.ids, p.seq(q, i))
 		}
 		if err := p.m.MarkComputedBatch(p.ids, 1); err != nil {
 			panic(err)
@@ -171,46 +202,13 @@ func (p *pagedPolicy) commit(r *reqState) {
 }
 
 func (p *pagedPolicy) release(r *reqState) {
-	for i := range r.seqs {
-		_ = p.m.Free(p.seq(r, i))
+	q := p.state(r)
+	for i := range q.seqs {
+		_ = p.m.Free(p.seq(q, i))
 	}
-	r.seqs = r.seqs[:0]
-	r.added, r.reserved = false, false
-}
-
-func (p *pagedPolicy) sample(running []*reqState, s *memSample) {
-	p.sampleN++
-	n := p.sampleN
-	p.distinct = p.distinct[:0]
-	st := p.m.Stats()
-	s.capacity = st.NumBlocks * p.bs
-	s.usedBlocks = st.UsedBlocks
-	for _, r := range running {
-		for i := range r.seqs {
-			id := p.seq(r, i)
-			state, err := p.m.State(id)
-			if err != nil {
-				panic(err)
-			}
-			p.tbl, _ = p.m.BlockTable(id, p.tbl[:0])
-			s.logical += len(p.tbl)
-			for j, b := range p.tbl {
-				if p.stamp[b] != n {
-					p.stamp[b], p.tok[b], p.res[b] = n, 0, 0
-					p.distinct = append(p.distinct, b)
-				}
-				p.tok[b] = max(p.tok[b], min(p.bs, max(0, state.Computed-j*p.bs)))
-				p.res[b] = max(p.res[b], min(p.bs, max(0, r.final-j*p.bs)))
-			}
-		}
-	}
-	s.physical += len(p.distinct)
-	for _, b := range p.distinct {
-		t, f := p.tok[b], max(p.tok[b], p.res[b])
-		s.token += t
-		s.reserved += f - t
-		s.internal += p.bs - f
-	}
+	q.seqs = q.seqs[:0]
+	q.added, q.reserved = false, false
+	q.beamIter = 0
 }
 
 func (p *pagedPolicy) prefixStats() (uint64, uint64) {
@@ -218,48 +216,35 @@ func (p *pagedPolicy) prefixStats() (uint64, uint64) {
 	return st.PrefixQueries, st.PrefixHits
 }
 
-// swapOut moves every sequence of r to the host tier and returns the blocks moved, or
-// -1 (nothing changed) when the host tier cannot take them all.
-func (p *pagedPolicy) swapOut(r *reqState) int {
-	need := 0
-	for i := range r.seqs {
-		st, err := p.m.State(p.seq(r, i))
-		if err != nil {
-			panic(err)
+// checkInvariants checks the manager's own invariants, that every live sequence
+// belongs to a request in flight, and each request's state: reserved ⇒ added ⇔
+// sequences held, at most Width sequences.
+func (p *pagedPolicy) checkInvariants(live []*reqState) error {
+	if err := p.m.CheckInvariants(); err != nil {
+		return err
+	}
+	inFlight := map[int]bool{}
+	seqs := 0
+	for _, r := range live {
+		inFlight[r.slot] = true
+		q := p.state(r)
+		switch {
+		case q.reserved && !q.added:
+			return fmt.Errorf("sim: paged: request %d reserved but not added", r.ID)
+		case q.added != (len(q.seqs) > 0):
+			return fmt.Errorf("sim: paged: request %d added=%v with %d sequences", r.ID, q.added, len(q.seqs))
+		case len(q.seqs) > r.Width():
+			return fmt.Errorf("sim: paged: request %d holds %d sequences, width %d", r.ID, len(q.seqs), r.Width())
 		}
-		need += (st.Computed + p.bs - 1) / p.bs
+		seqs += len(q.seqs)
 	}
-	if need > p.m.Stats().HostFree {
-		return -1
-	}
-	for i := range r.seqs {
-		var err error
-		if p.copies, err = p.m.SwapOut(p.seq(r, i), p.copies[:0]); err != nil {
-			panic(err)
-		}
-	}
-	return need
-}
-
-// swapIn brings r's sequences back if the device has room for all of them above the
-// watermark; it returns the blocks moved or -1.
-func (p *pagedPolicy) swapIn(r *reqState) int {
-	need := 0
-	for i := range r.seqs {
-		n, err := p.m.SwapInBlocks(p.seq(r, i))
-		if err != nil {
-			panic(err)
-		}
-		need += n
-	}
-	if need+p.m.WatermarkBlocks() > p.m.Stats().FreeBlocks {
-		return -1
-	}
-	for i := range r.seqs {
-		var err error
-		if p.copies, err = p.m.SwapIn(p.seq(r, i), p.copies[:0]); err != nil {
-			panic(err)
+	for slot := range p.reqs {
+		if !inFlight[slot] && len(p.reqs[slot].seqs) > 0 {
+			return fmt.Errorf("sim: paged: free slot %d still holds %d sequences", slot, len(p.reqs[slot].seqs))
 		}
 	}
-	return need
+	if n := p.m.NumSequences(); n != seqs {
+		return fmt.Errorf("sim: paged: manager holds %d sequences, requests %d", n, seqs)
+	}
+	return nil
 }

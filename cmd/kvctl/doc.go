@@ -32,6 +32,35 @@
 // are an error. See package prefix (type VLLM) for the hashing rules and the vLLM
 // versions they follow.
 //
+// # kvctl engine
+//
+// engine runs one simulated serving engine over a trace (.csv Azure 2023, .jsonl
+// Mooncake) and publishes its KV events exactly as a vLLM engine does, for testing
+// routers and KV indexers without GPUs: pagedkv's cache manager with vLLM's block
+// hashing (-hash-algo, -seed = PYTHONHASHSEED), sized and timed by the simulator's
+// model of -model on -gpu, a continuous-batching scheduler with chunked prefill and
+// recompute preemption, one KV-event batch per step on a ZeroMQ PUB socket (-pub)
+// with a replay socket (-replay). It runs as fast as it can, or paced by simulated
+// time with -realtime; after the trace it keeps the sockets open for -linger. The
+// first output line names the bound endpoints, the last one summarises the run.
+//
+//	$ kvctl engine -trace mooncake_conversation_trace.jsonl -requests 200 \
+//	      -pub 'tcp://*:5557' -replay 'tcp://*:5558' -hash-algo sha256_cbor -seed 0 -linger 60s
+//
+// The trace comes from package workload (workload.OpenTrace: any registered format,
+// rows checked against workload's limits before the engine starts, then streamed),
+// the time model from package hardware (hardware.Deployment.IterationTime); each
+// request runs one sequence.
+//
+// # kvctl events
+//
+// events subscribes to an engine (vLLM's own or kvctl engine) and prints every
+// decoded event as one JSON line with vLLM's field names, plus lines of their own
+// kind for what the subscriber notices (gap_recovered, gap_lost, restarted,
+// cleared). With -replay it first replays the publisher's buffer and fills gaps.
+//
+//	$ kvctl events -sub tcp://10.0.0.7:5557 -replay tcp://10.0.0.7:5558 -n 100
+//
 // # Adding a command
 //
 // Each command lives in its own file, which calls register from its init function

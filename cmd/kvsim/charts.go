@@ -86,6 +86,8 @@ func (r *report) breakdownChart() (*plot.Plot, error) {
 	}
 	p.Legend.Top = true
 	p.NominalX(names...)
+	// Room beside the outer bars for their labels, which are wider than the bars.
+	p.X.Min, p.X.Max = -0.75, float64(len(names)-1)+0.75
 	return p, nil
 }
 

@@ -9,14 +9,25 @@ import (
 
 // Engine serves the tiny model with continuous batching: package paged decides where
 // every token's K/V lives, package attention stores it and reads it back through the
-// block tables.
+// block tables. With tensor parallelism (TP ranks) every rank has its own cache
+// holding its shard of the KV heads and its own kernel; one block table (one
+// manager) serves them all, as in vLLM, and each rank computes the attention of its
+// query heads.
 type Engine struct {
-	M      *Model
-	Mgr    *paged.Manager
-	Cache  *attention.Cache
-	Kernel *attention.Kernel
+	M       *Model
+	Mgr     *paged.Manager
+	Caches  []*attention.Cache  // one per tensor-parallel rank
+	Kernels []*attention.Kernel // one per rank
 	// Seqs are the live sequences.
 	Seqs map[paged.SeqID]*Seq
+}
+
+// EngineConfig is the engine's shape. A zero field means its default.
+type EngineConfig struct {
+	BlockSize int             // tokens per block (0: 4)
+	NumBlocks int             // blocks per rank's cache (0: 64)
+	DType     attention.DType // stored K/V (zero value: float32)
+	TP        int             // tensor-parallel ranks (0: 1)
 }
 
 // Seq is one generated sequence as the engine sees it.
@@ -28,30 +39,77 @@ type Seq struct {
 	Cached int // prompt tokens taken from the prefix cache
 }
 
-// NewEngine sets up a manager and a cache of numBlocks blocks.
-func NewEngine(m *Model, blockSize, numBlocks int, dt attention.DType) (*Engine, error) {
+// NewEngine sets up a manager and one cache and kernel per rank.
+func NewEngine(m *Model, ec EngineConfig) (*Engine, error) {
+	if ec.BlockSize == 0 {
+		ec.BlockSize = 4
+	}
+	if ec.NumBlocks == 0 {
+		ec.NumBlocks = 64
+	}
+	if ec.TP == 0 {
+		ec.TP = 1
+	}
 	cfg := paged.DefaultConfig()
-	cfg.NumBlocks, cfg.BlockSize = numBlocks, blockSize
+	cfg.NumBlocks, cfg.BlockSize = ec.NumBlocks, ec.BlockSize
 	mgr, err := paged.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c, err := attention.NewCache(m.CacheConfig(blockSize, numBlocks, dt))
-	if err != nil {
-		return nil, err
+	e := &Engine{M: m, Mgr: mgr, Seqs: map[paged.SeqID]*Seq{}}
+	for rank := range ec.TP {
+		c, err := attention.NewCache(m.CacheConfig(ec, rank))
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.Caches = append(e.Caches, c)
+		e.Kernels = append(e.Kernels, attention.NewKernel(2))
 	}
-	return &Engine{M: m, Mgr: mgr, Cache: c, Kernel: attention.NewKernel(2), Seqs: map[paged.SeqID]*Seq{}}, nil
+	return e, nil
 }
 
-// Close releases the kernel's workers.
-func (e *Engine) Close() { e.Kernel.Close() }
+// Close releases the kernels' workers.
+func (e *Engine) Close() {
+	for _, k := range e.Kernels {
+		k.Close()
+	}
+}
 
 func (e *Engine) copyBlocks(copies []paged.BlockCopy) error {
-	cc := make([]attention.BlockCopy, len(copies))
-	for i, c := range copies {
-		cc[i] = attention.BlockCopy{Src: c.Src, Dst: c.Dst}
+	for _, c := range e.Caches { // paged.BlockCopy and attention.BlockCopy are both block.Copy
+		if err := c.CopyBlocks(copies); err != nil {
+			return err
+		}
 	}
-	return e.Cache.CopyBlocks(cc)
+	return nil
+}
+
+// attend writes one layer's new K/V into every rank's cache (each rank its KV heads)
+// and runs kern on every rank over its query heads, assembling the outputs
+// ([token][QHeads×HeadDim]).
+func (e *Engine) attend(l int, slots []int64, q, k, v [][]float32,
+	kern func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error) ([][]float32, error) {
+	d := e.M.HeadDim
+	out := make([][]float32, len(q))
+	for i := range out {
+		out[i] = make([]float32, e.M.QHeads*d)
+	}
+	for rank, c := range e.Caches {
+		kf, kn := c.Config().KVHeadRange()
+		qf, qn := c.Config().QHeadRange(e.M.QHeads)
+		if err := c.Write(l, slots, flatRange(k, kf*d, (kf+kn)*d), flatRange(v, kf*d, (kf+kn)*d)); err != nil {
+			return nil, err
+		}
+		o := make([]float32, len(q)*qn*d)
+		if err := kern(c, e.Kernels[rank], flatRange(q, qf*d, (qf+qn)*d), o); err != nil {
+			return nil, err
+		}
+		for i := range out {
+			copy(out[i][qf*d:(qf+qn)*d], o[i*qn*d:(i+1)*qn*d])
+		}
+	}
+	return out, nil
 }
 
 // run computes tokens of one sequence at positions [start, start+len(tokens)) whose
@@ -71,14 +129,14 @@ func (e *Engine) run(id paged.SeqID, tokens []int32, start int) ([][]float32, er
 	}
 	var kerr error
 	logits := e.M.forward(tokens, pos, func(l int, q, k, v [][]float32) [][]float32 {
-		if err := e.Cache.Write(l, slots, flat(k), flat(v)); err != nil {
+		out, err := e.attend(l, slots, q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
+			return kn.Prefill(c, l, e.M.Params(), q, table, start, len(tokens), out)
+		})
+		if err != nil {
 			kerr = err
+			return q // any rows: the error ends the step
 		}
-		out := make([]float32, len(q)*e.M.QHeads*e.M.HeadDim)
-		if err := e.Kernel.Prefill(e.Cache, l, e.M.Params(), flat(q), table, start, len(tokens), out); err != nil {
-			kerr = err
-		}
-		return split(out, len(q))
+		return out
 	})
 	return logits, kerr
 }
@@ -90,11 +148,15 @@ func (e *Engine) Add(prompt []int32) (*Seq, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached, _ := e.Mgr.CachedPrefix(id)
-	res, err := e.Mgr.Reserve(id, len(prompt)-cached, 0, nil)
+	adm, err := e.Mgr.Admit(id, len(prompt), 0, nil)
+	if err == nil && adm.Admission != paged.AdmitNow {
+		err = fmt.Errorf("%w: admission %v", paged.ErrNoSpace, adm.Admission)
+	}
 	if err != nil {
+		_ = e.Mgr.Free(id)
 		return nil, err
 	}
+	res := adm.Reservation
 	if err := e.copyBlocks(res.Copies); err != nil {
 		return nil, err
 	}
@@ -139,14 +201,14 @@ func (e *Engine) Step(seqs []*Seq) error {
 	}
 	var kerr error
 	logits := e.M.forward(last, pos, func(l int, q, k, v [][]float32) [][]float32 {
-		if err := e.Cache.Write(l, slots, flat(k), flat(v)); err != nil {
+		out, err := e.attend(l, slots, q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
+			return kn.Decode(c, l, e.M.Params(), q, tables, ctx, out)
+		})
+		if err != nil {
 			kerr = err
+			return q
 		}
-		out := make([]float32, len(q)*e.M.QHeads*e.M.HeadDim)
-		if err := e.Kernel.Decode(e.Cache, l, e.M.Params(), flat(q), tables, ctx, out); err != nil {
-			kerr = err
-		}
-		return split(out, len(q))
+		return out
 	})
 	if kerr != nil {
 		return kerr
@@ -227,19 +289,11 @@ func (e *Engine) Free(s *Seq) error {
 	return e.Mgr.Free(s.ID)
 }
 
-func flat(rows [][]float32) []float32 {
-	var out []float32
+// flatRange concatenates rows[i][from:to].
+func flatRange(rows [][]float32, from, to int) []float32 {
+	out := make([]float32, 0, len(rows)*(to-from))
 	for _, r := range rows {
-		out = append(out, r...)
-	}
-	return out
-}
-
-func split(v []float32, n int) [][]float32 {
-	w := len(v) / n
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = v[i*w : (i+1)*w]
+		out = append(out, r[from:to]...)
 	}
 	return out
 }

@@ -1,12 +1,15 @@
 // Command tinylm serves a tiny random-weight transformer through paged and attention
 // with continuous batching — prefix sharing between prompts, a fork with copy-on-write
 // and speculative decoding with rollback — and checks every generated token and logit
-// against a recomputation without any cache.
+// against a recomputation without any cache. With -tp 2 (or 4) the KV heads are
+// sharded over tensor-parallel ranks, each with its own cache and kernel; the tokens
+// and logits are exactly those of one rank.
 //
-//	go run ./examples/tinylm
+//	go run ./examples/tinylm [-tp 2]
 package main
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -15,7 +18,9 @@ import (
 )
 
 func main() {
-	report, err := Demo(attention.Float32)
+	tp := flag.Int("tp", 1, "tensor-parallel ranks (1, 2 or 4): each holds a shard of the KV heads")
+	flag.Parse()
+	report, err := Demo(attention.Float32, *tp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tinylm:", err)
 		os.Exit(1)
@@ -37,6 +42,9 @@ type Report struct {
 	CopyOnWrites    uint64
 	CachedTokens    int
 	Accepted        int
+	// Tokens and Logits are every sequence's final tokens and logits, in order.
+	Tokens [][]int32
+	Logits [][][]float32
 }
 
 func (r *Report) logf(format string, a ...any) { r.Lines = append(r.Lines, fmt.Sprintf(format, a...)) }
@@ -50,16 +58,17 @@ func (r *Report) String() string {
 		r.Checked, r.MaxLogitDiff, r.TokenMismatches, r.FreeAtEnd, r.NumBlocks)
 }
 
-// Demo runs the scenario with KV stored as dt.
-func Demo(dt attention.DType) (*Report, error) {
+// Demo runs the scenario with KV stored as dt over tp tensor-parallel ranks.
+func Demo(dt attention.DType, tp int) (*Report, error) {
 	m := NewModel(7)
-	const bs, blocks = 4, 64
-	e, err := NewEngine(m, bs, blocks, dt)
+	const blocks = 64
+	e, err := NewEngine(m, EngineConfig{BlockSize: 4, NumBlocks: blocks, DType: dt, TP: tp})
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
 	rep := &Report{NumBlocks: blocks}
+	rep.logf("%d tensor-parallel rank(s), KV heads per rank: %d; attention path: %s", tp, e.Caches[0].Config().LocalKVHeads(), attention.Path())
 	promptA := make([]int32, 20)
 	for i := range promptA {
 		promptA[i] = int32((i*7 + 3) % m.Vocab)
@@ -126,6 +135,7 @@ func Demo(dt attention.DType) (*Report, error) {
 			rep.Checked++
 		}
 		rep.logf("sequence %d: %d prompt + %d generated tokens", s.ID, s.Prompt, len(s.Tokens)-s.Prompt)
+		rep.Tokens, rep.Logits = append(rep.Tokens, s.Tokens), append(rep.Logits, s.Logits)
 	}
 	for _, s := range []*Seq{a, b, c} {
 		if err := e.Free(s); err != nil {

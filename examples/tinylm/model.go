@@ -25,7 +25,7 @@ type layer struct {
 
 // NewModel makes a model with seeded random weights.
 func NewModel(seed uint64) *Model {
-	m := &Model{Vocab: 64, Dim: 32, Layers: 2, QHeads: 4, KVHeads: 2, HeadDim: 8, Hidden: 64, MaxPos: 512}
+	m := &Model{Vocab: 64, Dim: 32, Layers: 2, QHeads: 4, KVHeads: 2, HeadDim: 16, Hidden: 64, MaxPos: 512}
 	r := rand.New(rand.NewPCG(seed, 1))
 	mat := func(in, out int) []float32 {
 		w := make([]float32, in*out)
@@ -48,9 +48,10 @@ func NewModel(seed uint64) *Model {
 	return m
 }
 
-// CacheConfig is the KV-cache shape for this model.
-func (m *Model) CacheConfig(blockSize, numBlocks int, dt attention.DType) attention.Config {
-	return attention.Config{Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, BlockSize: blockSize, NumBlocks: numBlocks, DType: dt}
+// CacheConfig is the KV-cache shape of one tensor-parallel rank for this model.
+func (m *Model) CacheConfig(ec EngineConfig, rank int) attention.Config {
+	return attention.Config{Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, BlockSize: ec.BlockSize,
+		NumBlocks: ec.NumBlocks, DType: ec.DType, TPSize: ec.TP, TPRank: rank}
 }
 
 // Params are the attention parameters.

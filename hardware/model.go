@@ -1,0 +1,122 @@
+package hardware
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Model is a decoder-only transformer's shape, enough to size its KV cache, weights
+// and per-token compute.
+type Model struct {
+	Name    string
+	Layers  int
+	Heads   int // attention (query) heads; 0 means Hidden / HeadDim
+	KVHeads int // key/value heads (= Heads without GQA)
+	HeadDim int
+	Hidden  int     // model width (attention FLOPs)
+	Params  float64 // parameter count (weights and linear-layer FLOPs)
+	// MaxSeqLen is the longest sequence (prompt + output) the model serves: its
+	// context length, and the Orca-Max reservation.
+	MaxSeqLen int
+}
+
+// MaxModelDim bounds every integer dimension of a Model (layers, heads, head dim,
+// width) and MaxContext its context length, so that sizes computed from them cannot
+// overflow.
+const (
+	MaxModelDim = 1 << 20
+	MaxContext  = 1 << 24
+)
+
+// models are the built-in shapes (from the models' published configs).
+var models = map[string]Model{
+	"opt-13b":     {Name: "OPT-13B", Layers: 40, Heads: 40, KVHeads: 40, HeadDim: 128, Hidden: 5120, Params: 12.85e9, MaxSeqLen: 2048},
+	"llama-2-7b":  {Name: "Llama-2-7B", Layers: 32, Heads: 32, KVHeads: 32, HeadDim: 128, Hidden: 4096, Params: 6.74e9, MaxSeqLen: 4096},
+	"llama-2-13b": {Name: "Llama-2-13B", Layers: 40, Heads: 40, KVHeads: 40, HeadDim: 128, Hidden: 5120, Params: 13.0e9, MaxSeqLen: 4096},
+	"llama-2-70b": {Name: "Llama-2-70B", Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 69.0e9, MaxSeqLen: 4096},
+	"llama-3-8b":  {Name: "Llama-3-8B", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 8.03e9, MaxSeqLen: 8192},
+	"llama-3-70b": {Name: "Llama-3-70B", Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 70.6e9, MaxSeqLen: 8192},
+	// Llama 3.1: the same shapes with a 128K context (what the Mooncake traces need).
+	"llama-3.1-8b":  {Name: "Llama-3.1-8B", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 8.03e9, MaxSeqLen: 131072},
+	"llama-3.1-70b": {Name: "Llama-3.1-70B", Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 70.6e9, MaxSeqLen: 131072},
+	"mistral-7b":    {Name: "Mistral-7B", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 7.24e9, MaxSeqLen: 32768},
+}
+
+// LookupModel returns the built-in model with that key (see ModelNames), or
+// ErrUnknown.
+func LookupModel(name string) (Model, error) {
+	if m, ok := models[name]; ok {
+		return m, nil
+	}
+	return Model{}, fmt.Errorf("%w: model %q (want one of %v)", ErrUnknown, name, ModelNames())
+}
+
+// ModelNames returns the built-in models' keys, sorted.
+func ModelNames() []string { return sortedKeys(models) }
+
+// KVBytesPerToken returns 2 (K and V) × layers × KV heads × head dim × bytesPerElem:
+// one token's KV over the whole model (all tensor-parallel GPUs together).
+func (m Model) KVBytesPerToken(bytesPerElem float64) float64 {
+	return 2 * float64(m.Layers*m.KVHeads*m.HeadDim) * bytesPerElem
+}
+
+// AttentionHeads returns Heads, or Hidden / HeadDim when Heads is 0.
+func (m Model) AttentionHeads() int {
+	if m.Heads > 0 || m.HeadDim <= 0 {
+		return m.Heads
+	}
+	return m.Hidden / m.HeadDim
+}
+
+// Validate checks every dimension is in range: each integer in [1, MaxModelDim],
+// KVHeads ≤ AttentionHeads and dividing it, Params positive and finite, MaxSeqLen in
+// [1, MaxContext].
+func (m Model) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: model %q: %s", ErrInvalid, m.Name, fmt.Sprintf(format, a...))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"Layers", m.Layers}, {"KVHeads", m.KVHeads}, {"HeadDim", m.HeadDim}, {"Hidden", m.Hidden}} {
+		if f.v < 1 || f.v > MaxModelDim {
+			return bad("%s %d not in [1, %d]", f.name, f.v, MaxModelDim)
+		}
+	}
+	h := m.AttentionHeads()
+	switch {
+	case m.Heads < 0 || h < 1 || h > MaxModelDim:
+		return bad("attention heads %d not in [1, %d]", h, MaxModelDim)
+	case m.KVHeads > h || h%m.KVHeads != 0:
+		return bad("%d KV heads do not divide %d attention heads", m.KVHeads, h)
+	case !(m.Params > 0) || math.IsInf(m.Params, 0):
+		return bad("Params %v must be positive and finite", m.Params)
+	case m.MaxSeqLen < 1 || m.MaxSeqLen > MaxContext:
+		return bad("MaxSeqLen %d not in [1, %d]", m.MaxSeqLen, MaxContext)
+	}
+	return nil
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// CheckTP checks that the model can be split over tp GPUs: tp must divide the
+// attention heads, and divide the KV heads or be a multiple of them (KV heads are
+// then replicated), as in vLLM. This bounds tp by the head count.
+func (m Model) CheckTP(tp int) error {
+	heads, kv := m.AttentionHeads(), m.KVHeads
+	switch {
+	case tp < 1 || heads < 1 || heads%tp != 0:
+		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d attention heads", ErrInvalid, tp, m.Name, heads)
+	case kv < 1 || kv%tp != 0 && tp%kv != 0:
+		return fmt.Errorf("%w: tensor-parallel degree %d must divide %s's %d KV heads or be a multiple of them", ErrInvalid, tp, m.Name, kv)
+	}
+	return nil
+}
