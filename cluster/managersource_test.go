@@ -18,14 +18,24 @@ type simEngine struct {
 	m      *paged.Manager
 	rng    *rand.Rand
 	live   []paged.SeqID
-	resets int
-	hits   int // probes that found a cached prefix
+	resets   int
+	hits     int // probes that found a cached prefix
+	hostHits int // ... partly in the host tier
 }
 
 func newSimEngine(t testing.TB, blocks, queue int, seed uint64) *simEngine {
+	return newSimEngineHost(t, blocks, 0, queue, seed)
+}
+
+// newSimEngineHost is newSimEngine with a host prefix cache of host blocks
+// (write-back: evicted device blocks move there, reported on medium CPU).
+func newSimEngineHost(t testing.TB, blocks, host, queue int, seed uint64) *simEngine {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize = blocks, 4
 	cfg.Events = paged.EventOptions{Enabled: true, QueueSize: queue}
+	if host > 0 {
+		cfg.HostBlocks, cfg.HostCache.Policy = host, paged.WriteBack
+	}
 	m, err := paged.New(cfg)
 	require.NoError(t, err)
 	return &simEngine{m: m, rng: rand.New(rand.NewPCG(seed, 99))}
@@ -84,8 +94,9 @@ func (s *simEngine) check(t *testing.T, x Index, engine EngineID, probes int) {
 	sch := s.m.HashScheme()
 	for range probes {
 		p, o := s.prompt()
-		want, err := s.m.LookupPrompt(p, o)
+		tiers, err := s.m.LookupPromptTiers(p, o)
 		require.NoError(t, err)
+		want := tiers.Tokens
 		c := sch.NewChain(prefix.Extras{Adapter: o.Adapter})
 		c.Extend(p[:(len(p)-1)/4*4])
 		hs := make([]uint64, c.Len())
@@ -99,13 +110,16 @@ func (s *simEngine) check(t *testing.T, x Index, engine EngineID, probes int) {
 			for _, m := range ms {
 				if m.Engine == engine {
 					got = m.Blocks * 4
-					require.Equal(t, m.Blocks, m.GPUBlocks)
+					require.Equal(t, tiers.Device, m.GPUBlocks*4, "%s: prompt %v: blocks on GPU", engine, p)
 				}
 			}
 		}
 		require.Equal(t, want, got, "%s: prompt %v %+v", engine, p, o)
 		if want > 0 {
 			s.hits++
+		}
+		if tiers.Host > 0 {
+			s.hostHits++
 		}
 	}
 }
@@ -133,7 +147,7 @@ func TestManagerSourceMatchesLookupPrompt(t *testing.T) {
 			var engines []*simEngine
 			var sources []*ManagerSource
 			for i := range 3 {
-				e := newSimEngine(t, 48, 4+8*i, uint64(i+1)) // engine 0's queue overflows often
+				e := newSimEngineHost(t, 48, 32*(i%2), 4+8*i, uint64(i+1)) // engine 0's queue overflows often; 1 has a host cache
 				for range 20 * i {                           // warm before the source joins
 					e.step(t)
 				}
@@ -166,6 +180,7 @@ func TestManagerSourceMatchesLookupPrompt(t *testing.T) {
 				}
 			}
 			require.Positive(t, sources[0].Resets(), "engine 0's small queue overflowed")
+			require.Positive(t, engines[1].hostHits, "engine 1 hits its host tier")
 			for i, e := range engines {
 				require.NoError(t, e.m.CheckInvariants(), "engine %d", i)
 				require.Positive(t, e.resets, "engine %d reset its cache", i)

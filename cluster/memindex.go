@@ -87,6 +87,9 @@ type memEngine struct {
 	info    EngineInfo
 	fresh   bool // accepts any first Seq
 	dropped bool
+	// holds: entries may exist at the slot's current epoch (set by a store, cleared
+	// by an epoch bump). A bump without them kills nothing and owes no sweep.
+	holds bool
 }
 
 // MemoryIndex is the in-memory Index: sharded, bounded, LRU over keys. Matching takes
@@ -203,13 +206,16 @@ func (x *MemoryIndex) register(id EngineID) (*memEngine, error) {
 }
 
 // setSlot publishes the engine's visibility (Live ⇔ visible) and, if bump, a new
-// epoch that kills its current entries.
+// epoch that kills its current entries (owing a sweep only if it may have some).
 func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	s := &x.slots[e.slot]
 	ep := s.v.Load() >> 1
 	if bump {
 		ep++
-		x.oweSweep()
+		if e.holds {
+			x.oweSweep()
+		}
+		e.holds = false
 	}
 	vis := uint64(0)
 	if e.info.State == EngineLive {
@@ -280,6 +286,7 @@ func (x *MemoryIndex) applyEvents(e *memEngine, evs []Event) {
 		epoch := x.slots[e.slot].epoch()
 		switch ev.Kind {
 		case Stored:
+			e.holds = e.holds || len(ev.Hashes) > 0
 			for _, h := range ev.Hashes {
 				s := x.shardOf(h)
 				s.mu.Lock()

@@ -40,6 +40,11 @@ func TestMatchPathChoice(t *testing.T) {
 	}
 	require.Equal(t, "slots", pathOf(x, hs))
 	require.Equal(t, map[EngineID]EngineMatch{"a": em("a", 8, 8)}, matchMap(t, x, hs...))
+	// Resyncs and clears of engines that hold nothing kill nothing: no sweep owed.
+	require.NoError(t, x.Resync(context.Background(), "fresh", 0))
+	mustApply(t, x, st("fresh", 0, cleared()), Applied)
+	require.NoError(t, x.DropEngine(context.Background(), "fresh"))
+	require.Equal(t, "slots", pathOf(x, hs))
 	for i := range 64 {
 		mustApply(t, x, st(EngineID(fmt.Sprint("e", i)), 0, gpu(100)), Applied)
 	}
