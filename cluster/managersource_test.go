@@ -15,9 +15,9 @@ import (
 // few shared prefixes (with and without a LoRA adapter) are admitted, computed,
 // decoded a little and freed; the small pool evicts; rarely the cache is reset.
 type simEngine struct {
-	m      *paged.Manager
-	rng    *rand.Rand
-	live   []paged.SeqID
+	m        *paged.Manager
+	rng      *rand.Rand
+	live     []paged.SeqID
 	resets   int
 	hits     int // probes that found a cached prefix
 	hostHits int // ... partly in the host tier
@@ -148,7 +148,7 @@ func TestManagerSourceMatchesLookupPrompt(t *testing.T) {
 			var sources []*ManagerSource
 			for i := range 3 {
 				e := newSimEngineHost(t, 48, 32*(i%2), 4+8*i, uint64(i+1)) // engine 0's queue overflows often; 1 has a host cache
-				for range 20 * i {                           // warm before the source joins
+				for range 20 * i {                                         // warm before the source joins
 					e.step(t)
 				}
 				src, err := NewManagerSource(EngineID(fmt.Sprintf("m%d", i)), e.m)
