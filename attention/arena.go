@@ -14,7 +14,7 @@ import (
 // hugeArenaMin is the smallest arena worth a mapping of its own (one huge page).
 const hugeArenaMin = 2 << 20
 
-// arenas allocates the cache's arenas of n elements each.
+// allocArenas allocates the cache's K and V arenas of n elements each, for every layer.
 func (c *Cache) allocArenas(n int) {
 	size := c.cfg.DType.Size()
 	var mapped [][]byte
@@ -28,31 +28,13 @@ func (c *Cache) allocArenas(n int) {
 		return nil
 	}
 	for range c.cfg.Layers {
-		for _, kv := range []int{0, 1} {
-			p := alloc()
-			switch size {
-			case 4:
-				a := make32(p, n)
-				if kv == 0 {
-					c.k32 = append(c.k32, a)
-				} else {
-					c.v32 = append(c.v32, a)
-				}
-			case 2:
-				a := make16(p, n)
-				if kv == 0 {
-					c.k16 = append(c.k16, a)
-				} else {
-					c.v16 = append(c.v16, a)
-				}
-			case 1:
-				a := make8(p, n)
-				if kv == 0 {
-					c.k8 = append(c.k8, a)
-				} else {
-					c.v8 = append(c.v8, a)
-				}
-			}
+		switch size {
+		case 4:
+			c.k32, c.v32 = append(c.k32, arena[float32](alloc(), n)), append(c.v32, arena[float32](alloc(), n))
+		case 2:
+			c.k16, c.v16 = append(c.k16, arena[uint16](alloc(), n)), append(c.v16, arena[uint16](alloc(), n))
+		case 1:
+			c.k8, c.v8 = append(c.k8, arena[uint8](alloc(), n)), append(c.v8, arena[uint8](alloc(), n))
 		}
 	}
 	if len(mapped) > 0 {
@@ -65,25 +47,13 @@ func (c *Cache) allocArenas(n int) {
 	}
 }
 
-func make32(p unsafe.Pointer, n int) []float32 {
+// arena returns n elements at p (a mapping of at least n elements), or a Go slice
+// when p is nil.
+func arena[T float32 | uint16 | uint8](p unsafe.Pointer, n int) []T {
 	if p == nil {
-		return make([]float32, n)
+		return make([]T, n)
 	}
-	return unsafe.Slice((*float32)(p), n)
-}
-
-func make16(p unsafe.Pointer, n int) []uint16 {
-	if p == nil {
-		return make([]uint16, n)
-	}
-	return unsafe.Slice((*uint16)(p), n)
-}
-
-func make8(p unsafe.Pointer, n int) []uint8 {
-	if p == nil {
-		return make([]uint8, n)
-	}
-	return unsafe.Slice((*uint8)(p), n)
+	return unsafe.Slice((*T)(p), n)
 }
 
 // HugePageBytes returns the bytes of arenas mapped with huge pages requested (0 when

@@ -58,9 +58,21 @@ var hasAVX2 = func() bool {
 	return ebx7&(1<<5) != 0
 }()
 
-// asmScore scores one K segment of n tokens against a group's 4 query rows.
+// fits reports whether count ≥ 1 items of per ≥ 1 elements fit in n elements,
+// without forming count×per (which could wrap around).
+func fits(n, count, per int) bool { return count > 0 && per > 0 && count <= n/per }
+
+// asmHeadDim reports whether the kernels serve head dim d: a positive multiple of 16
+// (their loops run at least once and step 16 elements).
+func asmHeadDim(d int) bool { return d >= 16 && d%16 == 0 }
+
+// The wrappers below check every region a kernel touches (the shapes of
+// kernels_amd64.h) before calling it; they are the only callers of the kernels.
+
+// asmScore scores one K segment of n tokens against a group's 4 query rows. It writes
+// (n+1)/2 passes of 8 floats to out (an odd last token is scored twice).
 func asmScore(dt DType, q []float32, k kvView, n, d int, out []float32, pf prefetch, post float32) {
-	if len(q) < 4*d || len(out) < (n+1)/2*8 || k.len() < n*d || n <= 0 || d%16 != 0 {
+	if !asmHeadDim(d) || !fits(len(q), 4, d) || !fits(k.elems(dt), n, d) || !fits(len(out), n/2+n%2, 8) {
 		panic("attention: asmScore bounds")
 	}
 	switch dt {
@@ -77,7 +89,7 @@ func asmScore(dt DType, q []float32, k kvView, n, d int, out []float32, pf prefe
 
 // asmAccum adds one V segment of n tokens, weighted, to a group's 4 rows.
 func asmAccum(dt DType, acc, w []float32, v kvView, n, d int, pf prefetch) {
-	if len(acc) < 4*d || len(w) < 4*n || v.len() < n*d || n <= 0 || d%16 != 0 {
+	if !asmHeadDim(d) || !fits(len(acc), 4, d) || !fits(len(w), n, 4) || !fits(v.elems(dt), n, d) {
 		panic("attention: asmAccum bounds")
 	}
 	switch dt {
@@ -94,7 +106,7 @@ func asmAccum(dt DType, acc, w []float32, v kvView, n, d int, pf prefetch) {
 
 // asmMax4 returns the largest score of each row over n (even) tokens.
 func asmMax4(s []float32, n int) (m [4]float32) {
-	if n < 2 || n%2 != 0 || len(s) < 4*n {
+	if n < 2 || n%2 != 0 || !fits(len(s), n, 4) {
 		panic("attention: asmMax4 bounds")
 	}
 	max4(&s[0], n, &m)
@@ -104,7 +116,7 @@ func asmMax4(s []float32, n int) (m [4]float32) {
 // asmExp4 turns n (even) tokens' scores into weights (see exp4) and returns the
 // rows' sums.
 func asmExp4(s []float32, n int, m *[4]float32, wscale float32) (sums [4]float32) {
-	if n < 2 || n%2 != 0 || len(s) < 4*n {
+	if n < 2 || n%2 != 0 || !fits(len(s), n, 4) {
 		panic("attention: asmExp4 bounds")
 	}
 	exp4(&s[0], n, m, wscale, &sums)

@@ -3,6 +3,7 @@ package attention
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/pagedkv/pagedkv/block"
 )
@@ -81,7 +82,25 @@ func (c Config) validate() error {
 	if c.KVHeads%c.TPSize != 0 && c.TPSize%c.KVHeads != 0 {
 		return fmt.Errorf("%w: %d KV heads cannot be sharded over %d ranks (one must divide the other)", ErrInvalidConfig, c.KVHeads, c.TPSize)
 	}
+	// The cache is 2 × Layers arenas of NumBlocks × heads × BlockSize × HeadDim
+	// elements: every size computed from them must fit in an int.
+	if !productFits(2, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType.Size()) {
+		return fmt.Errorf("%w: %d layers of %d blocks × %d KV heads × %d tokens × %d dims of %v: the size overflows an int",
+			ErrInvalidConfig, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType)
+	}
 	return nil
+}
+
+// productFits reports whether the product of positive factors fits in an int.
+func productFits(factors ...int) bool {
+	p := 1
+	for _, f := range factors {
+		if f > math.MaxInt/p {
+			return false
+		}
+		p *= f
+	}
+	return true
 }
 
 // KVHeadRange returns the model's KV heads this cache holds: [first, first+n).
@@ -268,20 +287,32 @@ func (c *Cache) checkBlocks(copies []BlockCopy, dstBlocks int) error {
 	return nil
 }
 
-// CopyBlocks performs block copies within the cache, in order, for every layer. All
-// ids are checked before anything is copied.
+// CopyBlocks performs block copies within the cache, in order, for every layer. Every
+// copy must be block.DeviceToDevice (a copy-on-write); a list with host copies goes
+// to PerformCopies. All copies are checked before anything is copied.
 func (c *Cache) CopyBlocks(copies []BlockCopy) error {
+	for _, cp := range copies {
+		if cp.Dir != block.DeviceToDevice {
+			return fmt.Errorf("%w: copy %d → %d is %v, not within one cache (use PerformCopies)", ErrShape, cp.Src, cp.Dst, cp.Dir)
+		}
+	}
 	return c.MoveBlocks(c, copies)
 }
 
 // MoveBlocks copies blocks from c to dst (for example a device tier and a host tier
 // of the same shape and element type): block Src of c becomes block Dst of dst, for
-// every layer. dst may be c. All ids are checked first.
+// every layer. dst may be c. Every copy must have the same Dir (MoveBlocks does not
+// know which cache is which tier; a mixed list goes to PerformCopies). All ids are
+// checked first.
 func (c *Cache) MoveBlocks(dst *Cache, copies []BlockCopy) error {
 	dc := dst.cfg
-	if dc.Layers != c.cfg.Layers || dc.KVHeads != c.cfg.KVHeads || dc.HeadDim != c.cfg.HeadDim ||
-		dc.BlockSize != c.cfg.BlockSize || dc.DType != c.cfg.DType || dc.TPSize != c.cfg.TPSize || dc.TPRank != c.cfg.TPRank {
-		return fmt.Errorf("%w: moving blocks between %+v and %+v", ErrShape, c.cfg, dc)
+	if err := c.sameShape(dst); err != nil {
+		return err
+	}
+	for _, cp := range copies {
+		if cp.Dir != copies[0].Dir {
+			return fmt.Errorf("%w: copy list mixes %v and %v (use PerformCopies)", ErrShape, copies[0].Dir, cp.Dir)
+		}
 	}
 	if err := c.checkBlocks(copies, dc.NumBlocks); err != nil {
 		return err

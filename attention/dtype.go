@@ -39,6 +39,8 @@ func (d DType) Size() int {
 	return 0
 }
 
+// String names the type ("float32", "float16", "bfloat16", "fp8e4m3"), or
+// "DType(n)" for a value that is none of them.
 func (d DType) String() string {
 	switch d {
 	case Float32:

@@ -52,7 +52,19 @@ type kvView struct {
 	u8  []uint8
 }
 
-func (v kvView) len() int { return len(v.f32) + len(v.u16) + len(v.u8) }
+// elems returns the number of elements of type dt the view holds: the length of the
+// field of dt's width (0 when that field is not the one set).
+func (v kvView) elems(dt DType) int {
+	switch dt.Size() {
+	case 4:
+		return len(v.f32)
+	case 2:
+		return len(v.u16)
+	case 1:
+		return len(v.u8)
+	}
+	return 0
+}
 
 func (v kvView) prefetch() prefetch {
 	switch {

@@ -131,10 +131,15 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 		k.scale = float32(1 / math.Sqrt(float64(c.cfg.HeadDim)))
 	}
 	k.fast = kernelPath(activePath.Load()) == pathAVX2 && c.cfg.HeadDim%16 == 0
-	for _, w := range k.workers {
-		w.ensure(c, max(k.group*prefillTile, k.qh))
-	}
 	return nil
+}
+
+// prepare sizes the workers' scratch for the call set up; Decode and Prefill call it
+// only once every buffer has been checked, so a refused call allocates nothing.
+func (k *Kernel) prepare() {
+	for _, w := range k.workers {
+		w.ensure(k.c, max(k.group*prefillTile, k.qh))
+	}
 }
 
 func checkTable(c *Cache, table []int32, n int) error {
@@ -170,6 +175,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		}
 		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
 	}
+	k.prepare()
 	k.q, k.out, k.tables, k.ctx, k.prefill, k.table = q, out, tables, ctxLens, false, nil
 	// Split contexts so there are at least 4 tasks per worker when possible.
 	k.parts = 1
@@ -247,9 +253,13 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 	if start < 0 || n <= 0 || len(q) != n*k.qh*d || len(out) != len(q) {
 		return fmt.Errorf("%w: start %d, %d tokens, q %d, out %d (want %d)", ErrShape, start, n, len(q), len(out), n*k.qh*d)
 	}
+	if start > math.MaxInt-n {
+		return fmt.Errorf("%w: prefill of %d tokens at position %d", ErrOutOfRange, n, start)
+	}
 	if err := checkTable(c, table, start+n); err != nil {
 		return err
 	}
+	k.prepare()
 	k.q, k.out, k.table, k.start, k.prefill, k.tables = q, out, table, start, true, nil
 	k.tasks = k.tasks[:0]
 	bs := c.cfg.BlockSize

@@ -27,106 +27,29 @@ end:
 	VZEROUPPER
 	RET
 
-// 8 copies of each constant of the exponential (see fastExp in vec.go).
-// log2 e
-DATA expc<>+0(SB)/4, $0x3fb8aa3b
-DATA expc<>+4(SB)/4, $0x3fb8aa3b
-DATA expc<>+8(SB)/4, $0x3fb8aa3b
-DATA expc<>+12(SB)/4, $0x3fb8aa3b
-DATA expc<>+16(SB)/4, $0x3fb8aa3b
-DATA expc<>+20(SB)/4, $0x3fb8aa3b
-DATA expc<>+24(SB)/4, $0x3fb8aa3b
-DATA expc<>+28(SB)/4, $0x3fb8aa3b
-// ln2 hi 0.693359375
-DATA expc<>+32(SB)/4, $0x3f318000
-DATA expc<>+36(SB)/4, $0x3f318000
-DATA expc<>+40(SB)/4, $0x3f318000
-DATA expc<>+44(SB)/4, $0x3f318000
-DATA expc<>+48(SB)/4, $0x3f318000
-DATA expc<>+52(SB)/4, $0x3f318000
-DATA expc<>+56(SB)/4, $0x3f318000
-DATA expc<>+60(SB)/4, $0x3f318000
-// ln2 lo -2.12194440e-4
-DATA expc<>+64(SB)/4, $0xb95e8083
-DATA expc<>+68(SB)/4, $0xb95e8083
-DATA expc<>+72(SB)/4, $0xb95e8083
-DATA expc<>+76(SB)/4, $0xb95e8083
-DATA expc<>+80(SB)/4, $0xb95e8083
-DATA expc<>+84(SB)/4, $0xb95e8083
-DATA expc<>+88(SB)/4, $0xb95e8083
-DATA expc<>+92(SB)/4, $0xb95e8083
-// 1/720
-DATA expc<>+96(SB)/4, $0x3ab60b61
-DATA expc<>+100(SB)/4, $0x3ab60b61
-DATA expc<>+104(SB)/4, $0x3ab60b61
-DATA expc<>+108(SB)/4, $0x3ab60b61
-DATA expc<>+112(SB)/4, $0x3ab60b61
-DATA expc<>+116(SB)/4, $0x3ab60b61
-DATA expc<>+120(SB)/4, $0x3ab60b61
-DATA expc<>+124(SB)/4, $0x3ab60b61
-// 1/120
-DATA expc<>+128(SB)/4, $0x3c088889
-DATA expc<>+132(SB)/4, $0x3c088889
-DATA expc<>+136(SB)/4, $0x3c088889
-DATA expc<>+140(SB)/4, $0x3c088889
-DATA expc<>+144(SB)/4, $0x3c088889
-DATA expc<>+148(SB)/4, $0x3c088889
-DATA expc<>+152(SB)/4, $0x3c088889
-DATA expc<>+156(SB)/4, $0x3c088889
-// 1/24
-DATA expc<>+160(SB)/4, $0x3d2aaaab
-DATA expc<>+164(SB)/4, $0x3d2aaaab
-DATA expc<>+168(SB)/4, $0x3d2aaaab
-DATA expc<>+172(SB)/4, $0x3d2aaaab
-DATA expc<>+176(SB)/4, $0x3d2aaaab
-DATA expc<>+180(SB)/4, $0x3d2aaaab
-DATA expc<>+184(SB)/4, $0x3d2aaaab
-DATA expc<>+188(SB)/4, $0x3d2aaaab
-// 1/6
-DATA expc<>+192(SB)/4, $0x3e2aaaab
-DATA expc<>+196(SB)/4, $0x3e2aaaab
-DATA expc<>+200(SB)/4, $0x3e2aaaab
-DATA expc<>+204(SB)/4, $0x3e2aaaab
-DATA expc<>+208(SB)/4, $0x3e2aaaab
-DATA expc<>+212(SB)/4, $0x3e2aaaab
-DATA expc<>+216(SB)/4, $0x3e2aaaab
-DATA expc<>+220(SB)/4, $0x3e2aaaab
-// 1/2
-DATA expc<>+224(SB)/4, $0x3f000000
-DATA expc<>+228(SB)/4, $0x3f000000
-DATA expc<>+232(SB)/4, $0x3f000000
-DATA expc<>+236(SB)/4, $0x3f000000
-DATA expc<>+240(SB)/4, $0x3f000000
-DATA expc<>+244(SB)/4, $0x3f000000
-DATA expc<>+248(SB)/4, $0x3f000000
-DATA expc<>+252(SB)/4, $0x3f000000
-// 1
-DATA expc<>+256(SB)/4, $0x3f800000
-DATA expc<>+260(SB)/4, $0x3f800000
-DATA expc<>+264(SB)/4, $0x3f800000
-DATA expc<>+268(SB)/4, $0x3f800000
-DATA expc<>+272(SB)/4, $0x3f800000
-DATA expc<>+276(SB)/4, $0x3f800000
-DATA expc<>+280(SB)/4, $0x3f800000
-DATA expc<>+284(SB)/4, $0x3f800000
-// -87
-DATA expc<>+288(SB)/4, $0xc2ae0000
-DATA expc<>+292(SB)/4, $0xc2ae0000
-DATA expc<>+296(SB)/4, $0xc2ae0000
-DATA expc<>+300(SB)/4, $0xc2ae0000
-DATA expc<>+304(SB)/4, $0xc2ae0000
-DATA expc<>+308(SB)/4, $0xc2ae0000
-DATA expc<>+312(SB)/4, $0xc2ae0000
-DATA expc<>+316(SB)/4, $0xc2ae0000
-// exponent bias 127 (int32)
-DATA expc<>+320(SB)/4, $0x0000007f
-DATA expc<>+324(SB)/4, $0x0000007f
-DATA expc<>+328(SB)/4, $0x0000007f
-DATA expc<>+332(SB)/4, $0x0000007f
-DATA expc<>+336(SB)/4, $0x0000007f
-DATA expc<>+340(SB)/4, $0x0000007f
-DATA expc<>+344(SB)/4, $0x0000007f
-DATA expc<>+348(SB)/4, $0x0000007f
+// 8 copies of each constant of the exponential (see fastExp in vec.go), so that a
+// 256-bit memory operand reads it as a vector: EXPC8(offset, 32-bit value).
+#define EXPC8(off, v) \
+	DATA expc<>+(off+0)(SB)/4, v \
+	DATA expc<>+(off+4)(SB)/4, v \
+	DATA expc<>+(off+8)(SB)/4, v \
+	DATA expc<>+(off+12)(SB)/4, v \
+	DATA expc<>+(off+16)(SB)/4, v \
+	DATA expc<>+(off+20)(SB)/4, v \
+	DATA expc<>+(off+24)(SB)/4, v \
+	DATA expc<>+(off+28)(SB)/4, v
+
+EXPC8(0, $0x3fb8aa3b) // log2 e
+EXPC8(32, $0x3f318000) // ln2 hi 0.693359375
+EXPC8(64, $0xb95e8083) // ln2 lo -2.12194440e-4
+EXPC8(96, $0x3ab60b61) // 1/720
+EXPC8(128, $0x3c088889) // 1/120
+EXPC8(160, $0x3d2aaaab) // 1/24
+EXPC8(192, $0x3e2aaaab) // 1/6
+EXPC8(224, $0x3f000000) // 1/2
+EXPC8(256, $0x3f800000) // 1
+EXPC8(288, $0xc2ae0000) // -87
+EXPC8(320, $0x0000007f) // exponent bias 127 (int32)
 GLOBL expc<>(SB), RODATA|NOPTR, $352
 
 // exp4 replaces s[t][r] by e^(s[t][r] − m[r]) × wscale (0 where the exponent is below

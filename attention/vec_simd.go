@@ -172,7 +172,7 @@ func hsum4(a0, a1, a2, a3 archsimd.Float32x16) archsimd.Float32x4 {
 // query rows and two key rows are processed together, so each loaded lane feeds
 // several multiply-adds.
 func scoreRows(q [][]float32, kseg []float32, n, d int, scale float32, ws []float32, stride int) {
-	if !useAVX512 || d%16 != 0 || len(q)%4 != 0 {
+	if !useAVX512 || d%16 != 0 || len(q)%4 != 0 || n == 0 {
 		scoreRowsGo(q, kseg, n, d, scale, ws, stride)
 		return
 	}

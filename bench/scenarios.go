@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -143,24 +142,24 @@ func GPUDecodeStepSeconds(batch, ctx int) float64 {
 	return hw.RooflineTime(batch, batch*ctx)
 }
 
-// AdmissionReplay replays prompts through the manager alone: lookup, reserve (claiming
-// hits), mark computed, free. It reports prompts/s and the token hit rate.
+// AdmissionReplay replays prompts through the manager alone: one-call admission
+// (lookup, claim the hits, reserve the rest), mark computed, free. It reports prompts/s and the token hit rate.
 func AdmissionReplay(prompts [][]int32, numBlocks int) func(*testing.B) {
 	return func(b *testing.B) {
 		var hits, queries float64
 		for b.Loop() {
 			cfg := paged.DefaultConfig()
 			cfg.NumBlocks = numBlocks
+			cfg.DisableWatermark = true // one prompt at a time: admit whatever fits
 			m, _ := paged.New(cfg)
 			for _, p := range prompts {
 				id, _ := m.Add(p, paged.SeqOptions{})
-				cached, _ := m.CachedPrefix(id)
-				res, err := m.Reserve(id, len(p)-cached, 0, nil)
-				if errors.Is(err, paged.ErrNoSpace) {
+				adm, err := m.Admit(id, len(p), 0, nil)
+				if err != nil || adm.Admission != paged.AdmitNow {
 					_ = m.Free(id)
 					continue
 				}
-				_ = m.MarkComputed(id, len(p)-res.Start)
+				_ = m.MarkComputed(id, adm.N)
 				_ = m.Free(id)
 			}
 			st := m.Stats()

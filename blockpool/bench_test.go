@@ -30,8 +30,8 @@ func BenchmarkLookupHit(b *testing.B) {
 	p, _ := New(DefaultConfig(1024))
 	ids, _ := p.Allocate(nil, 1)
 	toks := make([]int32, 16)
-	k := Key{Hash: 12345, Parent: Root, Tokens: toks}
-	_, _ = p.Cache(ids[0], k)
+	k := Key{Hash: 12345, Parent: 0, Tokens: toks}
+	_, _ = p.Cache(ids[0], k, fresh())
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ok := p.Lookup(k); !ok {

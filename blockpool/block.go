@@ -11,18 +11,21 @@ const NoBlock BlockID = -1
 
 // blockMeta is the metadata of one physical block: exactly 32 bytes.
 type blockMeta struct {
-	// ref is the number of holders. ref == 0 ⇔ the block is linked in the free queue.
+	// ref is the number of holders. ref == 0 ⇔ the block is linked in a free list.
 	ref int32
-	// prev, next link the free queue (the sentinel is id NumBlocks). Both are NoBlock
-	// ⇔ the block is not in the free queue ⇔ ref > 0.
+	// prev, next link the block's free list (the lists' sentinels are ids NumBlocks
+	// and up). Both are NoBlock ⇔ the block is in no free list ⇔ ref > 0.
 	prev, next BlockID
 	// dupPrev, dupNext link the circular list of cached blocks that share hash. Both
 	// are NoBlock ⇔ the block is not cached ⇔ the index does not reference it.
 	dupPrev, dupNext BlockID
-	// gen counts how many times the block's cache identity changed (hash set or
-	// cleared), so a child's reference to its parent (id, gen) goes stale when the
-	// parent is evicted and reused.
-	gen uint32
+	// list is the free list the block is linked in while free: 0 is the head zone,
+	// 1+l the list of retention level l. Meaningless while ref > 0.
+	list uint8
+	// level is the retention level kept for the block (0..Levels-1) by the max rule
+	// (see Retention), or levelNone: none kept (always for an uncached block).
+	level uint8
+	_     [2]byte
 	// hash is the content hash; meaningful only while cached.
 	hash uint64
 }

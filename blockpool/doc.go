@@ -25,20 +25,37 @@
 // Release takes blocks in eviction-priority order; ReleaseTable releases a block table
 // tail-first, so the end of a prefix chain is evicted before its beginning.
 //
-// # Confirmed hits
+// # Retention levels
+//
+// With Config.Levels > 1 the free queue is one list per retention level: every free
+// block of a lower level is evicted before any block of a higher level, and within a
+// level the least recently released first. ReleaseWith asks a Retention (a level and
+// an expiry on the pool's logical clock) for the cached blocks it releases; a block
+// keeps the highest unexpired level asked for it (the max rule), and SetTime moves
+// free blocks whose level expired back to DefaultLevel. Uncached blocks carry no
+// level. With one level (the default) this is the plain queue above.
+//
+// # Confirmed hits and identities
 //
 // The index maps a hash to every cached block carrying it (several blocks may carry
 // the same hash, since block ids already handed to an engine never change; Lookup
 // returns the oldest). Each cached block also stores its token ids, a fingerprint of
-// its extra keys and a reference to its parent block (id and generation). Lookup
-// returns a block only if all of them match, so a hash collision costs a miss, never a
-// read of another prompt's KV.
+// its extra keys, its identity and its parent's identity. Lookup returns a block only
+// if all of them match, so a hash collision costs a miss, never a read of another
+// prompt's KV. The caller chooses identities (Cache): a fresh one for content
+// computed anew, the source's for a copy, so a chain of blocks stays reachable while
+// its blocks move between pools (a device and a host tier) and is cut when a block
+// is evicted without a copy.
+//
+// With Config.IndexChildren the pool also finds, for a parent identity, the cached
+// block whose leading tokens match the longest prefix of given tokens (Partial): the
+// part of a block a new prompt can reuse when it diverges inside the block.
 //
 // # Example
 //
 //	p, _ := blockpool.New(blockpool.Config{NumBlocks: 4, BlockSize: 2})
 //	ids, _ := p.Allocate(nil, 2)               // [0 1]; free queue 2 3
-//	p.Cache(ids[0], key0)                      // block 0 now findable by key0
+//	p.Cache(ids[0], key0, 1)                   // block 0 now findable by key0 (identity 1)
 //	p.ReleaseTable(ids)                        // 1 (unhashed) to the head, 0 to the tail: 1 2 3 0
 //	id, ok := p.Lookup(key0)                   // 0, true: still cached while free
 //	p.Retain(id)                               // revived: free queue 1 2 3

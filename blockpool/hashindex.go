@@ -2,22 +2,13 @@ package blockpool
 
 import "slices"
 
-// BlockRef names a block together with its generation, so a reference goes stale when
-// the block's cache identity changes.
-type BlockRef struct {
-	ID  BlockID
-	Gen uint32
-}
-
-// Root is the parent reference of a sequence's first block.
-var Root = BlockRef{ID: NoBlock}
-
 // Key identifies the content of one full block for caching and lookup.
 type Key struct {
 	// Hash is the chained content hash (package prefix).
 	Hash uint64
-	// Parent is the block holding the previous block of the prefix, or Root.
-	Parent BlockRef
+	// Parent is the identity of the block holding the previous block of the prefix
+	// (see Cache), or 0 for a sequence's first block.
+	Parent uint64
 	// Tokens are the block's token ids; len must equal the pool's BlockSize.
 	Tokens []int32
 	// Extra is a fingerprint of the block's extra keys (adapter, salt, multimodal).
@@ -26,35 +17,64 @@ type Key struct {
 
 // hashIndex maps a hash to the oldest cached block carrying it; blocks with equal
 // hashes form a circular list through dupPrev/dupNext in insertion order. Each cached
-// block's confirmation data (tokens, parent, extra) lives in side tables.
+// block's confirmation data (tokens, parent identity, extra) and identity live in
+// side tables. With the child index, each cached block is also on the circular list
+// of the blocks that share its (parent identity, first token), in insertion order.
 type hashIndex struct {
 	blocks    []blockMeta
 	head      hashTable // hash → oldest block carrying it
 	blockSize int
-	tokens    []int32    // tokens[id*blockSize:(id+1)*blockSize] of cached block id
-	parent    []BlockRef // parent[id]
-	extra     []uint64   // extra[id]
-	count     int        // number of cached blocks
+	tokens    []int32   // tokens[id*blockSize:(id+1)*blockSize] of cached block id
+	conf      []confirm // conf[id] of cached block id
+	count     int       // number of cached blocks
+
+	// child index (nil without IndexChildren)
+	kids             *hashTable // childKey(parent, first token) → oldest block
+	kidPrev, kidNext []BlockID
 }
 
-func (x *hashIndex) init(blocks []blockMeta, numBlocks, blockSize int) {
+func (x *hashIndex) init(blocks []blockMeta, numBlocks, blockSize int, children bool) {
 	x.blocks = blocks
 	x.head = newHashTable(numBlocks)
 	x.blockSize = blockSize
 	x.tokens = make([]int32, numBlocks*blockSize)
-	x.parent = make([]BlockRef, numBlocks)
-	x.extra = make([]uint64, numBlocks)
+	x.conf = make([]confirm, numBlocks)
+	if children {
+		t := newHashTable(numBlocks)
+		x.kids = &t
+		x.kidPrev = make([]BlockID, numBlocks)
+		x.kidNext = make([]BlockID, numBlocks)
+	}
 }
 
-// insert caches block id under k; the block must not be cached.
-func (x *hashIndex) insert(id BlockID, k *Key) (first bool) {
+// confirm is what a cached block is confirmed by besides its tokens, and its own
+// identity, side by side so a lookup touches one record.
+type confirm struct {
+	parent uint64 // parent identity
+	extra  uint64 // extra-key fingerprint
+	ident  uint64 // identity (never 0 while cached)
+}
+
+// childKey is the child-index key of a block with parent identity parent whose first
+// token is tok. Different pairs may share a key; candidates are confirmed.
+func childKey(parent uint64, tok int32) uint64 {
+	return (parent^0x51AF_D7ED_558C_CD2B)*0x9E37_79B9_7F4A_7C15 ^ uint64(uint32(tok))
+}
+
+func (x *hashIndex) blockTokens(id BlockID) []int32 {
+	return x.tokens[int(id)*x.blockSize : int(id+1)*x.blockSize]
+}
+
+// insert caches block id under k with identity ident; the block must not be cached.
+func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 	b := &x.blocks[id]
 	b.hash = k.Hash
-	b.gen++
 	copy(x.tokens[int(id)*x.blockSize:], k.Tokens)
-	x.parent[id] = k.Parent
+	x.conf[id] = confirm{parent: k.Parent, extra: k.Extra, ident: ident}
 	x.count++
-	x.extra[id] = k.Extra
+	if x.kids != nil {
+		x.link(x.kids, x.kidPrev, x.kidNext, childKey(k.Parent, k.Tokens[0]), id)
+	}
 	h, ok := x.head.get(k.Hash)
 	if !ok {
 		b.dupPrev, b.dupNext = id, id
@@ -69,11 +89,42 @@ func (x *hashIndex) insert(id BlockID, k *Key) (first bool) {
 	return false
 }
 
+// link appends id to the circular list t maps key to (prev/next are its links).
+func (x *hashIndex) link(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
+	h, ok := t.get(key)
+	if !ok {
+		prev[id], next[id] = id, id
+		t.set(key, id)
+		return
+	}
+	tail := prev[h]
+	prev[id], next[id] = tail, h
+	next[tail] = id
+	prev[h] = id
+}
+
+// unlink removes id from the circular list t maps key to.
+func (x *hashIndex) unlink(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
+	if next[id] == id {
+		t.del(key)
+	} else {
+		next[prev[id]] = next[id]
+		prev[next[id]] = prev[id]
+		if h, _ := t.get(key); h == id {
+			t.set(key, next[id])
+		}
+	}
+	prev[id], next[id] = NoBlock, NoBlock
+}
+
 // remove uncaches block id (which must be cached); last reports whether no other block
 // carries its hash any more.
 func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	b := &x.blocks[id]
 	hash = b.hash
+	if x.kids != nil {
+		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.conf[id].parent, x.tokens[int(id)*x.blockSize]), id)
+	}
 	if b.dupNext == id {
 		x.head.del(hash)
 		last = true
@@ -86,21 +137,20 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock
 	b.hash = 0
-	b.gen++
+	x.conf[id].ident = 0
 	x.count--
 	return hash, last
 }
 
 // lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
-// parent all match k.
+// parent identity all match k.
 func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
 	h, ok := x.head.get(k.Hash)
 	if !ok {
 		return NoBlock, false
 	}
 	for id := h; ; {
-		if x.parent[id] == k.Parent && x.extra[id] == k.Extra &&
-			slices.Equal(x.tokens[int(id)*x.blockSize:int(id+1)*x.blockSize], k.Tokens) {
+		if c := &x.conf[id]; c.parent == k.Parent && c.extra == k.Extra && slices.Equal(x.blockTokens(id), k.Tokens) {
 			return id, true
 		}
 		id = x.blocks[id].dupNext
@@ -110,6 +160,36 @@ func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
 	}
 }
 
+// partial returns the cached block with parent identity parent and extra fingerprint
+// extra whose leading tokens match the most leading tokens of tokens (at least one),
+// scanning at most maxScan candidates; the oldest wins a tie.
+func (x *hashIndex) partial(parent, extra uint64, tokens []int32, maxScan int) (BlockID, int) {
+	best, bestK := NoBlock, 0
+	if x.kids == nil || len(tokens) == 0 {
+		return best, 0
+	}
+	h, ok := x.kids.get(childKey(parent, tokens[0]))
+	if !ok {
+		return best, 0
+	}
+	for id, scanned := h, 0; scanned < maxScan; scanned++ {
+		if c := &x.conf[id]; c.parent == parent && c.extra == extra {
+			bt := x.blockTokens(id)
+			k := 0
+			for k < len(tokens) && bt[k] == tokens[k] {
+				k++
+			}
+			if k > bestK {
+				best, bestK = id, k
+			}
+		}
+		if id = x.kidNext[id]; id == h {
+			break
+		}
+	}
+	return best, bestK
+}
+
 // clear uncaches every block.
 func (x *hashIndex) clear() {
 	x.head.each(func(_ uint64, h BlockID) {
@@ -117,7 +197,10 @@ func (x *hashIndex) clear() {
 			next := x.blocks[id].dupNext
 			b := &x.blocks[id]
 			b.dupPrev, b.dupNext, b.hash = NoBlock, NoBlock, 0
-			b.gen++
+			x.conf[id].ident = 0
+			if x.kids != nil {
+				x.kidPrev[id], x.kidNext[id] = NoBlock, NoBlock
+			}
 			if next == h {
 				break
 			}
@@ -125,5 +208,8 @@ func (x *hashIndex) clear() {
 		}
 	})
 	x.head.reset()
+	if x.kids != nil {
+		x.kids.reset()
+	}
 	x.count = 0
 }

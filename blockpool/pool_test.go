@@ -20,7 +20,7 @@ func must(t testing.TB, p *Pool) {
 	require.NoError(t, p.CheckInvariants())
 }
 
-func key(h uint64, parent BlockRef, toks ...int32) Key {
+func key(h uint64, parent uint64, toks ...int32) Key {
 	return Key{Hash: h, Parent: parent, Tokens: toks}
 }
 
@@ -69,9 +69,9 @@ func TestReleasePolicies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPool(t, 6, 1, c.policy)
 			ids, _ := p.Allocate(nil, 4)
-			_, err := p.Cache(1, key(11, Root, 1))
+			_, err := p.Cache(1, key(11, 0, 1), fresh())
 			require.NoError(t, err)
-			_, err = p.Cache(3, key(13, p.Ref(1), 3))
+			_, err = p.Cache(3, key(13, p.Identity(1), 3), fresh())
 			require.NoError(t, err)
 			require.NoError(t, p.ReleaseTable(ids))
 			require.Equal(t, c.want, p.FreeOrder(nil))
@@ -110,17 +110,23 @@ func TestSharedBlockReturnsOnLastRelease(t *testing.T) {
 
 func TestLazyEvictionAndRevival(t *testing.T) {
 	var evicted []uint64
-	p, _ := New(Config{NumBlocks: 3, BlockSize: 2, OnEvict: func(_ BlockID, h uint64, last bool) {
-		require.True(t, last)
-		evicted = append(evicted, h)
+	var p0 *Pool
+	p, _ := New(Config{NumBlocks: 3, BlockSize: 2, OnEvict: func(e *Eviction) {
+		require.True(t, e.Last)
+		require.Equal(t, []int32{3, 4}, e.Key.Tokens, "the evicted block's key is readable in the hook")
+		k, ident, ok := p0.CachedKey(e.ID)
+		require.True(t, ok, "still cached during the hook")
+		require.Equal(t, e.Ident, ident)
+		require.Equal(t, e.Key.Hash, k.Hash)
+		evicted = append(evicted, e.Key.Hash)
 	}})
+	p0 = p
 	ids, _ := p.Allocate(nil, 2)
-	k0 := key(100, Root, 1, 2)
-	k1 := key(101, p.Ref(ids[0]), 3, 4)
-	_, err := p.Cache(ids[0], k0)
+	k0 := key(100, 0, 1, 2)
+	_, err := p.Cache(ids[0], k0, fresh())
 	require.NoError(t, err)
-	k1.Parent = p.Ref(ids[0]) // generation after caching
-	_, err = p.Cache(ids[1], k1)
+	k1 := key(101, p.Identity(ids[0]), 3, 4)
+	_, err = p.Cache(ids[1], k1, fresh())
 	require.NoError(t, err)
 	require.NoError(t, p.ReleaseTable(ids))
 	require.Equal(t, []BlockID{2, 1, 0}, p.FreeOrder(nil))
@@ -146,37 +152,37 @@ func TestLazyEvictionAndRevival(t *testing.T) {
 func TestLookupConfirmsTokensParentAndExtra(t *testing.T) {
 	p := newPool(t, 8, 2, nil)
 	ids, _ := p.Allocate(nil, 3)
-	_, _ = p.Cache(ids[0], key(7, Root, 1, 2))
+	_, _ = p.Cache(ids[0], key(7, 0, 1, 2), fresh())
 	// Same hash (a collision), different tokens: a miss.
-	_, ok := p.Lookup(key(7, Root, 1, 3))
+	_, ok := p.Lookup(key(7, 0, 1, 3))
 	require.False(t, ok)
 	// Same hash and tokens, different extra keys: a miss.
-	k := key(7, Root, 1, 2)
+	k := key(7, 0, 1, 2)
 	k.Extra = 5
 	_, ok = p.Lookup(k)
 	require.False(t, ok)
 	// Same hash and tokens, different parent: a miss.
-	_, ok = p.Lookup(key(7, p.Ref(ids[1]), 1, 2))
+	_, ok = p.Lookup(key(7, 999, 1, 2))
 	require.False(t, ok)
 	// Colliding blocks coexist under one hash; each is found by its own content.
-	first, err := p.Cache(ids[1], key(7, Root, 9, 9))
+	first, err := p.Cache(ids[1], key(7, 0, 9, 9), fresh())
 	require.NoError(t, err)
 	require.False(t, first)
-	id, ok := p.Lookup(key(7, Root, 9, 9))
+	id, ok := p.Lookup(key(7, 0, 9, 9))
 	require.True(t, ok)
 	require.Equal(t, ids[1], id)
-	// A stale parent generation misses: block 0 evicted and reused.
-	child := key(8, p.Ref(ids[0]), 5, 6)
-	_, _ = p.Cache(ids[2], child)
+	// A child of an evicted identity misses: block 0 evicted and re-cached anew.
+	child := key(8, p.Identity(ids[0]), 5, 6)
+	_, _ = p.Cache(ids[2], child, fresh())
 	_, ok = p.Lookup(child)
 	require.True(t, ok)
 	_, _, err = p.Uncache(ids[0])
 	require.NoError(t, err)
-	_, _ = p.Cache(ids[0], key(7, Root, 1, 2))
-	child.Parent = p.Ref(ids[0])
+	_, _ = p.Cache(ids[0], key(7, 0, 1, 2), fresh())
+	child.Parent = p.Identity(ids[0])
 	_, ok = p.Lookup(child)
 	require.False(t, ok, "a child must not be hit through a parent that was re-cached")
-	_, ok = p.Lookup(key(7, Root, 1)) // wrong length
+	_, ok = p.Lookup(key(7, 0, 1)) // wrong length
 	require.False(t, ok)
 	must(t, p)
 }
@@ -185,15 +191,15 @@ func TestDuplicatesReturnOldest(t *testing.T) {
 	p := newPool(t, 4, 1, nil)
 	ids, _ := p.Allocate(nil, 3)
 	for _, id := range ids {
-		_, _ = p.Cache(id, key(42, Root, 5))
+		_, _ = p.Cache(id, key(42, 0, 5), fresh())
 	}
 	require.Equal(t, 3, p.NumCached())
 	require.Equal(t, 1, p.NumDistinctHashes())
-	id, _ := p.Lookup(key(42, Root, 5))
+	id, _ := p.Lookup(key(42, 0, 5))
 	require.Equal(t, ids[0], id)
 	_, last, _ := p.Uncache(ids[0])
 	require.False(t, last)
-	id, _ = p.Lookup(key(42, Root, 5))
+	id, _ = p.Lookup(key(42, 0, 5))
 	require.Equal(t, ids[1], id)
 	_, _, _ = p.Uncache(ids[2])
 	_, last, _ = p.Uncache(ids[1])
@@ -203,16 +209,16 @@ func TestDuplicatesReturnOldest(t *testing.T) {
 
 func TestCacheErrors(t *testing.T) {
 	p := newPool(t, 2, 2, nil)
-	_, err := p.Cache(0, key(1, Root, 1, 2)) // free block
+	_, err := p.Cache(0, key(1, 0, 1, 2), fresh()) // free block
 	require.True(t, errors.Is(err, ErrInvalidBlock))
 	ids, _ := p.Allocate(nil, 1)
-	_, err = p.Cache(ids[0], key(1, Root, 1)) // wrong length
+	_, err = p.Cache(ids[0], key(1, 0, 1), fresh()) // wrong length
 	require.True(t, errors.Is(err, ErrInvalidKey))
-	_, err = p.Cache(ids[0], key(1, Root, 1, 2))
+	_, err = p.Cache(ids[0], key(1, 0, 1, 2), fresh())
 	require.NoError(t, err)
-	_, err = p.Cache(ids[0], key(2, Root, 1, 2)) // already cached
+	_, err = p.Cache(ids[0], key(2, 0, 1, 2), fresh()) // already cached
 	require.True(t, errors.Is(err, ErrInvalidBlock))
-	_, err = p.Cache(5, key(2, Root, 1, 2))
+	_, err = p.Cache(5, key(2, 0, 1, 2), fresh())
 	require.True(t, errors.Is(err, ErrInvalidBlock))
 	require.Error(t, p.Retain(-1))
 	_, _, err = p.Uncache(1)
@@ -223,7 +229,7 @@ func TestCacheErrors(t *testing.T) {
 func TestResetCache(t *testing.T) {
 	p := newPool(t, 3, 1, nil)
 	ids, _ := p.Allocate(nil, 2)
-	_, _ = p.Cache(ids[0], key(1, Root, 1))
+	_, _ = p.Cache(ids[0], key(1, 0, 1), fresh())
 	require.True(t, errors.Is(p.ResetCache(), ErrInUse))
 	require.Equal(t, 1, p.NumCached())
 	require.NoError(t, p.ReleaseTable(ids))
@@ -231,7 +237,15 @@ func TestResetCache(t *testing.T) {
 	require.NoError(t, p.ResetCache())
 	require.Zero(t, p.NumCached())
 	require.Equal(t, order, p.FreeOrder(nil))
-	_, ok := p.Lookup(key(1, Root, 1))
+	_, ok := p.Lookup(key(1, 0, 1))
 	require.False(t, ok)
 	must(t, p)
+}
+
+var identSeq uint64
+
+// fresh returns a new block identity for Cache.
+func fresh() uint64 {
+	identSeq++
+	return identSeq
 }

@@ -34,10 +34,31 @@
 // MemoryIndex (the default) is sharded, bounded by MaxKeys with least-recently-stored
 // eviction (a key matched since gets a second chance), and drops or clears an engine
 // in O(1) by bumping the engine's epoch; dead entries are reclaimed a few per update.
+// Each key's table slot carries bit masks of the engine slots holding it (any tier,
+// GPU), so while the index has used at most 64 engine slots and no dead entry is
+// left, matching reads one table slot per block however many engines hold it; beyond
+// that it checks the entries one by one (the same answers, slower).
 // RedisIndex keeps the same semantics in Redis, so several router replicas share one
 // index and a restarted router finds it intact; each batch is one atomic Lua script
 // (the key layout is documented in redisscripts.go). One contract suite runs over
 // both, against a real redis-server and miniredis.
+//
+// # Feeding the index
+//
+// A Feed applies engines' update streams to an Index: batches in order per engine,
+// grouped into ApplyBatches calls; an engine's Restart (Resync to 0), Lost batches
+// (MarkStale, then Resync past them) and Drop at their place in its stream; bounded
+// queues (an engine that overflows is resynced, its entries dropped); an index that
+// fails is retried, with the queued batches kept. Two adapters feed it:
+//
+//   - cluster/kvfeed turns a kvevents.Subscriber's notifications (vLLM KV events over
+//     ZeroMQ) into Feed updates; it is a package of its own so that cluster does not
+//     import kvevents and ZeroMQ;
+//   - ManagerSource drains an in-process paged.Manager's event queue (the simulator's
+//     engines), announcing its cache when it joins and again, atomically with a reset
+//     of the queue, when the queue dropped events.
+//
+// FeedCollector exports the feed's queue depth, retries and losses.
 //
 // # Scoring and routing
 //
@@ -77,8 +98,11 @@
 // sends it to b, expecting 8 cached tokens, and b carries 3 blocks of load until
 // Finish. See Example for the code.
 //
-// Observability: NewIndexCollector, NewRouterCollector and NewManagerCollector are
-// prometheus.Collectors (the last one exports paged.Manager statistics under vLLM's
-// metric names where vLLM has them, e.g. vllm:kv_cache_usage_perc and
-// vllm:prefix_cache_hits_total).
+// Example_endToEnd runs the whole path: two Managers, their sources, a feed, the
+// index, the router and a Prometheus scrape.
+//
+// Observability: NewIndexCollector, NewRouterCollector, NewFeedCollector and
+// NewManagerCollector are prometheus.Collectors (the last one exports paged.Manager
+// statistics under vLLM's metric names where vLLM has them, e.g.
+// vllm:kv_cache_usage_perc and vllm:prefix_cache_hits_total).
 package cluster

@@ -154,3 +154,33 @@ func ExampleNewManagerCollector() {
 	// vllm:prefix_cache_hits_total
 	// vllm:prefix_cache_queries_total
 }
+
+// A Feed applies an engine's batches in order and handles a loss in its stream: the
+// engine's entries are dropped (a miss costs a prefill; a stale hit would send
+// requests to blocks that are gone), and the batches after the loss apply.
+func ExampleFeed() {
+	ctx := context.Background()
+	idx, _ := cluster.NewMemoryIndex(cluster.MemoryConfig{})
+	feed, _ := cluster.NewFeed(cluster.FeedConfig{Index: idx})
+	defer feed.Close()
+	stored := func(hs ...uint64) []cluster.Event {
+		return []cluster.Event{{Kind: cluster.Stored, Hashes: hs, Tier: cluster.TierGPU}}
+	}
+	_ = feed.Apply(cluster.Batch{Engine: "a", Seq: 0, Events: stored(11, 12)})
+	_ = feed.Flush(ctx)
+	ms, _ := idx.Match(ctx, []uint64{11, 12}, nil)
+	fmt.Println("before the loss:", ms)
+	_ = feed.Lost("a", 1, 3) // batches 1 and 2 never arrived (one may have evicted 11)
+	_ = feed.Apply(cluster.Batch{Engine: "a", Seq: 3, Events: stored(21)})
+	_ = feed.Flush(ctx)
+	ms, _ = idx.Match(ctx, []uint64{11, 12}, nil)
+	fmt.Println("after:", ms)
+	ms, _ = idx.Match(ctx, []uint64{21}, nil)
+	fmt.Println("stored after the loss:", ms)
+	fmt.Println("losses:", feed.Stats().Losses)
+	// Output:
+	// before the loss: [{a 2 2}]
+	// after: []
+	// stored after the loss: [{a 1 1}]
+	// losses: 1
+}

@@ -15,8 +15,8 @@ func (x *MemoryIndex) CheckInvariants() error {
 		s.mu.RLock()
 		err := s.checkInvariants()
 		if err == nil {
-			s.t.each(func(_ uint64, ni int32) {
-				nd := s.node(ni)
+			s.t.each(func(ts *tslot) {
+				nd := s.node(ts.idx - 1)
 				for j := range int(nd.n) {
 					if e := nd.at(j); int(e.eng) >= x.nextSlot {
 						err = fmt.Errorf("entry for slot %d never handed out", e.eng)

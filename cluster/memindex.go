@@ -25,6 +25,8 @@ type MemoryConfig struct {
 	MaxBatchHashes int
 	// SweepPerApply is how many node slots each Apply visits to reclaim entries of
 	// dropped or cleared engines (only while such entries may exist). Default 64.
+	// Until a sweep pass has visited every node, matching takes its exact but slower
+	// entry path (see Match).
 	SweepPerApply int
 }
 
@@ -85,10 +87,17 @@ type memEngine struct {
 	info    EngineInfo
 	fresh   bool // accepts any first Seq
 	dropped bool
+	// holds: entries may exist at the slot's current epoch (set by a store, cleared
+	// by an epoch bump). A bump without them kills nothing and owes no sweep.
+	holds bool
 }
 
 // MemoryIndex is the in-memory Index: sharded, bounded, LRU over keys. Matching takes
-// only shard read locks and reads engine state atomically. See Index.
+// only shard read locks and reads engine state atomically; while at most 64 engine
+// slots were ever used and no dead entry is left it reads one 32-byte table slot per
+// block (see memmatch.go). About 128 bytes per key held by one engine (a 32-byte
+// table slot at ≤ 3/4 load and a 64-byte node), 16 more per further engine beyond
+// two. See Index.
 type MemoryIndex struct {
 	cfg    MemoryConfig
 	shards []shard
@@ -101,11 +110,17 @@ type MemoryIndex struct {
 	nextSlot  int                     // guarded by engMu
 
 	sweepShard atomic.Uint64
-	toSweep    atomic.Int64 // Σ shard.owed: node visits still owed since the last epoch bump
-	closed     atomic.Bool
-	sink       atomic.Uint64 // keeps walkPrefetched's touches alive
-	c          counters
-	scratch    sync.Pool
+	// dirty counts the shards with an open sweep pass. Zero means no dead entry is
+	// left anywhere: it is raised before an epoch bump is published, and lowered
+	// only after a shard's pass has visited every node.
+	dirty     atomic.Int64
+	slotsUsed atomic.Int32 // nextSlot, readable without engMu
+	// entryPathOnly makes Match take the entry path always (tests compare paths).
+	entryPathOnly bool
+	closed        atomic.Bool
+	sink          atomic.Uint64 // keeps walkPrefetched's touches alive
+	c             counters
+	scratch       sync.Pool
 }
 
 type counters struct {
@@ -127,14 +142,15 @@ func NewMemoryIndex(cfg MemoryConfig) (*MemoryIndex, error) {
 	for i := range x.shards {
 		x.shards[i].init(per)
 	}
-	x.scratch.New = func() any { return newMatchScratch(cfg.MaxEngines) }
+	x.scratch.New = func() any { return newMatchScratch(cfg.MaxEngines, cfg.Shards) }
 	return x, nil
 }
 
-// shardOf picks a shard from the hash's high bits (a map uses the low ones).
-func (x *MemoryIndex) shardOf(h uint64) *shard {
-	return &x.shards[(h*0x9E3779B97F4A7C15)>>32&x.mask]
-}
+// shardIndex picks a shard from the hash's high bits (the table uses the low ones).
+func (x *MemoryIndex) shardIndex(h uint64) int { return int((h * 0x9E3779B97F4A7C15) >> 32 & x.mask) }
+
+// shardOf returns the shard of h.
+func (x *MemoryIndex) shardOf(h uint64) *shard { return &x.shards[x.shardIndex(h)] }
 
 func (x *MemoryIndex) lookupEngine(id EngineID) *memEngine {
 	x.engMu.RLock()
@@ -184,18 +200,22 @@ func (x *MemoryIndex) register(id EngineID) (*memEngine, error) {
 	}
 	e := &memEngine{id: id, slot: slot, fresh: true}
 	x.slots[slot].id.Store(&e.id)
+	x.slotsUsed.Store(int32(x.nextSlot))
 	x.engines[id] = e
 	return e, nil
 }
 
 // setSlot publishes the engine's visibility (Live ⇔ visible) and, if bump, a new
-// epoch that kills its current entries.
+// epoch that kills its current entries (owing a sweep only if it may have some).
 func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	s := &x.slots[e.slot]
 	ep := s.v.Load() >> 1
 	if bump {
 		ep++
-		x.oweSweep()
+		if e.holds {
+			x.oweSweep()
+		}
+		e.holds = false
 	}
 	vis := uint64(0)
 	if e.info.State == EngineLive {
@@ -204,24 +224,17 @@ func (x *MemoryIndex) setSlot(e *memEngine, bump bool) {
 	s.v.Store(ep<<1 | vis)
 }
 
-// oweSweep records that every node slot handed out so far must be visited once more
-// to reclaim entries that just died.
+// oweSweep opens a sweep pass on every shard (before the epoch bump that makes
+// entries die is published), so the entries that die are reclaimed and the index
+// knows when none is left.
 func (x *MemoryIndex) oweSweep() {
 	for i := range x.shards {
 		s := &x.shards[i]
-		s.mu.RLock()
-		used := int64(s.used)
-		s.mu.RUnlock()
-		for {
-			cur := s.owed.Load()
-			if cur >= used {
-				break
-			}
-			if s.owed.CompareAndSwap(cur, used) {
-				x.toSweep.Add(used - cur)
-				break
-			}
+		s.mu.Lock()
+		if s.openPass() {
+			x.dirty.Add(1)
 		}
+		s.mu.Unlock()
 	}
 }
 
@@ -273,6 +286,7 @@ func (x *MemoryIndex) applyEvents(e *memEngine, evs []Event) {
 		epoch := x.slots[e.slot].epoch()
 		switch ev.Kind {
 		case Stored:
+			e.holds = e.holds || len(ev.Hashes) > 0
 			for _, h := range ev.Hashes {
 				s := x.shardOf(h)
 				s.mu.Lock()
@@ -298,21 +312,20 @@ func (x *MemoryIndex) applyEvents(e *memEngine, evs []Event) {
 
 // sweepSome reclaims dead entries from a few node slots while any may exist.
 func (x *MemoryIndex) sweepSome() {
-	if x.toSweep.Load() <= 0 {
+	if x.dirty.Load() <= 0 {
 		return
 	}
 	start := x.sweepShard.Add(1)
 	for k := range uint64(len(x.shards)) {
 		s := &x.shards[(start+k)&x.mask]
-		owed := s.owed.Load()
-		if owed <= 0 {
+		if !s.pass.Load() {
 			continue
 		}
 		s.mu.Lock()
-		n := int64(s.sweep(int(min(owed, int64(x.cfg.SweepPerApply))), x.isDead))
+		if s.pass.Load() && s.sweep(x.cfg.SweepPerApply, x.isDead) {
+			x.dirty.Add(-1)
+		}
 		s.mu.Unlock()
-		s.owed.Add(-n)
-		x.toSweep.Add(-n)
 		return
 	}
 }

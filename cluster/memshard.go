@@ -23,11 +23,10 @@ const (
 	maxCount  = 255
 )
 
-// node is one block hash and its entries. 64 bytes.
+// node is one block key's bookkeeping and entries. 64 bytes.
 type node struct {
 	hash       uint64
 	prev, next int32  // LRU list of the shard, head = most recently stored
-	ref        uint32 // atomic: set by Match, cleared by eviction (second chance)
 	n          uint16 // entries in use; 0 ⇔ the node is free
 	inline     [2]entry
 	more       []entry // entries beyond the first two
@@ -38,6 +37,11 @@ func (nd *node) at(i int) *entry {
 		return &nd.inline[i]
 	}
 	return &nd.more[i-len(nd.inline)]
+}
+
+// entries returns the node's entries as two slices (inline, more).
+func (nd *node) entries() ([]entry, []entry) {
+	return nd.inline[:min(int(nd.n), len(nd.inline))], nd.more
 }
 
 func (nd *node) find(eng uint16, tier Tier) int {
@@ -64,17 +68,33 @@ func (nd *node) del(i int) {
 	*nd.at(i) = *nd.at(last)
 	if last >= len(nd.inline) {
 		nd.more = nd.more[:last-len(nd.inline)]
+	} else {
+		nd.inline[last] = entry{}
 	}
 	nd.n--
 }
 
-// shard is one lock's worth of the memory index: a table from hash to node, nodes in
-// fixed chunks (never moved, so a node pointer stays valid under the read lock), a
-// free list, and an LRU list over live nodes.
+// masks computes the slot masks of a node's entries (see tslot).
+func (nd *node) masks() (holders, gpu uint64) {
+	for i := range int(nd.n) {
+		if e := nd.at(i); e.eng < 64 {
+			holders |= 1 << e.eng
+			if e.tier == TierGPU {
+				gpu |= 1 << e.eng
+			}
+		}
+	}
+	return holders, gpu
+}
+
+// shard is one lock's worth of the memory index: a table from hash to slot (with the
+// key's holder masks), nodes in fixed chunks (never moved, so a node pointer stays
+// valid under the read lock), a free list, and an LRU list over live nodes.
 //
-// Invariants (checkInvariants): t holds live keys; every t[h] is a live node with hash
-// h; the LRU list holds exactly the live nodes; free holds exactly the non-live nodes
-// below used; no node has two entries for one (eng, tier); entries == Σ node.n.
+// Invariants (checkInvariants): t holds live keys; every t[h] points at a live node
+// with hash h; the LRU list holds exactly the live nodes; free holds exactly the
+// non-live nodes below used; no key has two entries for one (eng, tier); every slot's
+// masks are its node's; entries == Σ node.n.
 type shard struct {
 	mu         sync.RWMutex
 	t          hashTable
@@ -85,8 +105,10 @@ type shard struct {
 	live       int
 	capacity   int
 	entries    int64
-	hand       int32        // sweep clock hand
-	owed       atomic.Int64 // node visits owed to reclaim entries that died
+	hand       int32       // sweep clock hand
+	pass       atomic.Bool // a sweep pass is open: entries that died may remain
+	passStart  int32       // the pass ends when the hand, having wrapped, reaches it
+	wrapped    bool        // the hand wrapped since the pass opened
 	evictions  uint64
 }
 
@@ -98,12 +120,8 @@ func (s *shard) init(capacity int) {
 
 func (s *shard) node(i int32) *node { return &s.chunks[i>>chunkBits][i&(chunkSize-1)] }
 
-func (s *shard) get(h uint64) *node {
-	if i := s.t.lookup(h); i >= 0 {
-		return s.node(i)
-	}
-	return nil
-}
+// find returns h's table slot, nil if absent (valid until the table changes).
+func (s *shard) find(h uint64) *tslot { return s.t.find(h) }
 
 func (s *shard) unlink(i int32) {
 	nd := s.node(i)
@@ -145,11 +163,11 @@ func (s *shard) alloc() int32 {
 	if s.live >= s.capacity {
 		for range 8 {
 			t := s.tail
-			nd := s.node(t)
-			if atomic.LoadUint32(&nd.ref) == 0 {
+			ts := s.t.find(s.node(t).hash)
+			if atomic.LoadUint32(&ts.flags)&flagRef == 0 {
 				break
 			}
-			atomic.StoreUint32(&nd.ref, 0)
+			atomic.AndUint32(&ts.flags, ^flagRef)
 			s.touch(t)
 		}
 		s.release(s.tail)
@@ -174,48 +192,49 @@ func (s *shard) release(i int32) {
 	s.unlink(i)
 	s.t.delete(nd.hash)
 	s.entries -= int64(nd.n)
-	nd.n, nd.more, nd.ref, nd.hash = 0, nd.more[:0], 0, 0
+	nd.n, nd.inline, nd.more, nd.hash = 0, [2]entry{}, nd.more[:0], 0
 	s.free = append(s.free, i)
 	s.live--
 }
 
 // store records one block of hash h held by (eng, tier) at epoch.
 func (s *shard) store(h uint64, eng uint16, tier Tier, epoch uint32) {
-	i := s.t.lookup(h)
-	if i < 0 {
-		i = s.alloc()
-		nd := s.node(i)
+	ts := s.t.find(h)
+	var nd *node
+	if ts == nil {
+		i := s.alloc() // may evict (and move slots): before the insert
+		nd = s.node(i)
 		nd.hash = h
-		s.t.insert(h, i)
+		ts = s.t.insert(h, i)
 		s.pushFront(i)
 		s.live++
-		nd.add(entry{eng: eng, tier: tier, count: 1, epoch: epoch})
-		s.entries++
-		return
+	} else {
+		i := ts.idx - 1
+		nd = s.node(i)
+		s.touch(i)
+		if j := nd.find(eng, tier); j >= 0 {
+			e := nd.at(j)
+			switch {
+			case e.epoch != epoch: // a dead entry of an earlier epoch of this slot
+				e.epoch, e.count = epoch, 1
+			case e.count < maxCount:
+				e.count++
+			}
+			return
+		}
 	}
-	nd := s.node(i)
-	s.touch(i)
-	j := nd.find(eng, tier)
-	if j < 0 {
-		nd.add(entry{eng: eng, tier: tier, count: 1, epoch: epoch})
-		s.entries++
-		return
-	}
-	e := nd.at(j)
-	switch {
-	case e.epoch != epoch: // a dead entry of an earlier epoch of this slot
-		e.epoch, e.count = epoch, 1
-	case e.count < maxCount:
-		e.count++
-	}
+	nd.add(entry{eng: eng, tier: tier, count: 1, epoch: epoch})
+	s.entries++
+	ts.holders, ts.gpu = nd.masks()
 }
 
 // remove records that (eng, tier) dropped one block of hash h at epoch.
 func (s *shard) remove(h uint64, eng uint16, tier Tier, epoch uint32) {
-	i := s.t.lookup(h)
-	if i < 0 {
+	ts := s.t.find(h)
+	if ts == nil {
 		return
 	}
+	i := ts.idx - 1
 	nd := s.node(i)
 	j := nd.find(eng, tier)
 	if j < 0 {
@@ -229,31 +248,58 @@ func (s *shard) remove(h uint64, eng uint16, tier Tier, epoch uint32) {
 	s.entries--
 	if nd.n == 0 {
 		s.release(i)
+		return
 	}
+	ts.holders, ts.gpu = nd.masks()
 }
 
-// sweep visits up to k node indices from the clock hand and removes dead entries
-// (freeing nodes left empty). It returns the number of indices visited.
-func (s *shard) sweep(k int, dead func(entry) bool) int {
-	visited := 0
-	for ; visited < k && s.used > 0; visited++ {
+// openPass starts a sweep pass from the hand: once it has visited every node index
+// (wrapping once), no entry that died before the call remains. It reports whether
+// a pass was opened (false: one was open already, and starts over; or the shard has
+// no nodes). Called under the write lock.
+func (s *shard) openPass() bool {
+	if s.used == 0 {
+		return false
+	}
+	s.passStart, s.wrapped = s.hand, false
+	return !s.pass.Swap(true)
+}
+
+// sweep visits up to k node indices from the clock hand, removing dead entries (and
+// freeing nodes left empty), and reports whether the open pass completed. Called
+// under the write lock with a pass open.
+func (s *shard) sweep(k int, dead func(entry) bool) bool {
+	for range k {
 		if s.hand >= s.used {
-			s.hand = 0
+			s.hand, s.wrapped = 0, true
+		}
+		if s.wrapped && s.hand >= s.passStart {
+			s.pass.Store(false)
+			return true
 		}
 		i := s.hand
 		s.hand++
 		nd := s.node(i)
+		if nd.n == 0 {
+			continue
+		}
+		changed := false
 		for j := int(nd.n) - 1; j >= 0; j-- {
 			if dead(*nd.at(j)) {
 				nd.del(j)
 				s.entries--
-				if nd.n == 0 {
-					s.release(i)
-				}
+				changed = true
 			}
 		}
+		switch {
+		case nd.n == 0:
+			s.release(i)
+		case changed:
+			ts := s.t.find(nd.hash)
+			ts.holders, ts.gpu = nd.masks()
+		}
 	}
-	return visited
+	return false
 }
 
 func (s *shard) checkInvariants() error {
@@ -265,10 +311,10 @@ func (s *shard) checkInvariants() error {
 	}
 	var entries int64
 	var err error
-	s.t.each(func(h uint64, i int32) {
+	s.t.each(func(ts *tslot) {
 		if err == nil {
-			err = s.checkNode(h, i)
-			entries += int64(s.node(i).n)
+			err = s.checkNode(ts)
+			entries += int64(s.node(ts.idx - 1).n)
 		}
 	})
 	if err != nil {
@@ -305,10 +351,22 @@ func (s *shard) checkInvariants() error {
 	return nil
 }
 
-func (s *shard) checkNode(h uint64, i int32) error {
+func (s *shard) checkNode(ts *tslot) error {
+	h, i := ts.hash, ts.idx-1
 	nd := s.node(i)
 	if nd.n == 0 || nd.hash != h {
 		return fmt.Errorf("table[%x] = node %d (n=%d hash=%x)", h, i, nd.n, nd.hash)
+	}
+	if len(nd.more) != max(0, int(nd.n)-len(nd.inline)) {
+		return fmt.Errorf("node %x: %d entries, %d more", h, nd.n, len(nd.more))
+	}
+	for k := int(nd.n); k < len(nd.inline); k++ {
+		if nd.inline[k] != (entry{}) {
+			return fmt.Errorf("node %x: unused inline entry %d is %+v", h, k, nd.inline[k])
+		}
+	}
+	if holders, gpu := nd.masks(); ts.holders != holders || ts.gpu != gpu {
+		return fmt.Errorf("node %x: slot masks %x/%x, entries say %x/%x", h, ts.holders, ts.gpu, holders, gpu)
 	}
 	for a := range int(nd.n) {
 		ea := nd.at(a)

@@ -37,8 +37,8 @@ func TestHashTable(t *testing.T) {
 	require.True(t, tab.checkInvariants())
 	require.Equal(t, len(ref), tab.n)
 	n := 0
-	tab.each(func(h uint64, idx int32) {
-		require.Equal(t, ref[h], idx)
+	tab.each(func(ts *tslot) {
+		require.Equal(t, ref[ts.hash], ts.idx-1)
 		n++
 	})
 	require.Equal(t, len(ref), n)

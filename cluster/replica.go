@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/pagedkv/pagedkv/paged"
+	"github.com/pagedkv/pagedkv/prefix"
 )
 
 // ReplicaConfig configures a ReplicaPredictor.
@@ -29,12 +31,17 @@ type ReplicaConfig struct {
 // events; it drifts where the engine evicts differently (other traffic, preemption,
 // a different cache size).
 //
-// The replica hashes with its own (pagedkv) scheme: its hashes never leave it. It is
-// safe for concurrent use (each Manager has its own lock).
+// The replica hashes with its own (pagedkv) scheme: its hashes never leave it. A
+// prediction hashes the prompt once and asks every replica with the same hashes
+// (paged.Manager.LookupChain). It is safe for concurrent use (each Manager has its
+// own lock).
 type ReplicaPredictor struct {
-	ms []*paged.Manager
-	bs int
-	w  TierWeights
+	ms     []*paged.Manager
+	bs     int
+	blocks int
+	w      TierWeights
+	scheme *prefix.Scheme // every replica's (they share one configuration)
+	chains sync.Pool
 }
 
 var (
@@ -54,7 +61,7 @@ func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
 	if err := cfg.Weights.fill(); err != nil {
 		return nil, err
 	}
-	p := &ReplicaPredictor{bs: cfg.BlockSize, w: cfg.Weights}
+	p := &ReplicaPredictor{bs: cfg.BlockSize, blocks: cfg.Blocks, w: cfg.Weights}
 	for range cfg.Engines {
 		mc := paged.DefaultConfig()
 		mc.NumBlocks, mc.BlockSize = cfg.Blocks, cfg.BlockSize
@@ -63,6 +70,11 @@ func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		p.ms = append(p.ms, m)
+	}
+	p.scheme = p.ms[0].HashScheme()
+	p.chains.New = func() any {
+		c := p.scheme.NewChain(prefix.Extras{})
+		return &c
 	}
 	return p, nil
 }
@@ -74,16 +86,33 @@ func seqOptions(r *Request) paged.SeqOptions {
 	return paged.SeqOptions{Adapter: r.Extras.Adapter, CacheSalt: r.Extras.CacheSalt, MM: r.Extras.MM}
 }
 
-// Predict implements Predictor: each replica's cached prefix of the prompt.
+// Predict implements Predictor: each replica's cached prefix of the prompt. The
+// prompt is hashed once, with the extra keys the replicas' sequences carry.
 func (p *ReplicaPredictor) Predict(_ context.Context, req *Request, cands []Candidate) error {
+	n := len(req.Tokens)
+	for i, it := range req.Extras.MM {
+		if it.Offset > n || it.Length > n-it.Offset {
+			return fmt.Errorf("%w: multimodal item %d at [%d, +%d) is not inside the %d-token prompt",
+				ErrInvalidArgument, i, it.Offset, it.Length, n)
+		}
+	}
+	c := p.chains.Get().(*prefix.Chain)
+	defer func() {
+		c.SetExtras(p.scheme, prefix.Extras{}) // drop references to caller data
+		p.chains.Put(c)
+	}()
 	opts := seqOptions(req)
+	c.SetExtras(p.scheme, prefix.Extras{Adapter: opts.Adapter, CacheSalt: opts.CacheSalt, MM: opts.MM})
+	if n > 0 {
+		c.Extend(req.Tokens[:min((n-1)/p.bs, p.blocks)*p.bs])
+	}
 	for i := range cands {
-		n, err := p.ms[i].LookupPrompt(req.Tokens, opts)
+		hit, err := p.ms[i].LookupChain(c, req.Tokens)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 		cd := &cands[i]
-		cd.HitBlocks, cd.GPUHitBlocks = n/p.bs, n/p.bs
+		cd.HitBlocks, cd.GPUHitBlocks = hit/p.bs, hit/p.bs
 		cd.WeightedHit = p.w.Weigh(cd.HitBlocks, cd.GPUHitBlocks)
 	}
 	return nil

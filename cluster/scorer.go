@@ -37,8 +37,8 @@ func (w TierWeights) Weigh(blocks, gpuBlocks int) float64 {
 
 // HashConfig says how a router hashes request tokens: it must match the engines'
 // hashing (block size, hasher, seed), or no prefix will ever match. The zero value
-// means block size 16, prefix.XXHash{}, seed 0; vLLM-compatible hashers plug in as a
-// prefix.Hasher.
+// means block size 16, prefix.XXH3{} (prefix's default, as paged.Manager's), seed 0;
+// vLLM-compatible hashers plug in as a prefix.Hasher (prefix.VLLM).
 type HashConfig struct {
 	BlockSize int
 	Hasher    prefix.Hasher
@@ -154,18 +154,63 @@ func (s *Scorer) Score(ctx context.Context, tokens []int32, extras prefix.Extras
 		s.pool.Put(sc)
 	}()
 	sc.chain.SetExtras(s.scheme, extras)
-	bs := s.scheme.BlockSize()
+	start := len(dst)
+	var err error
+	if x, ok := s.idx.(*MemoryIndex); ok {
+		dst, err = s.scoreMemory(x, sc, tokens, total, dst)
+	} else {
+		dst, err = s.scoreRemote(ctx, sc, tokens, total, dst)
+	}
+	if err != nil {
+		return dst[:start], err
+	}
+	for k := start; k < len(dst); k++ {
+		dst[k].Score = s.w.Weigh(dst[k].Blocks, dst[k].GPUBlocks)
+	}
+	return dst, nil
+}
+
+// chunk hashes blocks [lo, hi) of tokens into sc.hashes.
+func (s *Scorer) chunk(sc *scorerScratch, tokens []int32, lo, hi int) []uint64 {
+	sc.chain.Extend(tokens[:hi*s.scheme.BlockSize()])
+	sc.hashes = sc.hashes[:0]
+	for i := lo; i < hi; i++ {
+		sc.hashes = append(sc.hashes, uint64(sc.chain.Hash(i)))
+	}
+	return sc.hashes
+}
+
+// scoreMemory walks the in-memory index chunk by chunk in one match: each chunk
+// continues the runs where the last one left them.
+func (s *Scorer) scoreMemory(x *MemoryIndex, sc *scorerScratch, tokens []int32, total int, dst []PrefixScore) ([]PrefixScore, error) {
+	if x.closed.Load() {
+		return dst, ErrClosed
+	}
+	ms := x.beginChunkedMatch()
+	lo, hi := 0, min(total, s.firstChunk)
+	for {
+		more := x.continueMatch(ms, s.chunk(sc, tokens, lo, hi))
+		if !more || hi == total {
+			break
+		}
+		lo, hi = hi, min(total, hi+2*(hi-lo))
+	}
+	sc.matches = x.endMatch(ms, sc.matches[:0])
+	for _, m := range sc.matches {
+		dst = append(dst, PrefixScore{Engine: m.Engine, Blocks: m.Blocks, GPUBlocks: m.GPUBlocks})
+	}
+	return dst, nil
+}
+
+// scoreRemote queries the index chunk by chunk, each query from the chunk's first
+// block, and joins the runs.
+func (s *Scorer) scoreRemote(ctx context.Context, sc *scorerScratch, tokens []int32, total int, dst []PrefixScore) ([]PrefixScore, error) {
 	start := len(dst)
 	lo, hi := 0, min(total, s.firstChunk)
 	for {
-		sc.chain.Extend(tokens[:hi*bs])
-		sc.hashes = sc.hashes[:0]
-		for i := lo; i < hi; i++ {
-			sc.hashes = append(sc.hashes, uint64(sc.chain.Hash(i)))
-		}
 		var err error
-		if sc.matches, err = s.idx.Match(ctx, sc.hashes, sc.matches[:0]); err != nil {
-			return dst[:start], err
+		if sc.matches, err = s.idx.Match(ctx, s.chunk(sc, tokens, lo, hi), sc.matches[:0]); err != nil {
+			return dst, err
 		}
 		more := false
 		if lo == 0 {
@@ -185,12 +230,8 @@ func (s *Scorer) Score(ctx context.Context, tokens []int32, extras prefix.Extras
 			}
 		}
 		if !more || hi == total {
-			break
+			return dst, nil
 		}
 		lo, hi = hi, min(total, hi+2*(hi-lo))
 	}
-	for k := start; k < len(dst); k++ {
-		dst[k].Score = s.w.Weigh(dst[k].Blocks, dst[k].GPUBlocks)
-	}
-	return dst, nil
 }

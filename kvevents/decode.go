@@ -13,11 +13,23 @@ import (
 // from older publishers (left None), integers where a float is declared, and events
 // with an unknown tag (kept as Unknown with their raw bytes). It refuses, with an
 // error wrapping ErrMalformed or ErrSchema, anything else — and never panics or
-// allocates more than a small constant times the payload size.
+// allocates more than 200 bytes per payload byte (the worst case: a payload of
+// 2-byte events, each of which takes a whole Event in memory).
 type Decoder struct {
 	scratch Batch
 	strs    map[string]string // interned strings seen in payloads, bounded by maxInterned
 }
+
+// minEventBytes is the size of the smallest event on the wire: an array holding one
+// empty string, [""] (an Unknown event).
+const minEventBytes = 2
+
+// maxDecodeAllocRatio bounds the bytes a Decode allocates per payload byte. The worst
+// payload is made of the smallest events, each of which costs a whole Event (328
+// bytes on 64-bit platforms) for minEventBytes on the wire; hashes cost 40 bytes for
+// at least 1, extra keys 16 for 1. Batches shaped like vLLM's cost about 3 (tested in
+// TestDecodeMemoryBound).
+const maxDecodeAllocRatio = 200
 
 // maxInterned bounds the decoder's string cache (media, LoRA names, cache-spec
 // kinds: a handful per fleet); strings beyond it are allocated per use.
@@ -95,14 +107,18 @@ func (d *Decoder) decode(payload []byte, s *Batch) error {
 	if err != nil {
 		return fmt.Errorf("batch events: %w", err)
 	}
-	s.Events = s.Events[:0]
+	// Every event takes a whole Event in memory and at least minEventBytes on the
+	// wire: check the count against that, then size Events once (growing it by
+	// appends would allocate about five times its final size).
+	if m > r.remaining()/minEventBytes {
+		return fmt.Errorf("%w: %d events declared at offset %d, %d bytes remain", ErrMalformed, m, r.off, r.remaining())
+	}
+	if cap(s.Events) < m {
+		s.Events = make([]Event, m)
+	}
+	s.Events = s.Events[:m]
 	s.Layout = LayoutMap
 	for i := range m {
-		if len(s.Events) < cap(s.Events) {
-			s.Events = s.Events[:i+1]
-		} else {
-			s.Events = append(s.Events, Event{})
-		}
 		l, err := d.event(&r, a, &s.Events[i])
 		if err != nil {
 			return fmt.Errorf("events[%d]: %w", i, err)

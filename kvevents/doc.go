@@ -26,8 +26,9 @@
 // not None; the shortest msgpack form of every integer, string, binary, array and
 // map header; floats always float64. Decoding is hardened: a bad payload returns
 // an error wrapping ErrMalformed or ErrSchema, never panics, and never allocates
-// more than a small constant times the payload (every declared length is checked
-// against the bytes left); unknown keys are ignored and unknown event types are
+// more than 200 bytes per payload byte (every declared length is checked against
+// the bytes left; the worst case is a payload of 2-byte events, each of which takes
+// a whole Event in memory); unknown keys are ignored and unknown event types are
 // kept verbatim (Unknown), so newer publishers still decode.
 //
 // A worked example: an engine caches the first two blocks of a prompt (block size
@@ -86,8 +87,12 @@
 // reconnects is taken for a gap; and a batch lost on the wire is noticed when the
 // next one arrives, so an idle engine's last loss waits for its next step.
 //
-// ZeroMQ is github.com/go-zeromq/zmq4 v0.17.0 (pure Go, as llm-d uses). Two of its
-// limits show here: Close of a PUB socket leaves its writer goroutine parked
-// (one per publisher), and a connection reader blocked on a full queue at Close
-// would stay blocked, which the subscriber prevents by draining closed sockets.
+// ZeroMQ is github.com/go-zeromq/zmq4 v0.17.0 (pure Go, as llm-d uses). Three of
+// its limits show here: Close of a PUB socket leaves its writer goroutine parked
+// (one per publisher); a connection reader blocked on a full queue at Close would
+// stay blocked, which the subscriber prevents by draining closed sockets; and it
+// has no maximum message size (libzmq's ZMQ_MAXMSGSIZE), so any peer that reaches
+// a socket — the publisher's replay ROUTER included — can make the process buffer
+// one message as large as it cares to send. Expose the endpoints only to the
+// fleet's own network, as vLLM's are.
 package kvevents

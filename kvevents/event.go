@@ -243,6 +243,9 @@ type Batch struct {
 // Validate reports the first reason e cannot be encoded in layout l, wrapped
 // around ErrInvalidEvent, or nil.
 func (e *Event) Validate(l Layout) error {
+	if err := e.checkLengths(); err != nil {
+		return err
+	}
 	switch e.Type {
 	case BlockStored:
 		if err := checkHashes(e.BlockHashes); err != nil {
@@ -328,10 +331,32 @@ func (b *Batch) Validate() error {
 	if b.Layout != LayoutMap && b.Layout != LayoutArray {
 		return fmt.Errorf("%w: layout %d", ErrInvalidEvent, b.Layout)
 	}
+	if len(b.Events) > maxLen32 {
+		return fmt.Errorf("%w: %d events do not fit a msgpack array header", ErrInvalidEvent, len(b.Events))
+	}
 	for i := range b.Events {
 		if err := b.Events[i].Validate(b.Layout); err != nil {
 			return fmt.Errorf("events[%d]: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// maxLen32 is the longest array, string or byte string a msgpack header can declare.
+const maxLen32 = 1<<32 - 1
+
+// checkLengths refuses slices and strings too long for a 32-bit msgpack length header
+// (the encoder would otherwise write a truncated header: corrupt msgpack).
+func (e *Event) checkLengths() error {
+	long := len(e.BlockHashes) > maxLen32 || len(e.TokenIDs) > maxLen32 || len(e.Raw) > maxLen32 ||
+		len(e.Medium.Val) > maxLen32 || len(e.LoraName.Val) > maxLen32 || len(e.KVCacheSpecKind.Val) > maxLen32 ||
+		len(e.Locality.Val) > maxLen32 || len(e.Tag) > maxLen32 || len(e.ExtraKeys.Val) > maxLen32 ||
+		(e.ParentBlockHash.Valid && len(e.ParentBlockHash.Val.Bytes) > maxLen32)
+	for i := range e.BlockHashes {
+		long = long || len(e.BlockHashes[i].Bytes) > maxLen32
+	}
+	if long {
+		return fmt.Errorf("%w: a field longer than %d elements or bytes does not fit msgpack", ErrInvalidEvent, maxLen32)
 	}
 	return nil
 }

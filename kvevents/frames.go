@@ -42,8 +42,13 @@ func parseStartSeq(frame []byte) uint64 {
 // offset_endpoint_port) to a publisher endpoint: rank 0 and "" are unchanged; an
 // inproc endpoint gets "_dp<rank>" appended; a tcp endpoint's port (after the last
 // colon) grows by rank; any other endpoint with rank > 0 is an error wrapping
-// ErrConfig (vLLM raises ValueError). Subscribers use it to find rank r's sockets.
+// ErrConfig (vLLM raises ValueError), and so are a negative rank and a port that is
+// not a decimal number in [0, 65535] before and after the offset. Subscribers use it
+// to find rank r's sockets.
 func OffsetEndpoint(endpoint string, rank int) (string, error) {
+	if rank < 0 {
+		return "", fmt.Errorf("%w: data-parallel rank %d < 0", ErrConfig, rank)
+	}
 	if endpoint == "" || rank == 0 {
 		return endpoint, nil
 	}
@@ -55,14 +60,21 @@ func OffsetEndpoint(endpoint string, rank int) (string, error) {
 		if i < 0 {
 			return endpoint, nil
 		}
-		port, err := strconv.Atoi(endpoint[i+1:])
-		if err != nil {
-			return "", fmt.Errorf("%w: endpoint %q has no numeric port to offset by rank %d", ErrConfig, endpoint, rank)
+		digits := endpoint[i+1:]
+		port, err := strconv.Atoi(digits)
+		if err != nil || digits[0] < '0' || digits[0] > '9' || port > maxPort {
+			return "", fmt.Errorf("%w: endpoint %q has no port in [0, %d] to offset by rank %d", ErrConfig, endpoint, maxPort, rank)
+		}
+		if rank > maxPort-port {
+			return "", fmt.Errorf("%w: endpoint %q offset by rank %d is beyond port %d", ErrConfig, endpoint, rank, maxPort)
 		}
 		return endpoint[:i+1] + strconv.Itoa(port+rank), nil
 	}
 	return "", fmt.Errorf("%w: endpoint %q: must contain 'inproc' or 'tcp' to offset by rank %d", ErrConfig, endpoint, rank)
 }
+
+// maxPort is the largest TCP port.
+const maxPort = 65535
 
 // BindsEndpoint reports whether vLLM binds its PUB socket to endpoint (rather than
 // connecting to a subscriber that binds): when it contains "*" or "::" or starts

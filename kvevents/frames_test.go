@@ -23,6 +23,12 @@ func TestOffsetEndpoint(t *testing.T) {
 		{"tcp://host:abc", 1, "", true},
 		{"ipc:///tmp/kv", 1, "", true}, // vLLM raises ValueError
 		{"ipc:///tmp/kv", 0, "ipc:///tmp/kv", false},
+		{"tcp://*:65534", 1, "tcp://*:65535", false},
+		{"tcp://*:65535", 1, "", true}, // no port 65536
+		{"tcp://*:-3", 1, "", true},
+		{"tcp://*:+5557", 1, "", true},
+		{"tcp://*:5557", -1, "", true},
+		{"inproc://cache", -2, "", true},
 	}
 	for _, c := range cases {
 		got, err := OffsetEndpoint(c.ep, c.rank)

@@ -7,17 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/internal/testref"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // fuzzSeeds returns the golden payloads (when present) and a few built here.
 func fuzzSeeds() [][]byte {
 	var seeds [][]byte
-	if raw, err := os.ReadFile(filepath.Join(vectorsDir(), "event-vectors.json")); err == nil {
+	if raw, err := os.ReadFile(testref.Path("event-vectors.json")); err == nil {
 		var vf vectorFile
 		if json.Unmarshal(raw, &vf) == nil {
 			for _, c := range vf.Cases {

@@ -211,34 +211,35 @@ func publishMarks(t *testing.T, p *Publisher, run int, from, to uint64) {
 	}
 }
 
-// freePortPair returns a port p with p+2 and p+1002 free (best effort).
-func freePortPair(t *testing.T) int {
+// rankPublisher starts a publisher of data-parallel rank 2 whose endpoints before
+// the offset are tcp://127.0.0.1:base and :base+1000 (so it binds base+2 and
+// base+1002), and returns it with base. Ports are probed free and then bound, and
+// another process may take one in between: the whole start is retried rather than
+// trusting the probe.
+func rankPublisher(t *testing.T) (*Publisher, int) {
 	t.Helper()
-	for range 20 {
+	var lastErr error
+	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		base := l.Addr().(*net.TCPAddr).Port - 2 // the port just freed is the PUB port
 		l.Close()
-		if port+1002 > 65535 {
+		if base < 1 || base+1002 > 65535 {
 			continue
 		}
-		ok := true
-		for _, q := range []int{port + 2, port + 1002} {
-			l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", q))
-			if err != nil {
-				ok = false
-				break
-			}
-			l2.Close()
+		p, err := NewPublisher(PublisherConfig{Endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", base),
+			ReplayEndpoint: fmt.Sprintf("tcp://127.0.0.1:%d", base+1000), DataParallelRank: 2, Mode: Bind, Linger: -1})
+		if err != nil {
+			lastErr = err // a port was taken: try others
+			continue
 		}
-		if ok {
-			return port
-		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p, base
 	}
-	t.Skip("no free port pair")
-	return 0
+	t.Fatalf("no free ports for a rank-2 publisher in 50 tries: %v", lastErr)
+	return nil, 0
 }
 
 // payloadRank checks that a published batch carries the publisher's rank.

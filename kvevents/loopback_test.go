@@ -214,9 +214,7 @@ func TestLoopbackSubscriberRestart(t *testing.T) {
 // Data-parallel ranks: a rank-2 publisher offsets its ports like vLLM and a
 // subscriber finds it with Endpoint.ForRank.
 func TestLoopbackDataParallelRank(t *testing.T) {
-	base := freePortPair(t)
-	p := testPublisher(t, PublisherConfig{Endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", base),
-		ReplayEndpoint: fmt.Sprintf("tcp://127.0.0.1:%d", base+1000), DataParallelRank: 2})
+	p, base := rankPublisher(t)
 	if want := fmt.Sprintf("tcp://127.0.0.1:%d", base+2); p.Endpoint() != want {
 		t.Fatalf("endpoint %s, want %s", p.Endpoint(), want)
 	}

@@ -42,7 +42,8 @@ type PublisherConfig struct {
 	// stamped into batches whose DataParallelRank is None.
 	DataParallelRank int
 	// BufferSteps is how many published batches the replay buffer keeps
-	// (default 10,000).
+	// (default 10,000). Its memory grows with the batches published, up to
+	// that many.
 	BufferSteps int
 	// HWM is the PUB socket's high-water mark in messages (default 100,000):
 	// beyond it the socket drops messages for every subscriber (subscribers see

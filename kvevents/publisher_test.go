@@ -26,6 +26,10 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := NewSubscriber(context.Background(), SubscriberConfig{}); !errors.Is(err, ErrConfig) {
 		t.Errorf("no handler: %v", err)
 	}
+	// A queue too large to allocate is a configuration error, not a panic in Add.
+	if _, err := NewSubscriber(context.Background(), SubscriberConfig{Handler: func(Notification) {}, QueueSize: 1 << 40}); !errors.Is(err, ErrConfig) {
+		t.Errorf("huge queue: %v", err)
+	}
 	s, err := NewSubscriber(context.Background(), SubscriberConfig{Handler: func(Notification) {}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,18 @@
 package kvevents
 
-// ring is the publisher's replay buffer: the last cap(items) (seq, payload) pairs,
-// like vLLM's deque(maxlen=buffer_steps).
+import "slices"
+
+// ring is the publisher's replay buffer: the last size (seq, payload) pairs, like
+// vLLM's deque(maxlen=buffer_steps). Its slots are allocated as batches arrive, so a
+// large BufferSteps costs memory only once that many batches were published.
 //
-// Invariants: 0 ≤ n ≤ len(items); the n entries starting at head (circularly) hold
-// consecutive sequence numbers in order; payloads are never modified once pushed
-// (they are shared with the PUB socket's queue and replay senders).
+// Invariants: n == len(items) ≤ size; head == 0 until the ring is full (n == size);
+// the n entries starting at head (circularly) hold consecutive sequence numbers in
+// order; payloads are never modified once pushed (they are shared with the PUB
+// socket's queue and replay senders).
 type ring struct {
 	items []ringItem
+	size  int // capacity in entries (BufferSteps), > 0
 	head  int // index of the oldest entry
 	n     int
 }
@@ -17,13 +22,16 @@ type ringItem struct {
 	payload []byte
 }
 
-func newRing(size int) *ring { return &ring{items: make([]ringItem, size)} }
+func newRing(size int) *ring { return &ring{size: size} }
 
 // push appends an entry, evicting the oldest when full. seq must follow the
 // newest entry's.
 func (r *ring) push(seq uint64, payload []byte) {
-	if r.n < len(r.items) {
-		r.items[(r.head+r.n)%len(r.items)] = ringItem{seq, payload}
+	if r.n < r.size {
+		if len(r.items) == cap(r.items) { // grow by doubling, never beyond size
+			r.items = slices.Grow(r.items, min(max(r.n, 16), r.size-r.n))
+		}
+		r.items = append(r.items, ringItem{seq, payload})
 		r.n++
 		return
 	}
@@ -52,7 +60,7 @@ func (r *ring) from(start uint64, dst []ringItem) []ringItem {
 
 // checkInvariants reports the first broken invariant (tests).
 func (r *ring) checkInvariants() error {
-	if r.n < 0 || r.n > len(r.items) || (len(r.items) > 0 && (r.head < 0 || r.head >= len(r.items))) {
+	if r.n != len(r.items) || r.n > r.size || (r.n < r.size && r.head != 0) || (r.n > 0 && (r.head < 0 || r.head >= r.n)) {
 		return errRing("bounds")
 	}
 	for i := 1; i < r.n; i++ {

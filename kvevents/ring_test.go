@@ -26,3 +26,23 @@ func TestRing(t *testing.T) {
 		}
 	}
 }
+
+// The replay buffer takes memory as batches arrive, never BufferSteps slots up
+// front: a publisher configured for a huge buffer starts, and keeps what it publishes.
+func TestRingGrowsWithUse(t *testing.T) {
+	r := newRing(1 << 50)
+	for s := uint64(0); s < 100; s++ {
+		r.push(s, []byte{byte(s)})
+	}
+	if err := r.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.from(0, nil); len(got) != 100 || cap(r.items) > 256 {
+		t.Fatalf("%d entries from 0, %d slots allocated", len(got), cap(r.items))
+	}
+	p := testPublisher(t, PublisherConfig{BufferSteps: 1 << 50})
+	publishMarks(t, p, 0, 0, 3)
+	if st := p.Stats(); st.Buffered != 3 {
+		t.Fatalf("%+v", st)
+	}
+}

@@ -26,7 +26,8 @@ type SubscriberConfig struct {
 	// dropped and replayed later.
 	MaxPending int
 	// QueueSize bounds the live messages queued per engine between the socket
-	// and the handler (default 1,024).
+	// and the handler (default 1,024; at most 1,048,576: the queue is allocated
+	// when an engine is added).
 	QueueSize int
 	// DialRetry is the pause between connection attempts (default 250 ms).
 	DialRetry time.Duration
@@ -38,6 +39,8 @@ const (
 	DefaultMaxPending    = 10_000
 	DefaultQueueSize     = 1_024
 	DefaultDialRetry     = 250 * time.Millisecond
+
+	maxQueueSize = 1 << 20
 )
 
 // DefaultSubscriberConfig returns the configuration with every default filled in;
@@ -66,6 +69,9 @@ func (c SubscriberConfig) withDefaults() (SubscriberConfig, error) {
 	}
 	if c.ReplayTimeout < 0 || c.MaxPending < 0 || c.QueueSize < 0 || c.DialRetry < 0 {
 		return c, fmt.Errorf("%w: negative ReplayTimeout, MaxPending, QueueSize or DialRetry", ErrConfig)
+	}
+	if c.QueueSize > maxQueueSize {
+		return c, fmt.Errorf("%w: QueueSize %d > %d", ErrConfig, c.QueueSize, maxQueueSize)
 	}
 	return c, nil
 }

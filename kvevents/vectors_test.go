@@ -8,18 +8,15 @@ import (
 	"math"
 	"math/big"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pagedkv/pagedkv/internal/testref"
 )
 
-// The golden vectors live outside the module, found as in package prefix:
-// $PAGEDKV_REFERENCE (the reference directory holding vllm-compat/; a directory
-// holding the vector files directly is accepted too), else $PAGEDKV_VLLM_COMPAT
-// (the vllm-compat directory itself; kept for existing setups), else
-// ../shared/reference/vllm-compat beside the module root.
+// The golden vectors live outside the module; package internal/testref finds them.
 
 type vectorFile struct {
 	Cases []vectorCase               `json:"cases"`
@@ -35,43 +32,13 @@ type vectorCase struct {
 	Decoded    json.RawMessage `json:"decoded"`
 }
 
-func vectorsDir() string {
-	if d := os.Getenv("PAGEDKV_REFERENCE"); d != "" {
-		if sub := filepath.Join(d, "vllm-compat"); dirExists(sub) {
-			return sub
-		}
-		return d
-	}
-	if d := os.Getenv("PAGEDKV_VLLM_COMPAT"); d != "" {
-		return d
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return filepath.Join(dir, "..", "shared", "reference", "vllm-compat")
-			}
-			up := filepath.Dir(dir)
-			if up == dir {
-				break
-			}
-			dir = up
-		}
-	}
-	return filepath.Join("..", "..", "shared", "reference", "vllm-compat")
-}
-
-func dirExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
 // loadVectors reads event-vectors.json, skipping the test with a message when the
 // file is absent.
 func loadVectors(tb testing.TB) *vectorFile {
-	path := filepath.Join(vectorsDir(), "event-vectors.json")
+	path := testref.File(tb, "event-vectors.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		tb.Skipf("golden vectors absent (%v): set PAGEDKV_REFERENCE to the shared reference directory (or PAGEDKV_VLLM_COMPAT to its vllm-compat/)", err)
+		tb.Fatal(err)
 	}
 	var vf vectorFile
 	if err := json.Unmarshal(raw, &vf); err != nil {

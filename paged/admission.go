@@ -73,24 +73,29 @@ type Admitted struct {
 	// Admission is AdmitNow when the sequence was admitted and its slots reserved;
 	// AdmitLater or AdmitNever when nothing changed.
 	Admission Admission
-	// Cached is the number of leading prompt tokens found in the prefix cache (whole
-	// blocks, never the last token). On AdmitNow they were claimed and count as
-	// computed.
+	// Cached is the number of leading prompt tokens found in the prefix cache (never
+	// the last token). On AdmitNow they were claimed and count as computed.
 	Cached int
+	// Hit splits Cached by tier (Hit.Tokens == Cached): on AdmitNow what was claimed
+	// (Hit.Host == Onloaded, Hit.Partial == PartialTokens), otherwise what a claim
+	// would take now.
+	Hit PrefixHit
 	// Reservation is valid on AdmitNow: Claimed == Start == Cached, and the N new
 	// tokens to compute occupy [Start, Start+N), followed by the lookahead slots.
-	// Copies is the caller's slice, unchanged (a fresh sequence has nothing to copy).
+	// Copies holds the claim's copies (onloads of host hits, a partial block, the
+	// offloads of blocks the allocations evicted), appended to the caller's slice.
 	Reservation
 }
 
 // Admit is the one-call admission of an added sequence that has not started, as
 // vLLM's get_computed_blocks followed by allocate_slots, under one lock and one walk
 // of the sequence's chained hashes. It finds how many leading prompt tokens are
-// cached, decides whether the sequence can be admitted while keeping
-// WatermarkBlocks free (hit blocks other sequences hold cost nothing; cached free
-// blocks it revives count as taken), and on AdmitNow claims the hits and reserves
-// slots for the next N = min(maxNew, tokens − Cached) tokens plus lookahead slots,
-// recording the prefix-cache query in Stats.
+// cached (device blocks, host blocks, a partial block), decides whether the sequence
+// can be admitted while keeping WatermarkBlocks free (device hits other sequences
+// hold cost nothing; cached free blocks it revives, host hits and the partial block
+// take fresh blocks), and on AdmitNow claims the hits and reserves slots for the
+// next N = min(maxNew, tokens − Cached) tokens plus lookahead slots, recording the
+// prefix-cache query in Stats.
 //
 // All or nothing: AdmitLater and AdmitNever change nothing (the scheduler may retry
 // Admit later; CachedPrefix and LookupPrompt are the side-effect-free questions).
@@ -113,30 +118,26 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 	if s.claimed {
 		return out, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
-	hits := m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
-	m.hitBuf = hits
-	revived := 0
-	for _, b := range hits {
-		if m.pool.RefCount(b) == 0 {
-			revived++
-		}
-	}
-	out.Cached = len(hits) * m.bs
+	l := m.lookupSeq(s)
+	held := len(l.hits) - l.hostHits - l.revived // device hits others hold: no free block needed
+	out.Cached, out.Hit = l.tokens(m.bs), l.prefixHit(m.bs)
 	// Blocks for the whole prompt plus lookahead, less the hits others already hold.
-	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - (len(hits) - revived))
+	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - held)
 	if out.Admission != AdmitNow {
 		return out, nil
 	}
-	n := min(maxNew, len(s.tokens)-out.Cached)
-	target := out.Cached + n + lookahead
-	if need := revived + m.planReserve(s, len(hits), out.Cached, target); need > m.pool.NumFree() {
+	if need := m.planClaim(s, l, maxNew, lookahead); need > m.pool.NumFree() {
 		// Cannot happen: AdmitNow left the watermark (≥ 0 blocks) free after the
 		// whole prompt. Kept so a future change cannot half-apply an admission.
 		out.Admission = AdmitLater
 		return out, nil
 	}
-	m.claim(s, hits)
-	out.Claimed, out.Start, out.N = out.Cached, out.Cached, n
-	out.Copies = m.applyReserve(s, target, copies)
+	m.begin(copies, l)
+	out.Reservation = m.claim(s, l)
+	out.Cached, out.Hit = s.computed, l.prefixHit(m.bs) // less a dropped partial block
+	out.Start, out.N = s.computed, min(maxNew, len(s.tokens)-s.computed)
+	m.applyReserve(s, out.Start+out.N+lookahead, out.Start+out.N)
+	m.endClaim(l)
+	out.Copies = m.end()
 	return out, nil
 }

@@ -13,8 +13,9 @@ import (
 // CanAdmitSequence, then CachedPrefix, then Reserve of min(chunk, tokens − cached).
 func oldAdmit(m *Manager, id SeqID, chunk int) (Admitted, error) {
 	adm, err := m.CanAdmitSequence(id, 0)
-	cached, _ := m.CachedPrefix(id)
-	out := Admitted{Admission: adm, Cached: cached}
+	hit, _ := m.CachedPrefixTiers(id)
+	cached := hit.Tokens
+	out := Admitted{Admission: adm, Cached: cached, Hit: hit}
 	if err != nil || adm != AdmitNow {
 		return out, err
 	}

@@ -51,46 +51,87 @@ func (m *Manager) checkMark(id SeqID, s *sequence, n int) error {
 	return nil
 }
 
-// markComputed advances computed by n and registers the blocks that became full,
-// queueing BlockStored events: one per run of registrations in vLLM's form, one per
-// run of hashes new to the cache in the per-distinct-hash form.
+// markComputed advances computed by n and registers the blocks that became full
+// (register). With RegisterAtReserve most are registered already; they are now
+// marked written.
 func (m *Manager) markComputed(s *sequence, n int) {
+	old := s.computed
 	s.computed += n
 	if !m.caching() {
 		return
 	}
-	full := m.div(s.computed)
+	if m.tier.on {
+		for j := m.div(old); j < min(m.div(s.computed), s.numCached); j++ {
+			m.computedBlock(s.table[j])
+		}
+	}
+	m.register(s, m.div(s.computed))
+}
+
+// register caches blocks [numCached, full) of s's table under its chain hashes and
+// sets numCached = full, queueing BlockStored events: one per run of registrations in
+// vLLM's form, one per run of hashes new to the cache in the per-distinct-hash form.
+// Each block's parent identity is the identity of the block before it in the table.
+func (m *Manager) register(s *sequence, full int) {
 	if full <= s.numCached {
 		return
 	}
 	ev := &m.events
 	runStart := -1 // first block of the current run of reported registrations
 	for j := s.numCached; j < full; j++ {
-		parent := blockpool.Root
+		var parent uint64
 		if j > 0 {
-			parent = m.pool.Ref(s.table[j-1])
+			parent = m.pool.Identity(s.table[j-1])
 		}
-		first, err := m.pool.Cache(s.table[j], blockpool.Key{
-			Hash: uint64(s.chain.Hash(j)), Parent: parent,
-			Tokens: s.tokens[j*m.bs : (j+1)*m.bs], Extra: s.chain.ExtraFingerprint(j),
-		})
+		k := blockpool.Key{Hash: uint64(s.chain.Hash(j)), Parent: parent,
+			Tokens: s.tokens[j*m.bs : (j+1)*m.bs], Extra: s.chain.ExtraFingerprint(j)}
+		first, err := m.pool.Cache(s.table[j], k, m.identityFor(&k))
 		if err != nil {
-			panic("paged: registering a computed block failed: " + err.Error())
+			panic("paged: registering a block failed: " + err.Error())
 		}
-		if !ev.on {
-			continue
-		}
-		if first || !ev.distinct {
-			if runStart < 0 {
-				runStart = j
-			}
-		} else if runStart >= 0 {
-			ev.stored(s, runStart, j)
-			runStart = -1
-		}
+		m.registered(s, j, s.table[j], (j+1)*m.bs <= s.computed)
+		runStart = m.storedRun(s, j, first, runStart)
 	}
-	if runStart >= 0 {
+	if runStart >= 0 && ev.on {
 		ev.stored(s, runStart, full)
 	}
 	s.numCached = full
+}
+
+// storedRun extends or closes the run of blocks of s reported in one BlockStored
+// event, given that block j was just cached (first: its hash is new to the device
+// tier). It returns the run's first block, or -1.
+func (m *Manager) storedRun(s *sequence, j int, first bool, runStart int) int {
+	ev := &m.events
+	if !ev.on {
+		return -1
+	}
+	if first || !ev.distinct {
+		if runStart < 0 {
+			runStart = j
+		}
+		return runStart
+	}
+	if runStart >= 0 {
+		ev.stored(s, runStart, j)
+	}
+	return -1
+}
+
+// identityFor returns the identity a block about to be cached under k gets: a fresh
+// one, or with MatchDuplicateParents the identity of an equivalent cached block
+// (same hash, tokens, extra keys and parent identity) in either tier, so children
+// registered under either copy are found through both.
+func (m *Manager) identityFor(k *blockpool.Key) uint64 {
+	if m.cfg.MatchDuplicateParents {
+		if id, ok := m.pool.Lookup(*k); ok {
+			return m.pool.Identity(id)
+		}
+		if m.tier.on {
+			if id, ok := m.host.Lookup(*k); ok {
+				return m.host.Identity(id)
+			}
+		}
+	}
+	return m.newIdent()
 }

@@ -4,7 +4,9 @@ package paged
 // for each i it appends tokens[i] (the token sampled last step) to ids[i], reserves
 // its slot plus lookahead slots (in [0, MaxSeqLen]), and writes the new token's slot
 // into slots[i] (len(slots) ≥ len(ids)). Each sequence must have every earlier token
-// computed. Copy-on-write copies are appended to copies and returned.
+// computed. Copy-on-write copies (and, with a host prefix cache, the offloads of the
+// blocks its allocations evict and queued write-through copies) are appended to
+// copies and returned, in the order the engine must perform them.
 //
 // All or nothing over the whole batch: on any error (unknown, swapped or repeated
 // id, a sequence not ready for decode or at MaxSeqLen, not enough free blocks)
@@ -35,10 +37,11 @@ func (m *Manager) DecodeStep(ids []SeqID, tokens []int32, lookahead int, slots [
 	if need > m.pool.NumFree() {
 		return copies, errf(ErrNoSpace, "batch of %d needs %d blocks, %d free", len(ids), need, m.pool.NumFree())
 	}
+	m.begin(copies, nil)
 	for i, s := range batch {
 		m.appendTokens(s, tokens[i:i+1])
-		copies = m.applyReserve(s, s.computed+1+lookahead, copies)
+		m.applyReserve(s, s.computed+1+lookahead, s.computed+1)
 		slots[i] = m.slot(s, s.computed)
 	}
-	return copies, nil
+	return m.end(), nil
 }

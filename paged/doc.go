@@ -50,6 +50,50 @@
 // are never written, so never copied. BlockCopy is block.Copy, the type package
 // attention takes.
 //
+// # Copy lists and their order
+//
+// Every call that may allocate device blocks (Admit, Reserve, DecodeStep, SwapIn,
+// SwapOut) appends the KV copies the engine must perform to the caller's slice and
+// returns it. Each BlockCopy names its tiers (Dir: DeviceToDevice, DeviceToHost,
+// HostToDevice). Perform a list in list order, and the lists of successive calls in
+// call order, before the step's attention reads any block table; equivalently (the
+// manager guarantees it for every list) all DeviceToHost copies of a list, then its
+// HostToDevice copies, then its DeviceToDevice copies. A copy that reads a block
+// always precedes, in the same list, any copy that writes it: the offload of an
+// evicted block comes from the allocation that evicts it, before the copy that
+// fills the block again.
+//
+// # Host prefix cache
+//
+// With Config.HostCache the host tier (Config.HostBlocks) caches prefix blocks as
+// well as holding swapped-out sequences. Write-back copies a cached device block to a
+// host block when an allocation evicts it (the free queue is still the eviction
+// order: the copy is lazy); write-through copies it when it is registered (or, with
+// MinHits, once hit that often) in the next call that returns a copy list. Host
+// blocks keep their hash and are evicted LRU, and swapping has priority over them.
+// Lookups walk both tiers block by block (CachedPrefixTiers, LookupPromptTiers
+// report the split), and an admission onloads host hits into fresh device blocks.
+// Events carry the medium: MediumGPU for the device cache, MediumCPU for the host
+// cache.
+//
+// # Retention priorities and pins
+//
+// SeqOptions.Priority ranks the cached blocks a sequence releases: free blocks of a
+// lower priority are evicted before any of a higher one, LRU within a priority, and
+// a block keeps the highest priority asked for it until PriorityDuration ticks of the
+// logical clock (SetClock) pass. Pin holds a cached prefix on the device until
+// Unpin, within Config.MaxPinnedFraction of the pool. The release policy
+// (Config.ReleasePolicy) still decides where uncached blocks go.
+//
+// # Closer to vLLM, and partial blocks (all off by default)
+//
+// RegisterAtReserve registers blocks when they are reserved, as vLLM V1 does;
+// MatchDuplicateParents follows duplicate chains as vLLM's hash-only lookup does;
+// DropLastHitBlock recomputes the last reused block for EAGLE/MTP drafters; CanSwapIn
+// is vLLM V0's can_swap_in. PartialBlockReuse reuses the matching leading tokens of
+// a block a prompt diverges in, through a copy (TensorRT-LLM's partial reuse). Each
+// Config field documents its trade-off.
+//
 // # Events
 //
 // With Config.Events enabled, registrations, evictions and cache resets are queued
@@ -59,9 +103,10 @@
 //
 // # Errors and limits
 //
-// Bad input returns an error wrapping ErrInvalidArgument or ErrUnknownSequence
-// (ErrSwapped for device operations on a swapped-out sequence); a reservation the
-// pool cannot satisfy returns ErrNoSpace. Counts are range-checked against the
+// Bad input returns an error wrapping ErrInvalidArgument, ErrUnknownSequence or
+// ErrUnknownPin (ErrSwapped for device operations on a swapped-out sequence); a
+// reservation the pool cannot satisfy returns ErrNoSpace, a pin beyond the limit
+// ErrPinLimit. Counts are range-checked against the
 // documented limits (MaxSeqLen, MaxNumBlocks, MaxBlockSize, …) before any
 // arithmetic, so no argument can overflow, and New checks the memory it will
 // allocate before allocating. Every failing call leaves the manager exactly as it

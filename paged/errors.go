@@ -23,8 +23,17 @@ var (
 	ErrSwapped = errors.New("paged: sequence is swapped out")
 	// ErrNoHostTier reports a swap with no host tier configured (Config.HostBlocks).
 	ErrNoHostTier = errors.New("paged: no host tier")
-	// ErrCacheInUse reports that ResetPrefixCache found blocks still referenced.
+	// ErrCacheInUse reports that ResetPrefixCache found blocks still referenced
+	// (by sequences or pins).
 	ErrCacheInUse = errors.New("paged: prefix cache reset refused while blocks are in use")
+	// ErrPinLimit reports a Pin that would hold more than Config.MaxPinnedFraction of
+	// the device blocks.
+	ErrPinLimit = errors.New("paged: pinned blocks would exceed MaxPinnedFraction")
+	// ErrUnknownPin reports a PinID that is not live (never returned, or unpinned).
+	ErrUnknownPin = errors.New("paged: unknown pin")
+	// ErrNotCached reports a Pin of a prompt none of whose blocks is cached on the
+	// device.
+	ErrNotCached = errors.New("paged: prompt not cached")
 )
 
 // errf wraps a sentinel with a formatted message.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/prefix"
 )
 
@@ -36,9 +37,9 @@ func (k EventKind) String() string {
 type Medium string
 
 const (
-	// MediumGPU is the device tier: every event the Manager emits today.
+	// MediumGPU is the device tier.
 	MediumGPU Medium = "GPU"
-	// MediumCPU is the host tier (reserved for a host tier that caches blocks).
+	// MediumCPU is the host tier, when it caches blocks (Config.HostCache).
 	MediumCPU Medium = "CPU"
 )
 
@@ -60,7 +61,9 @@ type Event struct {
 	BlockSize int
 	// Adapter is the LoRA adapter name, "" for none (vLLM's lora_name).
 	Adapter string
-	// Medium is the tier: MediumGPU.
+	// Medium is the tier whose cache changed: MediumGPU, or MediumCPU for the host
+	// prefix cache (Config.HostCache). A CPU BlockStored describes one offloaded
+	// block; its parent may be cached in either tier or in none any more.
 	Medium Medium
 	// Group is the KV-cache group index: always 0 (one group).
 	Group int
@@ -84,7 +87,8 @@ type Event struct {
 	// extra_keys, nil for a block without any); nil when no stored block has any.
 	ExtraKeys [][]prefix.ExtraKey
 	// Detached marks a BlockStored that ResyncEvents made for a cached block no
-	// live sequence holds: its adapter, salt, multimodal items, extra keys and
+	// live sequence holds, or a host-tier copy (MediumCPU) of a block with extra keys
+	// or hashed by a vLLM hasher: its adapter, salt, multimodal items, extra keys and
 	// digests are unknown (left empty, not "none"), and FirstBlock is 0.
 	Detached bool
 }
@@ -105,12 +109,6 @@ func (m *Manager) TakeEvents(dst []Event) ([]Event, uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.events.take(dst)
-}
-
-// onEvict is the pool's eviction hook (called inside Allocate, under the lock).
-func (m *Manager) onEvict(_ int32, h uint64, last bool) {
-	m.stats.evictions++
-	m.events.removed(prefix.Hash(h), last)
 }
 
 // eventQueue is the bounded event queue. Events and the hashes and tokens they carry
@@ -215,24 +213,46 @@ func (b *eventBuf) storedEvent(s *sequence, from, to, bs int, digests bool) Even
 	return e
 }
 
-// removed queues BlockRemoved for an evicted block's hash; in the per-distinct-hash
-// form only when no other cached block carries it.
-func (q *eventQueue) removed(h prefix.Hash, last bool) {
+// storedBlock queues BlockStored for one block cached in the tier medium from its
+// key and origin (the computing sequence may be gone); in the per-distinct-hash form
+// only if its hash is new to that tier.
+func (q *eventQueue) storedBlock(medium Medium, k *blockpool.Key, o *origin, first bool) {
+	if !q.on || (q.distinct && !first) || !q.room(q.bs) {
+		return
+	}
+	b := &q.cur
+	b.hashes = append(b.hashes, prefix.Hash(k.Hash))
+	b.tokens = append(b.tokens, k.Tokens...)
+	nh, nt := len(b.hashes), len(b.tokens)
+	e := Event{Kind: BlockStored, Hashes: b.hashes[nh-1 : nh : nh], Tokens: b.tokens[nt-q.bs : nt : nt],
+		BlockSize: q.bs, Medium: medium, FirstBlock: int(o.pos)}
+	if o.pos > 0 {
+		e.ParentHash, e.HasParent = o.parentHash, true
+	}
+	if o.ex != nil || q.digestSize > 0 { // its extra keys or full digest were not kept
+		e.Detached, e.FirstBlock = true, 0
+	}
+	b.events = append(b.events, e)
+}
+
+// removed queues BlockRemoved for a hash evicted from the tier medium; in the
+// per-distinct-hash form only when no other block of that tier carries it.
+func (q *eventQueue) removed(h prefix.Hash, last bool, medium Medium) {
 	if !q.on || (q.distinct && !last) || !q.room(0) {
 		return
 	}
 	b := &q.cur
 	b.hashes = append(b.hashes, h)
 	n := len(b.hashes)
-	b.events = append(b.events, Event{Kind: BlockRemoved, Hashes: b.hashes[n-1 : n : n], Medium: MediumGPU})
+	b.events = append(b.events, Event{Kind: BlockRemoved, Hashes: b.hashes[n-1 : n : n], Medium: medium})
 }
 
-// cleared queues AllBlocksCleared.
-func (q *eventQueue) cleared() {
+// cleared queues AllBlocksCleared for a tier.
+func (q *eventQueue) cleared(medium Medium) {
 	if !q.on || !q.room(0) {
 		return
 	}
-	q.cur.events = append(q.cur.events, Event{Kind: AllBlocksCleared, Medium: MediumGPU})
+	q.cur.events = append(q.cur.events, Event{Kind: AllBlocksCleared, Medium: medium})
 }
 
 func (q *eventQueue) take(dst []Event) ([]Event, uint64) {
@@ -278,7 +298,7 @@ func (q *eventQueue) check() error {
 	tokens := 0
 	for i, e := range b.events {
 		switch {
-		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || e.HasParent != (e.FirstBlock > 0)):
+		case e.Kind == BlockStored && (len(e.Hashes) == 0 || len(e.Tokens) != len(e.Hashes)*q.bs || !e.Detached && e.HasParent != (e.FirstBlock > 0) || e.Detached && e.FirstBlock != 0):
 			return fmt.Errorf("event %d: %d hashes, %d tokens, first block %d, parent %v", i, len(e.Hashes), len(e.Tokens), e.FirstBlock, e.HasParent)
 		case e.Kind == BlockStored && !q.digestsMatch(&e):
 			return fmt.Errorf("event %d: %d hashes, %d digest bytes, parent %v with a %d-byte digest", i, len(e.Hashes), len(e.Digests), e.HasParent, len(e.ParentDigest))

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/prefix"
 	"github.com/stretchr/testify/require"
 )
@@ -14,16 +15,22 @@ import (
 // compare its view with the pool.
 type recorder struct {
 	distinct bool
-	count    map[prefix.Hash]int // hash → blocks carrying it (distinct: 0 or 1)
-	stored   []Event             // copies of every BlockStored seen
+	count    map[mediumHash]int // (tier, hash) → blocks carrying it (distinct: 0 or 1)
+	stored   []Event            // copies of every BlockStored seen
 	removed  []prefix.Hash
 	cleared  int
 	err      error
 	buf      []Event
 }
 
+// mediumHash keys the recorder's view by tier.
+type mediumHash struct {
+	m Medium
+	h prefix.Hash
+}
+
 func newRecorder(distinct bool) *recorder {
-	return &recorder{distinct: distinct, count: map[prefix.Hash]int{}}
+	return &recorder{distinct: distinct, count: map[mediumHash]int{}}
 }
 
 func (r *recorder) fail(format string, args ...any) {
@@ -45,22 +52,25 @@ func (r *recorder) drain(t testing.TB, m *Manager) {
 
 func (r *recorder) apply(events []Event) {
 	for _, e := range events {
-		if e.Medium != MediumGPU || e.Group != 0 {
+		if e.Medium != MediumGPU && e.Medium != MediumCPU || e.Group != 0 {
 			r.fail("event %v on medium %q group %d", e.Kind, e.Medium, e.Group)
 		}
 		switch e.Kind {
 		case BlockStored:
-			if e.HasParent && r.count[e.ParentHash] == 0 {
+			// A device block's parent is cached on the device; a host copy's parent
+			// may be anywhere or gone.
+			if e.HasParent && e.Medium == MediumGPU && r.count[mediumHash{MediumGPU, e.ParentHash}] == 0 {
 				r.fail("parent %x was never stored or was removed", e.ParentHash)
 			}
 			if len(e.Tokens) != len(e.Hashes)*e.BlockSize || len(e.Hashes) == 0 {
 				r.fail("stored %d hashes with %d tokens of block size %d", len(e.Hashes), len(e.Tokens), e.BlockSize)
 			}
 			for _, h := range e.Hashes {
-				if r.distinct && r.count[h] != 0 {
-					r.fail("hash %x stored twice", h)
+				k := mediumHash{e.Medium, h}
+				if r.distinct && r.count[k] != 0 {
+					r.fail("hash %x stored twice on %s", h, e.Medium)
 				}
-				r.count[h]++
+				r.count[k]++
 			}
 			c := e
 			c.Hashes, c.Tokens = slices.Clone(e.Hashes), slices.Clone(e.Tokens)
@@ -70,34 +80,44 @@ func (r *recorder) apply(events []Event) {
 				r.fail("removed %d hashes in one event", len(e.Hashes))
 			}
 			for _, h := range e.Hashes {
-				if r.count[h] == 0 {
-					r.fail("removed %x that is not present", h)
+				k := mediumHash{e.Medium, h}
+				if r.count[k] == 0 {
+					r.fail("removed %x that is not present on %s", h, e.Medium)
 				}
-				if r.count[h]--; r.count[h] == 0 {
-					delete(r.count, h)
+				if r.count[k]--; r.count[k] == 0 {
+					delete(r.count, k)
 				}
 				r.removed = append(r.removed, h)
 			}
 		case AllBlocksCleared:
 			r.cleared++
-			clear(r.count)
+			for k := range r.count {
+				if k.m == e.Medium {
+					delete(r.count, k)
+				}
+			}
 		default:
 			r.fail("unknown event kind %v", e.Kind)
 		}
 	}
 }
 
-// matches reports whether the recorder's view equals the pool's cached blocks: every
-// cached block counted once (vLLM form) or every distinct hash once.
+// matches reports whether the recorder's view equals the pools' cached blocks: every
+// cached block counted once (vLLM form) or every distinct hash once, per tier.
 func (r *recorder) matches(m *Manager) error {
-	want := map[prefix.Hash]int{}
-	p := m.Pool()
-	for id := range int32(p.NumBlocks()) {
-		if h, ok := p.Hash(id); ok {
-			if r.distinct {
-				want[prefix.Hash(h)] = 1
-			} else {
-				want[prefix.Hash(h)]++
+	want := map[mediumHash]int{}
+	for medium, p := range map[Medium]*blockpool.Pool{MediumGPU: m.Pool(), MediumCPU: m.host} {
+		if p == nil {
+			continue
+		}
+		for id := range int32(p.NumBlocks()) {
+			if h, ok := p.Hash(id); ok {
+				k := mediumHash{medium, prefix.Hash(h)}
+				if r.distinct {
+					want[k] = 1
+				} else {
+					want[k]++
+				}
 			}
 		}
 	}

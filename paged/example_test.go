@@ -76,7 +76,7 @@ func ExampleManager_Fork() {
 	fmt.Println("copies:", copies)
 	fmt.Println("parent:", pt, "child:", ct, "slots:", slots)
 	// Output:
-	// copies: [{1 2}]
+	// copies: [{1 2 d2d}]
 	// parent: [0 2] child: [0 1] slots: [10 6]
 }
 

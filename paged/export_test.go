@@ -19,12 +19,16 @@ func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
 	if s.claimed {
 		return AdmitNever, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
-	m.hitBuf = m.findHits(m.hitBuf[:0], &s.chain, s.tokens, m.maxHitBlocks(len(s.tokens)))
-	required := m.blocksFor(len(s.tokens) + lookahead)
-	for _, b := range m.hitBuf {
-		if m.pool.RefCount(b) > 0 {
-			required--
-		}
-	}
+	l := m.lookupSeq(s)
+	required := m.blocksFor(len(s.tokens)+lookahead) - (len(l.hits) - l.hostHits - l.revived)
 	return m.admit(required), nil
+}
+
+// chainHash returns the hash of block j of a live sequence (tests only, not locked).
+func (m *Manager) chainHash(id SeqID, j int) uint64 {
+	s, err := m.seq(id)
+	if err != nil {
+		panic(err)
+	}
+	return uint64(s.chain.Hash(j))
 }

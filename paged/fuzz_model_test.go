@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/pagedkv/pagedkv/blockpool"
 )
 
 // The fuzzer drives the Manager with random operations — every exported method,
@@ -44,24 +46,29 @@ type modelSeq struct {
 // fp is the fingerprint of the KV at position p: what an engine would compute there
 // from the salt, tokens[0..p] and the multimodal items that start at or before p. Two
 // sequences may share a block only if every position in it has equal fingerprints.
-func (s *modelSeq) fp(p int) uint64 {
+func (s *modelSeq) fp(p int) uint64 { return s.fps(nil, p+1)[p] }
+
+// fps appends the fingerprints of positions [0, to) to dst in one pass (fp of each).
+func (s *modelSeq) fps(dst []uint64, to int) []uint64 {
 	h := uint64(1469598103934665603)
-	mix := func(v uint64) { h = (h ^ v) * 1099511628211 }
+	mix := func(h, v uint64) uint64 { return (h ^ v) * 1099511628211 }
 	for _, c := range s.opts.CacheSalt {
-		mix(uint64(c))
+		h = mix(h, uint64(c))
 	}
-	for _, t := range s.tokens[:p+1] {
-		mix(uint64(uint32(t)))
-	}
-	for _, it := range s.opts.MM {
-		if it.Offset <= p {
-			mix(uint64(it.Offset))
-			for _, c := range it.ID {
-				mix(uint64(c))
+	for p, t := range s.tokens[:to] {
+		h = mix(h, uint64(uint32(t)))
+		f := h
+		for _, it := range s.opts.MM {
+			if it.Offset <= p {
+				f = mix(f, uint64(it.Offset))
+				for _, c := range it.ID {
+					f = mix(f, uint64(c))
+				}
 			}
 		}
+		dst = append(dst, f|1) // 0 means "never written"
 	}
-	return h | 1 // 0 means "never written"
+	return dst
 }
 
 type fuzzer struct {
@@ -80,8 +87,19 @@ type fuzzer struct {
 	narg int
 	rec  *recorder
 	sync bool // the recorder's view is complete (no event lost since the last clear)
+	ext  byte // FuzzTiers' extended flags
+	// tiers: a FuzzTiers input; freed sequences are kept in history for prompts
+	// that come back (multi-turn traffic: host hits)
+	tiers   bool
+	history []*modelSeq
+	// truth holds a digest of every (block hash, KV contents) pair the engine ever
+	// computed for a full block: a cached block, in either tier, must hold one.
+	truth    map[uint64]bool
+	pins     []PinID
+	deadPins []PinID
 
 	slots []int64 // scratch
+	fpBuf []uint64
 	evBuf []Event
 	order []int32
 }
@@ -157,9 +175,60 @@ func (f *fuzzer) opts(salt int) SeqOptions {
 	return SeqOptions{CacheSalt: []string{"", "a", "b"}[salt]}
 }
 
-func (f *fuzzer) copyBlocks(dst, src []uint64, copies []BlockCopy) {
+// perform performs a copy list in list order, each copy between the tiers its Dir
+// names, as an engine would.
+func (f *fuzzer) perform(copies []BlockCopy) {
 	for _, c := range copies {
+		src, dst := f.kv, f.kv
+		switch c.Dir {
+		case DeviceToHost:
+			dst = f.host
+		case HostToDevice:
+			src = f.host
+		case DeviceToDevice:
+		default:
+			f.fatalf("copy %+v has no direction", c)
+		}
 		copy(dst[int(c.Dst)*f.bs:int(c.Dst+1)*f.bs], src[int(c.Src)*f.bs:int(c.Src+1)*f.bs])
+	}
+}
+
+// blockDigest fingerprints a block's hash and KV contents.
+func blockDigest(hash uint64, kv []uint64) uint64 {
+	h := hash*0x9E3779B97F4A7C15 | 1
+	for _, v := range kv {
+		h = (h ^ v) * 1099511628211
+	}
+	return h
+}
+
+// recordTruth records the contents of the full blocks of s that positions [from, to)
+// complete, as the engine computes them (fps holds positions [0, to)).
+func (f *fuzzer) recordTruth(s *modelSeq, from, to int, fps []uint64) {
+	for j := from / f.bs; j < min(to, len(s.tokens))/f.bs; j++ {
+		f.truth[blockDigest(f.m.chainHash(s.id, j), fps[j*f.bs:(j+1)*f.bs])] = true
+	}
+}
+
+// checkTruth verifies that every cached block of both tiers holds KV the engine
+// computed for its hash (host copies' hashes are true; onloads and offloads moved
+// the right contents).
+func (f *fuzzer) checkTruth() {
+	m := f.m
+	for tier, pool := range map[string]*blockpool.Pool{"device": m.pool, "host": m.host} {
+		if pool == nil {
+			continue
+		}
+		store := f.kv
+		if tier == "host" {
+			store = f.host
+		}
+		for id := range int32(pool.NumBlocks()) {
+			h, ok := pool.Hash(id)
+			if ok && !f.truth[blockDigest(h, store[int(id)*f.bs:int(id+1)*f.bs])] {
+				f.fatalf("%s block %d is cached under %x but holds KV never computed for it", tier, id, h)
+			}
+		}
 	}
 }
 
@@ -181,9 +250,25 @@ func (f *fuzzer) scribble(s *modelSeq, from, to int) {
 }
 
 func (f *fuzzer) write(s *modelSeq, from, to int) {
+	f.fpBuf = s.fps(f.fpBuf[:0], to)
 	for i, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = s.fp(from + i)
+		f.kv[sl] = f.fpBuf[from+i]
 	}
+	f.recordTruth(s, from, to, f.fpBuf)
+}
+
+// reserved models the engine after a reservation of n tokens plus la lookahead
+// slots at computed: it writes garbage into the slots, or, with RegisterAtReserve,
+// computes the known tokens among them right away (they may be shared from now on:
+// vLLM's premise) and writes garbage into the slots past the tokens only.
+func (f *fuzzer) reserved(s *modelSeq, n, la int) {
+	if f.m.cfg.RegisterAtReserve {
+		known := min(s.computed+n+la, len(s.tokens))
+		f.write(s, s.computed, known)
+		f.scribble(s, known, s.computed+n+la)
+		return
+	}
+	f.scribble(s, s.computed, s.computed+n+la)
 }
 
 // checkSeq compares one sequence's counters with the model and, on the device, reads
@@ -201,8 +286,9 @@ func (f *fuzzer) checkSeq(s *modelSeq) {
 	if s.swapped {
 		return
 	}
+	f.fpBuf = s.fps(f.fpBuf[:0], s.computed)
 	for p, sl := range f.slotsOf(s, 0, s.computed) {
-		if f.kv[sl] != s.fp(p) {
+		if f.kv[sl] != f.fpBuf[p] {
 			f.fatalf("seq %d position %d reads wrong KV (slot %d)", s.id, p, sl)
 		}
 	}
@@ -225,6 +311,7 @@ func (f *fuzzer) fullCheck() {
 			f.fatalf("event view: %v", err)
 		}
 	}
+	f.checkTruth()
 }
 
 // drainEvents takes the queued events; a loss desynchronises the consumer until the

@@ -38,19 +38,22 @@ func (f *fuzzer) reserve() {
 		return
 	}
 	if !s.started {
-		if res.Claimed%bs != 0 || res.Claimed > len(s.tokens)-max(k, 1) || (m.cfg.DisablePrefixCaching && res.Claimed != 0) {
-			f.fatalf("claimed %d of %d tokens reserving %d", res.Claimed, len(s.tokens), k)
+		whole := res.Claimed - res.PartialTokens
+		if whole%bs != 0 || res.PartialTokens < 0 || res.PartialTokens >= bs || res.Onloaded%bs != 0 || res.Onloaded > whole ||
+			res.Claimed > len(s.tokens)-max(k, 1) || (m.cfg.DisablePrefixCaching && res.Claimed != 0) ||
+			(!m.cfg.PartialBlockReuse && res.PartialTokens != 0) || (!m.tier.on && res.Onloaded != 0) {
+			f.fatalf("claimed %+v of %d tokens reserving %d", res, len(s.tokens), k)
 		}
 		s.started, s.computed = true, res.Claimed
-	} else if res.Claimed != 0 {
-		f.fatalf("claimed %d after the start", res.Claimed)
+	} else if res.Claimed != 0 || res.Onloaded != 0 || res.PartialTokens != 0 {
+		f.fatalf("claimed %+v after the start", res)
 	}
 	if res.Start != s.computed || res.N != k {
 		f.fatalf("reservation %+v, computed %d", res, s.computed)
 	}
-	f.copyBlocks(f.kv, f.kv, res.Copies)
+	f.perform(res.Copies)
 	s.reserved = max(s.reserved, s.computed+k+la)
-	f.scribble(s, s.computed, s.computed+k+la)
+	f.reserved(s, k, la)
 	f.checkSeq(s)
 }
 
@@ -59,13 +62,19 @@ func (f *fuzzer) admit() {
 	if s == nil {
 		return
 	}
-	m := f.m
 	maxNew, la := f.num(3*f.bs+2), f.num(3)
 	if f.next() < 200 {
 		maxNew, la = max(1, maxNew), max(0, min(la, 2))
 	}
+	f.admitSeq(s, maxNew, la)
+}
+
+// admitSeq admits s and checks the admission against the side-effect-free answers.
+func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
+	m := f.m
 	f.note("admit id, maxNew, lookahead", int(s.id), maxNew, la)
-	cached, _ := m.CachedPrefix(s.id)
+	tiers, _ := m.CachedPrefixTiers(s.id)
+	cached := tiers.Tokens
 	worst, werr := m.CanAdmit(len(s.tokens), la)
 	before := f.digest()
 	adm, err := m.Admit(s.id, maxNew, la, nil)
@@ -83,9 +92,13 @@ func (f *fuzzer) admit() {
 	}
 	f.expectErr(err, 0)
 	f.expectErr(werr, 0)
-	if adm.Cached != cached {
-		f.fatalf("Admit found %d cached tokens, CachedPrefix %d", adm.Cached, cached)
+	if adm.Hit.Tokens != adm.Cached || adm.Admission != AdmitNow && adm.Hit != tiers {
+		f.fatalf("Admit %v found %+v, cached %d, CachedPrefixTiers %+v", adm.Admission, adm.Hit, adm.Cached, tiers)
 	}
+	if adm.Cached != cached && !(adm.Admission == AdmitNow && adm.Cached == cached-tiers.Partial) {
+		f.fatalf("Admit found %d cached tokens, CachedPrefix %+v", adm.Cached, tiers)
+	}
+	cached = adm.Cached // less the partial block when only holding its source did not fit
 	// CanAdmit assumes no hits: it can only be more pessimistic than Admit.
 	if (worst == AdmitNow && adm.Admission != AdmitNow) || (adm.Admission == AdmitNever && worst != AdmitNever) {
 		f.fatalf("Admit says %v, CanAdmit %v", adm.Admission, worst)
@@ -97,11 +110,14 @@ func (f *fuzzer) admit() {
 		return
 	}
 	n := min(maxNew, len(s.tokens)-cached)
-	if adm.Claimed != cached || adm.Start != cached || adm.N != n || len(adm.Copies) != 0 {
-		f.fatalf("admitted %+v, want claimed/start %d and N %d", adm, cached, n)
+	if adm.Claimed != cached || adm.Start != cached || adm.N != n || adm.Onloaded != tiers.Host || adm.Hit.Host != adm.Onloaded ||
+		adm.Hit.Partial != adm.PartialTokens ||
+		adm.PartialTokens != cached-tiers.Device-tiers.Host || (!m.tier.on && len(adm.Copies) != min(1, adm.PartialTokens)) {
+		f.fatalf("admitted %+v, want claimed/start %d and N %d, tiers %+v", adm, cached, n, tiers)
 	}
+	f.perform(adm.Copies)
 	s.started, s.computed, s.reserved = true, cached, cached+n+la
-	f.scribble(s, s.computed, s.reserved)
+	f.reserved(s, n, la)
 	f.checkSeq(s)
 }
 
@@ -111,6 +127,11 @@ func (f *fuzzer) decode() {
 	if f.next() < 200 {
 		la = max(0, min(la, 1))
 	}
+	f.decodeBatch(batch, ids, dup, la)
+}
+
+// decodeBatch runs one DecodeStep of ids (batch's, plus a repeated one if dup).
+func (f *fuzzer) decodeBatch(batch []*modelSeq, ids []SeqID, dup bool, la int) {
 	tks := make([]int32, len(ids))
 	for i := range tks {
 		tks[i] = int32(f.next() % 3)
@@ -142,11 +163,11 @@ func (f *fuzzer) decode() {
 	if f.expectErr(err, before, nil, ErrNoSpace) {
 		return
 	}
-	f.copyBlocks(f.kv, f.kv, copies)
+	f.perform(copies)
 	for i, s := range batch {
 		s.tokens = append(s.tokens, tks[i])
 		s.reserved = max(s.reserved, s.computed+1+la)
-		f.scribble(s, s.computed, s.computed+1+la)
+		f.reserved(s, 1, la)
 		if want := f.slotsOf(s, s.computed, s.computed+1); want[0] != slots[i] {
 			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])
 		}
@@ -175,15 +196,16 @@ func (f *fuzzer) swapOut() {
 		f.expectErr(err, before, ErrNoHostTier)
 	case f.expectErr(err, before, nil, ErrNoSpace):
 	default:
-		if len(copies) != (s.computed+bs-1)/bs {
+		swapCopies := copies[len(copies)-min(len(copies), (s.computed+bs-1)/bs):] // after queued write-throughs
+		if len(swapCopies) != (s.computed+bs-1)/bs {
 			f.fatalf("%d copies for %d computed tokens", len(copies), s.computed)
 		}
-		for j, c := range copies { // block j of the table, in order
-			if c.Src != table[j] {
-				f.fatalf("copy %d from %d, table has %d", j, c.Src, table[j])
+		for j, c := range swapCopies { // block j of the table, in order
+			if c.Src != table[j] || c.Dir != DeviceToHost {
+				f.fatalf("copy %d %+v, table has %d", j, c, table[j])
 			}
 		}
-		f.copyBlocks(f.host, f.kv, copies)
+		f.perform(copies)
 		s.swapped, s.reserved = true, s.computed
 		f.checkSeq(s)
 	}
@@ -201,6 +223,12 @@ func (f *fuzzer) swapIn() {
 	if want := 0; !s.swapped && need != want {
 		f.fatalf("SwapInBlocks %d for a sequence on the device", need)
 	}
+	verdict, verr := m.CanSwapIn(s.id, 0)
+	if !s.swapped {
+		f.expectErr(verr, 0, ErrInvalidArgument)
+	} else if f.expectErr(verr, 0); verdict == AdmitNow && need > m.Stats().FreeBlocks {
+		f.fatalf("CanSwapIn now with %d free blocks for %d", m.Stats().FreeBlocks, need)
+	}
 	before := f.digest()
 	copies, err := m.SwapIn(s.id, nil)
 	switch {
@@ -211,10 +239,16 @@ func (f *fuzzer) swapIn() {
 			f.fatalf("SwapIn refused with %d free blocks for %d", m.Stats().FreeBlocks, need)
 		}
 	default:
-		if len(copies) != need {
-			f.fatalf("%d copies, SwapInBlocks said %d", len(copies), need)
+		swapIns := 0
+		for _, c := range copies {
+			if c.Dir == HostToDevice {
+				swapIns++
+			}
 		}
-		f.copyBlocks(f.kv, f.host, copies)
+		if swapIns != need || (!m.tier.on && len(copies) != need) {
+			f.fatalf("%d copies (%d swap-ins), SwapInBlocks said %d", len(copies), swapIns, need)
+		}
+		f.perform(copies)
 		s.swapped = false
 		f.checkSeq(s)
 	}
@@ -228,7 +262,7 @@ func (f *fuzzer) lookups() {
 	if s, _ := f.pick(); s != nil {
 		c, err := m.CachedPrefix(s.id)
 		f.expectErr(err, 0)
-		if c%f.bs != 0 || c >= len(s.tokens) {
+		if c >= len(s.tokens) {
 			f.fatalf("CachedPrefix %d of %d tokens", c, len(s.tokens))
 		}
 		c2, err := m.LookupPrompt(s.tokens, s.opts)
@@ -236,6 +270,9 @@ func (f *fuzzer) lookups() {
 			f.expectErr(err, 0, ErrInvalidArgument)
 		} else if f.expectErr(err, 0); c2 != c {
 			f.fatalf("LookupPrompt %d, CachedPrefix %d", c2, c)
+		}
+		if c%f.bs != 0 && !m.cfg.PartialBlockReuse {
+			f.fatalf("CachedPrefix %d without partial reuse", c)
 		}
 	}
 	p, la := f.num(40), f.num(3)
@@ -290,6 +327,10 @@ func (f *fuzzer) deadCalls(id SeqID) {
 	_, err = m.SwapIn(id, nil)
 	errs = append(errs, err)
 	_, err = m.SwapInBlocks(id)
+	errs = append(errs, err)
+	_, err = m.CanSwapIn(id, 0)
+	errs = append(errs, err)
+	_, err = m.CachedPrefixTiers(id)
 	errs = append(errs, err)
 	for i, err := range errs {
 		f.note("call i on dead id", i, int(id))

@@ -20,15 +20,30 @@ const (
 	flagWatermark             // watermark 0.2 (AdmitLater / AdmitNever happen)
 )
 
-func runFuzz(t testing.TB, data []byte) {
-	if len(data) < 3 {
+// Extended flags, data[3] of FuzzTiers inputs.
+const (
+	xWriteBack     = 1 << iota // host prefix cache, write-back (with xWriteThrough: write-through)
+	xWriteThrough              // host prefix cache, write-through
+	xPriority                  // random priorities and durations, SetClock
+	xPartial                   // PartialBlockReuse
+	xRegisterEarly             // RegisterAtReserve
+	xDupParents                // MatchDuplicateParents
+	xDropLast                  // DropLastHitBlock
+	xSelective                 // HostCache.MinHits 2 and MinPriority 1
+)
+
+func runFuzz(t testing.TB, data []byte, tiers bool) {
+	if len(data) < 3 || tiers && len(data) < 4 {
 		return
 	}
 	n, bs := 1+int(data[0])%24, 1+int(data[1])%6
 	if data[0] < 128 { // small pools half the time: evictions and ErrNoSpace
 		n = 1 + int(data[0])%8
 	}
-	flags := data[2]
+	flags, ext, pos := data[2], byte(0), 3
+	if tiers {
+		ext, pos = data[3], 4
+	}
 	m := newMgr(t, n, bs, func(c *Config) {
 		c.DisablePrefixCaching = flags&flagNoCaching != 0
 		if flags&flagAllToTail != 0 {
@@ -49,25 +64,50 @@ func runFuzz(t testing.TB, data []byte) {
 		if flags&flagWatermark != 0 {
 			c.Watermark = 0.2
 		}
+		if ext&(xWriteBack|xWriteThrough) != 0 {
+			c.DisablePrefixCaching = false
+			c.HostBlocks = 3 * n
+			c.HostCache.Policy = WriteBack
+			if ext&xWriteThrough != 0 {
+				c.HostCache.Policy = WriteThrough
+			}
+			if ext&xSelective != 0 {
+				c.HostCache.MinHits, c.HostCache.MinPriority = 2, 1
+			}
+		}
+		c.PartialBlockReuse = ext&xPartial != 0
+		c.RegisterAtReserve = ext&xRegisterEarly != 0
+		c.MatchDuplicateParents = ext&xDupParents != 0
+		c.DropLastHitBlock = ext&xDropLast != 0
 	})
-	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), host: make([]uint64, n*bs), data: data, pos: 3}
+	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), host: make([]uint64, max(1, m.cfg.HostBlocks)*bs), data: data, pos: pos,
+		ext: ext, tiers: tiers, truth: map[uint64]bool{}}
+	table := &opTable
+	if tiers {
+		table = &tierOpTable
+	}
 	if flags&flagEvents != 0 {
 		f.rec, f.sync = newRecorder(flags&flagDistinct != 0), true
 	}
 	for f.step = 0; f.pos < len(data) && f.step < maxOps; f.step++ {
-		f.op(int(opTable[f.next()]))
+		f.op(int(table[f.next()]))
 		if f.step%fullCheckEvery == fullCheckEvery-1 {
 			f.fullCheck()
 		}
 	}
 	f.note("end")
 	f.fullCheck()
+	for _, p := range f.pins {
+		if err := m.Unpin(p); err != nil {
+			f.fatalf("Unpin: %v", err)
+		}
+	}
 	for _, s := range f.seqs {
 		if err := m.Free(s.id); err != nil {
 			f.fatalf("Free: %v", err)
 		}
 	}
-	if st := m.Stats(); st.FreeBlocks != n || (f.m.host != nil && st.HostFree != n) {
+	if st := m.Stats(); st.FreeBlocks != n || (f.m.host != nil && st.HostFree != m.cfg.HostBlocks) {
 		f.fatalf("after freeing everything: %+v", st)
 	}
 	if err := m.CheckInvariants(); err != nil {
@@ -100,8 +140,15 @@ func (f *fuzzer) op(op int) {
 	switch op {
 	case 0: // Add, with full-range options
 		l, salt := f.next()%(3*bs+3), f.next()%3
+		if f.tiers {
+			l = f.next() % (5*bs + 3)
+		}
 		prompt := make([]int32, 0, l)
 		if base, _ := f.pick(); base != nil && f.next()%2 == 0 { // share a prefix: hits
+			prompt = append(prompt, base.tokens[:min(l, len(base.tokens))]...)
+			salt = slices.Index([]string{"", "a", "b"}, base.opts.CacheSalt)
+		} else if f.tiers && len(f.history) > 0 && f.next()%2 == 0 { // come back: host hits
+			base := f.history[f.next()%len(f.history)]
 			prompt = append(prompt, base.tokens[:min(l, len(base.tokens))]...)
 			salt = slices.Index([]string{"", "a", "b"}, base.opts.CacheSalt)
 		}
@@ -113,6 +160,10 @@ func (f *fuzzer) op(op int) {
 		if f.next()%8 == 0 {
 			opts.Capacity = f.num(4 * bs)
 			bad = bad || opts.Capacity < 0 || opts.Capacity > MaxSeqLen
+		}
+		if f.ext&xPriority != 0 && f.next()%2 == 0 {
+			opts.Priority, opts.PriorityDuration = f.num(2*MaxPriority+1)-MaxPriority, int64(f.num(6))
+			bad = bad || opts.Priority < MinPriority || opts.Priority > MaxPriority || opts.PriorityDuration < 0 || opts.PriorityDuration > MaxTime
 		}
 		if f.next()%8 == 0 {
 			it := prefix.MMItem{Offset: f.num(l + 1), Length: f.num(l + 1)}
@@ -189,6 +240,9 @@ func (f *fuzzer) op(op int) {
 		f.checkSeq(s) // its KV was intact until now
 		f.expectErr(m.Free(s.id), 0)
 		f.seqs = slices.Delete(f.seqs, i, i+1)
+		if f.tiers {
+			f.history = append(f.history, s)
+		}
 		f.dead = append(f.dead, s.id)
 	case 6: // Rollback
 		s, _ := f.pick()
@@ -251,6 +305,16 @@ func (f *fuzzer) op(op int) {
 	case 15: // drain events
 		f.note("take events")
 		f.drainEvents()
+	case 16:
+		f.pin()
+	case 17:
+		f.unpin()
+	case 18:
+		f.clock()
+	case 19:
+		f.tierQuestions()
+	case 20:
+		f.turn()
 	}
 }
 
@@ -278,6 +342,9 @@ func (f *fuzzer) subset(ok func(*modelSeq) bool) (batch []*modelSeq, ids []SeqID
 
 func (f *fuzzer) mark(s *modelSeq, k int) {
 	before := f.digest()
+	if !s.swapped && k >= 0 && k <= s.reserved-s.computed && k <= len(s.tokens)-s.computed {
+		f.write(s, s.computed, s.computed+k) // the engine writes, then reports
+	}
 	err := f.m.MarkComputed(s.id, k)
 	switch {
 	case s.swapped:
@@ -286,7 +353,6 @@ func (f *fuzzer) mark(s *modelSeq, k int) {
 		f.expectErr(err, before, ErrInvalidArgument)
 	default:
 		f.expectErr(err, 0)
-		f.write(s, s.computed, s.computed+k)
 		s.computed += k
 		f.checkSeq(s)
 	}
@@ -305,15 +371,18 @@ func (f *fuzzer) markIDs(batch []*modelSeq, ids []SeqID, k int, dup bool) {
 	if dup {
 		allowed = append(allowed, ErrInvalidArgument)
 	}
-	before := f.digest()
-	err := f.m.MarkComputedBatch(ids, k)
 	if len(allowed) > 0 {
+		before := f.digest()
+		err := f.m.MarkComputedBatch(ids, k)
 		f.expectErr(err, before, allowed...)
 		return
 	}
-	f.expectErr(err, 0)
 	for _, s := range batch {
 		f.write(s, s.computed, s.computed+k)
+	}
+	err := f.m.MarkComputedBatch(ids, k)
+	f.expectErr(err, 0)
+	for _, s := range batch {
 		s.computed += k
 		f.checkSeq(s)
 	}
@@ -323,30 +392,12 @@ func FuzzManager(f *testing.F) {
 	for _, seed := range fuzzSeeds() {
 		f.Add(seed)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { runFuzz(t, data) })
-}
-
-// fuzzSeeds are deterministic pseudo-random scripts (random flags too); the
-// committed corpus in testdata/fuzz adds more.
-func fuzzSeeds() [][]byte {
-	var out [][]byte
-	x := uint32(2463534242)
-	for range 64 {
-		b := make([]byte, 1000)
-		for j := range b {
-			x ^= x << 13
-			x ^= x >> 17
-			x ^= x << 5
-			b[j] = byte(x)
-		}
-		out = append(out, b)
-	}
-	return out
+	f.Fuzz(func(t *testing.T, data []byte) { runFuzz(t, data, false) })
 }
 
 func TestRandomOperations(t *testing.T) {
 	for i, seed := range fuzzSeeds() {
-		t.Run(fmt.Sprint(i), func(t *testing.T) { runFuzz(t, seed) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) { runFuzz(t, seed, false) })
 	}
 }
 
@@ -356,7 +407,7 @@ func BenchmarkFuzzExec(b *testing.B) {
 	seeds := fuzzSeeds()
 	i := 0
 	for b.Loop() {
-		runFuzz(b, seeds[i%len(seeds)])
+		runFuzz(b, seeds[i%len(seeds)], false)
 		i++
 	}
 }

@@ -25,6 +25,10 @@ type Manager struct {
 	host     *blockpool.Pool // host tier, nil without one
 	scheme   *prefix.Scheme
 
+	// nextIdent is the identity the next freshly computed cached block gets
+	// (blockpool.Pool.Cache); identities are never reused.
+	nextIdent uint64
+
 	seqs      []sequence
 	freeSlots []int
 	live      int
@@ -32,12 +36,22 @@ type Manager struct {
 
 	stats  statsState
 	events eventQueue
+	tier   hostTier // the host prefix cache (Config.HostCache)
+	pins   pinSet   // Pin / Unpin
+
+	// out is the copy list of the call in progress (between begin and end): every
+	// copy a call produces, its allocations' offloads included, is appended here in
+	// the order the engine must perform it. inCall is set meanwhile.
+	out    []BlockCopy
+	inCall bool
 
 	// scratch buffers, reused under the lock
 	batch    []*sequence
 	hitBuf   []blockpool.BlockID
+	look     lookup
 	tmpChain prefix.Chain
 	oneBlock [1]blockpool.BlockID
+	hostOne  [1]blockpool.BlockID // for host-pool calls inside device-pool hooks
 }
 
 // New validates cfg (applying the defaults of zero fields; see Config) and returns a
@@ -55,18 +69,19 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	m.pool, err = blockpool.New(blockpool.Config{
-		NumBlocks: cfg.NumBlocks, BlockSize: cfg.BlockSize, Policy: cfg.ReleasePolicy,
-		OnEvict: m.onEvict,
-	})
-	if err != nil {
+	dc := cfg.devicePoolConfig()
+	dc.OnEvict = m.onEvict
+	if m.pool, err = blockpool.New(dc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if cfg.HostBlocks > 0 {
-		if m.host, err = blockpool.New(blockpool.Config{NumBlocks: cfg.HostBlocks, BlockSize: cfg.BlockSize}); err != nil {
+		hc := cfg.hostPoolConfig()
+		hc.OnEvict = m.onHostEvict
+		if m.host, err = blockpool.New(hc); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
+	m.tier.init(&cfg)
 	m.tmpChain = m.scheme.NewChain(prefix.Extras{})
 	m.stats.init(cfg.StatsWindow)
 	digestSize := 0
@@ -75,6 +90,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.events.init(cfg.Events, cfg.BlockSize, digestSize)
 	return m, nil
+}
+
+// newIdent returns a fresh block identity.
+func (m *Manager) newIdent() uint64 {
+	m.nextIdent++
+	return m.nextIdent
 }
 
 // Config returns the configuration with the defaults of zero fields applied.
@@ -109,6 +130,11 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 	}
 	s.tokens = append(s.tokens, prompt...)
 	s.extras = ex
+	if m.tier.on && !extrasEmpty(&ex) {
+		s.exRef = &prefix.Extras{}
+		*s.exRef = ex
+	}
+	s.priority, s.priorityDur = opts.Priority, opts.PriorityDuration
 	s.chain.SetExtras(m.scheme, ex)
 	s.chain.Grow(cap(s.tokens) / m.bs)
 	s.chain.Extend(s.tokens)
@@ -134,15 +160,17 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 	for _, b := range c.table {
 		_ = m.pool.Retain(b) // cannot fail: b is referenced
 	}
-	c.computed, c.numCached, c.claimed, c.extras = p.computed, p.numCached, p.claimed, p.extras
+	c.computed, c.numCached, c.claimed, c.extras, c.exRef = p.computed, p.numCached, p.claimed, p.extras, p.exRef
+	c.priority, c.priorityDur = p.priority, p.priorityDur
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed
 	return id, nil
 }
 
 // Free releases every block of the sequence (device or host tier), tail first (the
-// end of its chain is evicted before its beginning), and invalidates id. Cached
-// blocks stay hit-able until they are reused.
+// end of its chain is evicted before its beginning), asking its retention priority
+// for its cached blocks (SeqOptions.Priority), and invalidates id. Cached blocks stay
+// hit-able until they are reused.
 func (m *Manager) Free(id SeqID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -150,11 +178,12 @@ func (m *Manager) Free(id SeqID) error {
 	if err != nil {
 		return err
 	}
-	pool := m.pool
 	if s.swapped {
-		pool = m.host
+		err = m.host.ReleaseTable(s.table)
+	} else {
+		err = m.pool.ReleaseTableWith(s.table, m.retention(s))
 	}
-	if err := pool.ReleaseTable(s.table); err != nil {
+	if err != nil {
 		panic("paged: releasing a live table failed: " + err.Error())
 	}
 	m.dropSeq(id)
@@ -168,9 +197,12 @@ func (m *Manager) NumSequences() int {
 	return m.live
 }
 
-// ResetPrefixCache forgets every cached block. It is refused with ErrCacheInUse while
-// any block is referenced by a live sequence; then nothing changes. On success an
-// AllBlocksCleared event is queued and the recent hit-rate window is cleared.
+// ResetPrefixCache forgets every cached block, in both tiers, and every retention
+// priority. It is refused with ErrCacheInUse while any device block is referenced by
+// a live sequence or a pin; then nothing changes. On success an AllBlocksCleared
+// event is queued (and a second one with MediumCPU when the host tier caches) and
+// the recent hit-rate window is cleared. Swapped-out sequences keep their host
+// blocks.
 func (m *Manager) ResetPrefixCache() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -178,6 +210,13 @@ func (m *Manager) ResetPrefixCache() error {
 		return fmt.Errorf("%w: %w", ErrCacheInUse, err)
 	}
 	m.stats.resetWindow()
-	m.events.cleared()
+	m.events.cleared(MediumGPU)
+	if m.tier.on {
+		if err := m.host.DropCached(); err != nil {
+			panic("paged: host cache in use between calls: " + err.Error())
+		}
+		m.tier.reset()
+		m.events.cleared(MediumCPU)
+	}
 	return nil
 }

@@ -18,20 +18,27 @@ import (
 // queues, every block, the counters, the event queue) and clean invariants. Rows
 // whose call is valid say whether it may change the manager.
 
-// fixture: a manager with a host tier and events, holding one sequence in each state.
+// fixture: a manager with a host tier that also caches prefixes (write-back),
+// partial-block reuse, events and the clock at 5, holding one sequence in each
+// state and a pin.
 type fixture struct {
-	m *Manager
-	a SeqID // started: 6 tokens computed plus 1 appended (ready to reserve 1)
-	r SeqID // ready to decode: 5 of 5 tokens computed
-	u SeqID // added, not started: 5 tokens
-	w SeqID // swapped out: 5 tokens computed
-	d SeqID // freed
+	m   *Manager
+	a   SeqID // started: 6 tokens computed plus 1 appended (ready to reserve 1)
+	r   SeqID // ready to decode: 5 of 5 tokens computed
+	u   SeqID // added, not started: 5 tokens
+	w   SeqID // swapped out: 5 tokens computed
+	d   SeqID // freed
+	pin PinID // pins a's first block
+	up  PinID // unpinned
 }
 
 func newFixture(t testing.TB) *fixture {
-	m := newMgr(t, 16, 4, eventsOn(false), func(c *Config) { c.HostBlocks = 8 })
+	m := newMgr(t, 16, 4, eventsOn(false), func(c *Config) {
+		c.HostBlocks, c.HostCache.Policy, c.PartialBlockReuse = 8, WriteBack, true
+	})
 	f := &fixture{m: m}
-	f.a, _ = prefill(t, m, span(0, 6), SeqOptions{})
+	require.NoError(t, m.SetClock(5))
+	f.a, _ = prefill(t, m, span(0, 6), SeqOptions{Priority: 7, PriorityDuration: 3})
 	require.NoError(t, m.Append(f.a, 6))
 	f.r, _ = prefill(t, m, span(100, 5), SeqOptions{})
 	var err error
@@ -43,6 +50,11 @@ func newFixture(t testing.TB) *fixture {
 	f.d, err = m.Add(span(400, 3), SeqOptions{})
 	require.NoError(t, err)
 	require.NoError(t, m.Free(f.d))
+	f.pin, _, err = m.Pin(span(0, 4), SeqOptions{})
+	require.NoError(t, err)
+	f.up, _, err = m.Pin(span(100, 4), SeqOptions{})
+	require.NoError(t, err)
+	require.NoError(t, m.Unpin(f.up))
 	return f
 }
 
@@ -217,6 +229,8 @@ func misuses() []misuse {
 			"SwapOut":           func(m *Manager, id SeqID) error { _, err := m.SwapOut(id, nil); return err },
 			"SwapIn":            func(m *Manager, id SeqID) error { _, err := m.SwapIn(id, nil); return err },
 			"SwapInBlocks":      func(m *Manager, id SeqID) error { _, err := m.SwapInBlocks(id); return err },
+			"CanSwapIn":         func(m *Manager, id SeqID) error { _, err := m.CanSwapIn(id, 0); return err },
+			"CachedPrefixTiers": func(m *Manager, id SeqID) error { _, err := m.CachedPrefixTiers(id); return err },
 		} {
 			rows = append(rows, misuse{name + " " + bad.name + " id", ErrUnknownSequence, false,
 				func(f *fixture) error { return call(f.m, bad.id(f)) }})
@@ -288,6 +302,7 @@ func misuses() []misuse {
 		_, err := f.m.SlotMapping(f.a, 0, v, nil)
 		return err
 	})...)
+	rows = append(rows, tierMisuses()...)
 	for _, v := range []int32{0, -1, math.MinInt32, math.MaxInt32, math.MaxInt32 - 40} {
 		rows = append(rows, misuse{fmt.Sprintf("BlockInfo id=%d", v), nil, false, func(f *fixture) error {
 			refs, cached := f.m.BlockInfo(v)
@@ -320,79 +335,4 @@ func TestMisuse(t *testing.T) {
 			inv(t, f.m)
 		})
 	}
-}
-
-// New with the extremes of every Config integer, bad floats, and the reported sizes
-// that used to exhaust memory: ErrInvalidConfig before anything is allocated.
-func TestConfigMisuse(t *testing.T) {
-	type row struct {
-		name string
-		mod  func(c *Config, v int)
-		ok   func(v int) bool // zero and valid values
-	}
-	for _, r := range []row{
-		{"NumBlocks", func(c *Config, v int) { c.NumBlocks = v }, func(v int) bool { return false }},
-		{"BlockSize", func(c *Config, v int) { c.BlockSize = v }, is0},
-		{"StatsWindow", func(c *Config, v int) { c.StatsWindow = v }, is0},
-		{"HostBlocks", func(c *Config, v int) { c.HostBlocks = v }, is0},
-		{"Events.QueueSize", func(c *Config, v int) { c.Events = EventOptions{Enabled: true, QueueSize: v} }, is0},
-		{"Events.QueueTokens", func(c *Config, v int) { c.Events = EventOptions{Enabled: true, QueueTokens: v} }, is0},
-	} {
-		for _, v := range ints {
-			c := Config{NumBlocks: 8}
-			r.mod(&c, v)
-			_, err := New(c)
-			if r.ok(v) {
-				require.NoError(t, err, "%s=%d", r.name, v)
-			} else {
-				require.True(t, errors.Is(err, ErrInvalidConfig), "%s=%d: %v", r.name, v, err)
-			}
-		}
-	}
-	for name, c := range map[string]Config{
-		"StatsWindow 1<<40":     {NumBlocks: 8, StatsWindow: 1 << 40},
-		"BlockSize 1<<40":       {NumBlocks: 8, BlockSize: 1 << 40},
-		"BlockSize 1<<62":       {NumBlocks: 8, BlockSize: 1 << 62},
-		"BlockSize MaxBlock+1":  {NumBlocks: 8, BlockSize: MaxBlockSize + 1},
-		"NumBlocks near 1<<31":  {NumBlocks: 1<<31 - 2},
-		"NumBlocks MaxBlocks+1": {NumBlocks: MaxNumBlocks + 1},
-		"metadata over limit":   {NumBlocks: MaxNumBlocks, BlockSize: MaxBlockSize},
-		"host over limit":       {NumBlocks: 8, HostBlocks: MaxNumBlocks + 1},
-		"host metadata":         {NumBlocks: MaxNumBlocks / 2, BlockSize: 64, HostBlocks: MaxNumBlocks / 2},
-		"watermark NaN":         {NumBlocks: 8, Watermark: math.NaN()},
-		"watermark +Inf":        {NumBlocks: 8, Watermark: math.Inf(1)},
-		"watermark -Inf":        {NumBlocks: 8, Watermark: math.Inf(-1)},
-		"watermark 1":           {NumBlocks: 8, Watermark: 1},
-		"watermark disabled":    {NumBlocks: 8, Watermark: 0.5, DisableWatermark: true},
-	} {
-		_, err := New(c)
-		require.True(t, errors.Is(err, ErrInvalidConfig), "%s: %v", name, err)
-	}
-}
-
-// A zero field means its documented default; Config{NumBlocks: n} works.
-func TestZeroConfigMeansDefaults(t *testing.T) {
-	m, err := New(Config{NumBlocks: 8})
-	require.NoError(t, err)
-	c := m.Config()
-	d := DefaultConfig()
-	d.NumBlocks = 8
-	require.Equal(t, d, c)
-	require.Equal(t, 16, c.BlockSize)
-	require.False(t, c.DisablePrefixCaching, "a zero Config caches prefixes")
-	prefill(t, m, span(0, 40), SeqOptions{})
-	n, _ := m.LookupPrompt(span(0, 40), SeqOptions{})
-	require.Equal(t, 32, n)
-	require.Zero(t, m.WatermarkBlocks()) // floor(0.01 × 8)
-	m, err = New(Config{NumBlocks: 1000, DisableWatermark: true})
-	require.NoError(t, err)
-	require.Zero(t, m.WatermarkBlocks())
-	require.Zero(t, m.Config().Watermark)
-	m, err = New(Config{NumBlocks: 1000})
-	require.NoError(t, err)
-	require.Equal(t, 10, m.WatermarkBlocks())
-	m, err = New(Config{NumBlocks: 8, Events: EventOptions{Enabled: true}})
-	require.NoError(t, err)
-	require.Equal(t, DefaultEventQueueSize, m.Config().Events.QueueSize)
-	require.Equal(t, DefaultEventQueueTokens, m.Config().Events.QueueTokens)
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // ResyncEvents discards the queued events and appends to dst, as of now and under
-// one lock, an AllBlocksCleared followed by a BlockStored for every cached block:
+// one lock, an AllBlocksCleared (and, with a host prefix cache, a second one with
+// MediumCPU right after it) followed by a BlockStored for every cached block:
 // applied to any view of this Manager's cache (stale, partial or empty), the
 // returned events leave exactly the cache as it is, and the events queued
 // afterwards (TakeEvents) continue from there. A publisher calls it when
@@ -38,7 +39,11 @@ func (m *Manager) ResyncEvents(dst []Event) []Event {
 	q.dropped = 0
 	b := &q.cur
 	b.events = append(b.events, Event{Kind: AllBlocksCleared, Medium: MediumGPU})
-	r := resync{m: m, b: b, emitted: make([]uint64, (m.pool.NumBlocks()+63)/64)}
+	if m.tier.on { // both clears first: a consumer that clears everything on either loses nothing
+		b.events = append(b.events, Event{Kind: AllBlocksCleared, Medium: MediumCPU})
+	}
+	r := resync{m: m, b: b, emitted: make([]uint64, (m.pool.NumBlocks()+63)/64),
+		idents: [2]map[uint64]blockpool.BlockID{identities(m.pool), identities(m.host)}}
 	if q.distinct {
 		r.seen = make(map[prefix.Hash]struct{})
 	}
@@ -61,12 +66,12 @@ func (m *Manager) ResyncEvents(dst []Event) []Event {
 		}
 	}
 	// Every other cached block, parents first.
-	r.pool, r.medium = m.pool, MediumGPU
+	r.pool, r.medium, r.tier = m.pool, MediumGPU, 0
 	for id := range m.pool.NumBlocks() {
 		r.announce(blockpool.BlockID(id))
 	}
 	if m.host != nil {
-		r.pool, r.medium = m.host, MediumCPU
+		r.pool, r.medium, r.tier = m.host, MediumCPU, 1
 		r.emitted = make([]uint64, (m.host.NumBlocks()+63)/64)
 		for id := range m.host.NumBlocks() {
 			r.announce(blockpool.BlockID(id))
@@ -82,9 +87,30 @@ type resync struct {
 	b       *eventBuf
 	pool    *blockpool.Pool
 	medium  Medium
+	tier    int                      // 0: the device pool is walked, 1: the host pool
 	emitted []uint64                 // bit per block of the pool being walked
 	seen    map[prefix.Hash]struct{} // per-distinct-hash form: hashes announced
 	stack   []blockpool.BlockID
+	// idents maps, per tier (device, host), the identity of each cached block to a
+	// block carrying it: a child's parent is the block carrying its Key.Parent.
+	idents [2]map[uint64]blockpool.BlockID
+}
+
+// identities maps the identities of a pool's cached blocks to blocks (nil pool:
+// empty).
+func identities(p *blockpool.Pool) map[uint64]blockpool.BlockID {
+	out := map[uint64]blockpool.BlockID{}
+	if p == nil {
+		return out
+	}
+	for id := range blockpool.BlockID(p.NumBlocks()) {
+		if ident := p.Identity(id); ident != 0 {
+			if _, dup := out[ident]; !dup {
+				out[ident] = id
+			}
+		}
+	}
+	return out
 }
 
 // claim marks block id as announced and reports whether it should be (not yet
@@ -109,33 +135,39 @@ func (r *resync) claim(id blockpool.BlockID, h prefix.Hash) bool {
 func (r *resync) announce(id blockpool.BlockID) {
 	r.stack = r.stack[:0]
 	for {
-		k, ok := r.pool.CachedKey(id)
+		k, _, ok := r.pool.CachedKey(id)
 		if !ok || r.emitted[int(id)/64]&(1<<(uint(id)%64)) != 0 {
 			break
 		}
 		r.stack = append(r.stack, id)
-		if !r.liveParent(k.Parent) {
+		parent, ok := r.idents[r.tier][k.Parent] // its parent in the same tier
+		if k.Parent == 0 || !ok {
 			break
 		}
-		id = k.Parent.ID
+		id = parent
 	}
 	for i := len(r.stack) - 1; i >= 0; i-- {
 		id := r.stack[i]
-		k, _ := r.pool.CachedKey(id)
+		k, _, _ := r.pool.CachedKey(id)
 		if r.claim(id, prefix.Hash(k.Hash)) {
 			r.emit(k)
 		}
 	}
 }
 
-// liveParent reports whether ref names a block still cached with the content it
-// had when its child was cached.
-func (r *resync) liveParent(ref blockpool.BlockRef) bool {
-	if ref.ID == blockpool.NoBlock || r.pool.Ref(ref.ID) != ref {
-		return false
+// parentHash returns the hash of a cached block carrying identity ident, in either
+// tier (the tier being walked first), and whether there is one.
+func (r *resync) parentHash(ident uint64) (uint64, bool) {
+	if ident == 0 {
+		return 0, false
 	}
-	_, ok := r.pool.Hash(ref.ID)
-	return ok
+	pools := [2]*blockpool.Pool{r.m.pool, r.m.host}
+	for _, t := range [2]int{r.tier, 1 - r.tier} {
+		if id, ok := r.idents[t][ident]; ok {
+			return pools[t].Hash(id)
+		}
+	}
+	return 0, false
 }
 
 // emit appends a BlockStored for one cached block described by its key only.
@@ -148,8 +180,7 @@ func (r *resync) emit(k blockpool.Key) {
 		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
 		BlockSize: r.m.bs, Medium: r.medium, Detached: true,
 	}
-	if r.liveParent(k.Parent) {
-		ph, _ := r.pool.Hash(k.Parent.ID)
+	if ph, ok := r.parentHash(k.Parent); ok {
 		e.ParentHash, e.HasParent = prefix.Hash(ph), true
 	}
 	b.events = append(b.events, e)

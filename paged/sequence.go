@@ -41,12 +41,26 @@ type SeqOptions struct {
 	// token capacity (NumBlocks × BlockSize) is never preallocated, since no
 	// sequence can compute more tokens than the pool holds.
 	Capacity int
+
+	// Priority is the retention priority of the cached blocks the sequence releases,
+	// MinPriority..MaxPriority: free cached blocks of a lower priority are evicted
+	// before any of a higher one, and within a priority the least recently released
+	// first. A block keeps the highest priority any of its releasers asked that has
+	// not expired. Default 0. (LookupPrompt, CachedPrefix and Pin ignore it.)
+	Priority int
+	// PriorityDuration, if positive, ends Priority that many clock ticks (SetClock)
+	// after a release: the block then counts as priority 0 (TensorRT-LLM's
+	// duration_ms). 0..MaxTime; default 0: the priority never expires.
+	PriorityDuration int64
 }
 
 // validate checks the options against a prompt of n tokens.
 func (o *SeqOptions) validate(n int) error {
 	if o.Capacity < 0 || o.Capacity > MaxSeqLen {
 		return fmt.Errorf("%w: Capacity %d not in [0, %d]", ErrInvalidArgument, o.Capacity, MaxSeqLen)
+	}
+	if err := o.validateRetention(); err != nil {
+		return err
 	}
 	end := 0
 	for i, it := range o.MM {
@@ -70,9 +84,23 @@ func (o *SeqOptions) validate(n int) error {
 	return nil
 }
 
+// validateRetention checks Priority and PriorityDuration.
+func (o *SeqOptions) validateRetention() error {
+	if o.Priority < MinPriority || o.Priority > MaxPriority || o.PriorityDuration < 0 || o.PriorityDuration > MaxTime {
+		return fmt.Errorf("%w: Priority %d not in [%d, %d] or PriorityDuration %d not in [0, %d]",
+			ErrInvalidArgument, o.Priority, MinPriority, MaxPriority, o.PriorityDuration, int64(MaxTime))
+	}
+	return nil
+}
+
 func (o *SeqOptions) extras() prefix.Extras {
 	return prefix.Extras{Adapter: o.Adapter, CacheSalt: o.CacheSalt, MM: o.MM,
 		PromptEmbeds: o.PromptEmbeds, EmbedRowBytes: o.EmbedRowBytes}
+}
+
+// extrasEmpty reports whether a sequence has no extra keys.
+func extrasEmpty(e *prefix.Extras) bool {
+	return e.Adapter == "" && e.CacheSalt == "" && len(e.MM) == 0 && len(e.PromptEmbeds) == 0
 }
 
 // sequence is the manager's state for one sequence. Positions are token indices.
@@ -107,7 +135,13 @@ type sequence struct {
 	// extras are the sequence's extra keys (adapter, salt, multimodal items, prompt
 	// embeddings), copied at Add and shared read-only with its forks and its events.
 	extras prefix.Extras
-	stamp  uint64 // batch duplicate detection
+	// exRef points to a copy of extras that outlives the sequence, for the events of
+	// its blocks' host copies (nil without a host cache or without extra keys).
+	exRef *prefix.Extras
+	// priority and priorityDur are SeqOptions.Priority and PriorityDuration.
+	priority    int
+	priorityDur int64
+	stamp       uint64 // batch duplicate detection
 }
 
 func makeID(idx int, gen uint32) SeqID { return SeqID(uint64(gen)<<32 | uint64(idx+1)) }
@@ -166,6 +200,7 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 	s.tokens = s.tokens[:0]
 	s.table = s.table[:0]
 	s.computed, s.reserved, s.numCached, s.claimed, s.swapped = 0, 0, 0, false, false
+	s.priority, s.priorityDur = 0, 0
 	m.live++
 	return s, makeID(idx, s.gen)
 }
@@ -175,7 +210,7 @@ func (m *Manager) dropSeq(id SeqID) {
 	s := &m.seqs[idx]
 	s.live = false
 	s.gen++
-	s.extras = prefix.Extras{} // drop references to caller strings
+	s.extras, s.exRef = prefix.Extras{}, nil // drop references to caller strings
 	m.freeSlots = append(m.freeSlots, idx)
 	m.live--
 }

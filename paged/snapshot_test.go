@@ -12,12 +12,15 @@ import (
 // block's reference count and hash, the counters and the event queue. Two equal
 // snapshots mean a call changed nothing.
 type snapshot struct {
-	Seqs     []seqSnap
-	Free     []int32
-	HostFree []int32
-	Blocks   []blockSnap
-	Stats    Stats
-	Events   []Event
+	Seqs       []seqSnap
+	Free       []int32
+	HostFree   []int32
+	Blocks     []blockSnap
+	HostBlocks []blockSnap
+	Stats      Stats
+	Events     []Event
+	Pins       [][]int32
+	Queued     []queuedBlock
 }
 
 type seqSnap struct {
@@ -31,6 +34,19 @@ type blockSnap struct {
 	Ref    int
 	Hash   uint64
 	Cached bool
+	Ident  uint64
+	Level  int
+	Expiry int64
+}
+
+func snapBlocks(p *blockpool.Pool) []blockSnap {
+	var out []blockSnap
+	for id := range int32(p.NumBlocks()) {
+		h, ok := p.Hash(id)
+		l, e := p.Level(id)
+		out = append(out, blockSnap{Ref: p.RefCount(id), Hash: h, Cached: ok, Ident: p.Identity(id), Level: l, Expiry: e})
+	}
+	return out
 }
 
 func takeSnapshot(m *Manager) snapshot {
@@ -45,15 +61,19 @@ func takeSnapshot(m *Manager) snapshot {
 		}
 	}
 	s.Free = m.pool.FreeOrder([]blockpool.BlockID{})
+	s.Blocks = snapBlocks(m.pool)
 	if m.host != nil {
 		s.HostFree = m.host.FreeOrder([]blockpool.BlockID{})
-	}
-	for id := range int32(m.pool.NumBlocks()) {
-		h, ok := m.pool.Hash(id)
-		s.Blocks = append(s.Blocks, blockSnap{Ref: m.pool.RefCount(id), Hash: h, Cached: ok})
+		s.HostBlocks = snapBlocks(m.host)
 	}
 	s.Stats = m.statsLocked()
 	s.Events = slices.Clone(m.events.cur.events)
+	for _, p := range m.pins.pins {
+		if p.live {
+			s.Pins = append(s.Pins, slices.Clone(p.blocks))
+		}
+	}
+	s.Queued = slices.Clone(m.tier.wt)
 	return s
 }
 
@@ -102,15 +122,31 @@ func digest(m *Manager, buf *[]blockpool.BlockID) uint64 {
 		}
 		for id := range int32(p.NumBlocks()) {
 			hash, ok := p.Hash(id)
+			l, e := p.Level(id)
 			mix(uint64(p.RefCount(id)))
 			mix(hash)
 			mix(b2u(ok))
+			mix(p.Identity(id))
+			mix(uint64(l))
+			mix(uint64(e))
 		}
+	}
+	for _, p := range m.pins.pins {
+		mix(b2u(p.live))
+		for _, b := range p.blocks {
+			mix(uint64(b))
+		}
+	}
+	for _, q := range m.tier.wt {
+		mix(uint64(q.id))
+		mix(q.ident)
 	}
 	st := m.statsLocked()
 	for _, v := range []uint64{uint64(st.UsedBlocks), uint64(st.CachedBlocks), uint64(st.Sequences), st.PrefixRequests,
 		st.PrefixQueries, st.PrefixHits, st.RecentQueries, st.RecentHits, st.Evictions, st.CopyOnWrites, st.SwapOuts,
-		st.SwapIns, uint64(st.HostFree), uint64(st.EventsQueued), st.EventsDropped} {
+		st.SwapIns, uint64(st.HostFree), uint64(st.EventsQueued), st.EventsDropped, uint64(st.HostCachedBlocks), st.HostHits,
+		st.Offloads, st.Onloads, st.HostEvictions, uint64(st.WriteThroughQueued), st.PartialReuses, st.PartialHits,
+		uint64(st.Pins), uint64(st.PinnedBlocks), uint64(st.Clock)} {
 		mix(v)
 	}
 	return h | 1

@@ -27,6 +27,22 @@ type Stats struct {
 
 	EventsQueued  int    // events waiting for TakeEvents
 	EventsDropped uint64 // events dropped because the queue was full, since New
+
+	// Host prefix cache (Config.HostCache).
+	HostCachedBlocks   int    // host blocks holding a cached prefix block (free, evictable)
+	HostHits           uint64 // prompt tokens claimed from the host tier (onloaded); part of PrefixHits
+	Offloads           uint64 // blocks copied device → host (offloads and write-through)
+	Onloads            uint64 // blocks copied host → device (claimed host hits)
+	HostEvictions      uint64 // cached host blocks that lost their hash by being reused
+	WriteThroughQueued int    // blocks waiting for their write-through copy
+
+	// Partial-block reuse (Config.PartialBlockReuse).
+	PartialReuses uint64 // partly matching blocks copied
+	PartialHits   uint64 // prompt tokens they saved; part of PrefixHits
+
+	Pins         int   // live pins
+	PinnedBlocks int   // device blocks held by pins (counted once)
+	Clock        int64 // the logical clock (SetClock)
 }
 
 type statsState struct {
@@ -37,6 +53,9 @@ type statsState struct {
 	recentQ, recentH  uint64
 	evictions, cows   uint64
 	swapOuts, swapIns uint64
+
+	hostTokens, offloads, onloads, hostEvictions uint64
+	partialReuses, partialTokens                 uint64
 }
 
 func (s *statsState) init(window int) {
@@ -95,5 +114,9 @@ func (m *Manager) statsLocked() Stats {
 		out.HostBlocks, out.HostFree = m.host.NumBlocks(), m.host.NumFree()
 	}
 	out.EventsQueued, out.EventsDropped = len(m.events.cur.events), m.events.totalDropped
+	out.HostCachedBlocks, out.HostHits, out.Offloads, out.Onloads = m.hostCachedBlocks(), st.hostTokens, st.offloads, st.onloads
+	out.HostEvictions, out.WriteThroughQueued = st.hostEvictions, len(m.tier.wt)
+	out.PartialReuses, out.PartialHits = st.partialReuses, st.partialTokens
+	out.Pins, out.PinnedBlocks, out.Clock = m.pins.live, m.pins.distinct, m.pool.Now()
 	return out
 }

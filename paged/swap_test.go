@@ -14,7 +14,7 @@ func (s suite) TestSwapOutAndIn(t *testing.T) {
 	require.NoError(t, err)
 	copies, err := m.SwapOut(a, nil)
 	require.NoError(t, err)
-	require.Equal(t, []BlockCopy{{Src: 0, Dst: 0}, {Src: 1, Dst: 1}, {Src: 2, Dst: 2}}, copies)
+	require.Equal(t, []BlockCopy{{Src: 0, Dst: 0, Dir: DeviceToHost}, {Src: 1, Dst: 1, Dir: DeviceToHost}, {Src: 2, Dst: 2, Dir: DeviceToHost}}, copies)
 	st, _ := m.State(a)
 	require.True(t, st.Swapped)
 	require.Equal(t, 10, st.Computed)
@@ -45,8 +45,7 @@ func (s suite) TestSwapOutAndIn(t *testing.T) {
 	require.Len(t, copies, 3)
 	tb := table(t, m, a)
 	for i, c := range copies {
-		require.Equal(t, int32(i), c.Src)
-		require.Equal(t, tb[i], c.Dst)
+		require.Equal(t, BlockCopy{Src: int32(i), Dst: tb[i], Dir: HostToDevice}, c)
 	}
 	require.Equal(t, 4, m.Stats().HostFree)
 	st, _ = m.State(a)

@@ -68,7 +68,8 @@ func NewConverter(opt ConvertOptions) *Converter {
 }
 
 // Append converts evs, in order, appending one kvevents.Event per paged.Event to
-// dst. The appended events point into evs (token ids, digests) and into the
+// dst. An event no Manager emits (a store or removal without hashes, digests that do
+// not divide evenly among the hashes) is skipped. The appended events point into evs (token ids, digests) and into the
 // Converter's buffers: they stay valid until the next Append and until evs' own
 // slices are reused (the Manager's next TakeEvents or ResyncEvents).
 func (c *Converter) Append(dst []kvevents.Event, evs []paged.Event) []kvevents.Event {
@@ -79,8 +80,14 @@ func (c *Converter) Append(dst []kvevents.Event, evs []paged.Event) []kvevents.E
 		e := &evs[i]
 		switch e.Kind {
 		case paged.BlockStored:
+			if len(e.Hashes) == 0 || len(e.Digests)%len(e.Hashes) != 0 {
+				continue // not an event a Manager emits: nothing to announce
+			}
 			dst = append(dst, c.stored(e))
 		case paged.BlockRemoved:
+			if len(e.Hashes) == 0 {
+				continue
+			}
 			h := c.hash(e.Hashes[0], nil, true)
 			dst = append(dst, kvevents.Event{Type: kvevents.BlockRemoved, BlockHashes: c.carve(h),
 				Medium: kvevents.Some(string(e.Medium)), GroupIdx: kvevents.Some(int64(e.Group))})

@@ -122,3 +122,21 @@ func TestConverterFields(t *testing.T) {
 	}, e.ExtraKeys.Val)
 	require.NoError(t, (&kvevents.Batch{Events: out}).Validate())
 }
+
+// Events no Manager emits are skipped, not a panic: a store or removal without hashes,
+// digests that do not divide among the hashes.
+func TestConverterSkipsMalformedEvents(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		c := NewConverter(ConvertOptions{RawHashes: raw})
+		evs := []paged.Event{
+			{Kind: paged.BlockRemoved, Medium: paged.MediumGPU},
+			{Kind: paged.BlockStored, Medium: paged.MediumGPU, Digests: make([]byte, 32), BlockSize: 16},
+			{Kind: paged.BlockStored, Medium: paged.MediumGPU, Hashes: []prefix.Hash{1, 2}, Digests: make([]byte, 3), BlockSize: 16},
+			{Kind: paged.BlockStored, Medium: paged.MediumGPU, Hashes: []prefix.Hash{7}, Tokens: seqTokens(0, 16), BlockSize: 16},
+		}
+		out := c.Append(nil, evs)
+		require.Len(t, out, 1, "raw %v", raw)
+		require.Equal(t, kvevents.BlockStored, out[0].Type)
+		require.Equal(t, uint64(7), out[0].BlockHashes[0].Key())
+	}
+}

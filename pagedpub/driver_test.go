@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pagedkv/pagedkv/paged"
+	"github.com/pagedkv/pagedkv/workload"
 	"github.com/stretchr/testify/require"
 )
 
@@ -203,13 +204,7 @@ func synthetic(n int, seed uint64) []request {
 // share prefixes), prompts cut at maxPrompt tokens and outputs at maxOut; it skips
 // the test when the traces are absent.
 func mooncake(t testing.TB, n, maxPrompt, maxOut int) []request {
-	dir := os.Getenv("PAGEDKV_TRACES")
-	if dir == "" {
-		wd, err := os.Getwd()
-		require.NoError(t, err)
-		dir = filepath.Join(wd, "..", "..", "shared", "traces")
-	}
-	f, err := os.Open(filepath.Join(dir, "mooncake_conversation_trace.jsonl"))
+	f, err := os.Open(filepath.Join(workload.TracesDir(), "mooncake_conversation_trace.jsonl"))
 	if err != nil {
 		t.Skipf("Mooncake trace absent (%v): set PAGEDKV_TRACES to the traces directory", err)
 	}

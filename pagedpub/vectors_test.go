@@ -1,73 +1,18 @@
 package pagedpub
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/internal/testref"
 	"github.com/pagedkv/pagedkv/kvevents"
 	"github.com/stretchr/testify/require"
 )
 
-// The golden vectors live outside the module: $PAGEDKV_REFERENCE (the reference
-// directory holding vllm-compat/; a directory holding the files directly is
-// accepted too), else ../shared/reference/vllm-compat beside the module root.
-func referenceFile(t testing.TB, name string) string {
-	t.Helper()
-	var dirs []string
-	if d := os.Getenv("PAGEDKV_REFERENCE"); d != "" {
-		dirs = append(dirs, filepath.Join(d, "vllm-compat"), d)
-	} else if dir, err := os.Getwd(); err == nil {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				dirs = append(dirs, filepath.Join(dir, "..", "shared", "reference", "vllm-compat"))
-				break
-			}
-			up := filepath.Dir(dir)
-			if up == dir {
-				break
-			}
-			dir = up
-		}
-	}
-	for _, d := range dirs {
-		if p := filepath.Join(d, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Skipf("vLLM golden vectors %s not found in %v: set PAGEDKV_REFERENCE to the shared reference directory", name, dirs)
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
 // goldenPayloads returns the msgpack payload of every case of event-vectors.json
 // by name.
-func goldenPayloads(t testing.TB) map[string][]byte {
-	t.Helper()
-	raw, err := os.ReadFile(referenceFile(t, "event-vectors.json"))
-	require.NoError(t, err)
-	var f struct {
-		Cases []struct {
-			Name string `json:"name"`
-			Hex  string `json:"msgpack_hex"`
-		} `json:"cases"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &f))
-	out := map[string][]byte{}
-	for _, c := range f.Cases {
-		b, err := hex.DecodeString(c.Hex)
-		require.NoError(t, err, c.Name)
-		out[c.Name] = b
-	}
-	require.NotEmpty(t, out)
-	return out
-}
+func goldenPayloads(t testing.TB) map[string][]byte { return testref.EventPayloads(t) }
 
 // hashCase is one case of hash-vectors.json: its inputs and every block's 64-bit
 // event id.
@@ -91,7 +36,7 @@ type hashCase struct {
 
 func goldenHashes(t testing.TB) map[string]hashCase {
 	t.Helper()
-	raw, err := os.ReadFile(referenceFile(t, "hash-vectors.json"))
+	raw, err := os.ReadFile(testref.File(t, "hash-vectors.json"))
 	require.NoError(t, err)
 	var f struct {
 		Cases []hashCase `json:"cases"`

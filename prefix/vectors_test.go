@@ -6,45 +6,11 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/internal/testref"
 	"github.com/stretchr/testify/require"
 )
-
-// The golden vectors live outside the module: $PAGEDKV_REFERENCE (the reference
-// directory, holding vllm-compat/; a directory holding the vector files directly is
-// accepted too), else ../shared/reference beside the module root.
-func referenceFile(t testing.TB, name string) string {
-	t.Helper()
-	var dirs []string
-	if d := os.Getenv("PAGEDKV_REFERENCE"); d != "" {
-		dirs = append(dirs, filepath.Join(d, "vllm-compat"), d)
-	} else {
-		dir, err := os.Getwd()
-		require.NoError(t, err)
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				dirs = append(dirs, filepath.Join(dir, "..", "shared", "reference", "vllm-compat"))
-				break
-			}
-			up := filepath.Dir(dir)
-			if up == dir {
-				break
-			}
-			dir = up
-		}
-	}
-	for _, d := range dirs {
-		if p := filepath.Join(d, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Skipf("vLLM golden vectors %s not found in %v: set PAGEDKV_REFERENCE to the shared reference directory", name, dirs)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // hashVectors mirrors hash-vectors.json (only the fields the tests read).
 type hashVectors struct {
@@ -107,7 +73,7 @@ type hashBlock struct {
 
 func loadHashVectors(t testing.TB) hashVectors {
 	t.Helper()
-	raw, err := os.ReadFile(referenceFile(t, "hash-vectors.json"))
+	raw, err := os.ReadFile(testref.File(t, "hash-vectors.json"))
 	require.NoError(t, err)
 	var v hashVectors
 	require.NoError(t, json.Unmarshal(raw, &v))

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pagedkv/pagedkv/kvevents"
 )
@@ -351,19 +350,4 @@ func checkEndpoint(flag, ep string) error {
 		}
 	}
 	return fmt.Errorf("%s %q: want tcp://HOST:PORT, ipc://PATH or inproc://NAME", flag, ep)
-}
-
-// waitFor is time.Sleep that ends early when ctx is done (used by kvctl engine).
-func waitFor(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pagedkv/pagedkv/internal/testref"
 	"github.com/pagedkv/pagedkv/kvevents"
 	"github.com/stretchr/testify/require"
 )
@@ -32,28 +31,6 @@ func TestEventsBadUsage(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stderr, "\n"), "%v: one-line error: %q", args, stderr)
 		require.True(t, strings.HasPrefix(stderr, "kvctl events: "), stderr)
 	}
-}
-
-// goldenEventPayloads reads vLLM's golden event payloads by case name, skipping
-// when the reference is absent.
-func goldenEventPayloads(t *testing.T) map[string][]byte {
-	t.Helper()
-	raw, err := os.ReadFile(referenceFile(t, "event-vectors.json"))
-	require.NoError(t, err)
-	var f struct {
-		Cases []struct {
-			Name string `json:"name"`
-			Hex  string `json:"msgpack_hex"`
-		} `json:"cases"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &f))
-	out := map[string][]byte{}
-	for _, c := range f.Cases {
-		b, err := hex.DecodeString(c.Hex)
-		require.NoError(t, err)
-		out[c.Name] = b
-	}
-	return out
 }
 
 func loopbackPublisher(t *testing.T, skip func(uint64) bool) *kvevents.Publisher {
@@ -82,7 +59,7 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 // vLLM's golden batches, replayed from the publisher's buffer, come out as one JSON
 // line per event with vLLM's field names and exact values.
 func TestEventsPrintsGoldenBatches(t *testing.T) {
-	golden := goldenEventPayloads(t)
+	golden := testref.EventPayloads(t)
 	p := loopbackPublisher(t, nil)
 	for _, name := range []string{"stored_root_gpu", "stored_bytes_hashes", "stored_salt_and_mm_extra_keys", "removed_gpu", "all_blocks_cleared", "stored_with_parent_gpu"} {
 		b, err := kvevents.DecodeBatch(golden[name])

@@ -4,42 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/internal/testref"
 	"github.com/stretchr/testify/require"
 )
-
-// The golden vectors live outside the module: $PAGEDKV_REFERENCE (the reference
-// directory, holding vllm-compat/; a directory holding the vector files directly is
-// accepted too), else ../shared/reference beside the module root.
-func referenceFile(t *testing.T, name string) string {
-	t.Helper()
-	var dirs []string
-	if d := os.Getenv("PAGEDKV_REFERENCE"); d != "" {
-		dirs = append(dirs, filepath.Join(d, "vllm-compat"), d)
-	} else if dir, err := os.Getwd(); err == nil {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				dirs = append(dirs, filepath.Join(dir, "..", "shared", "reference", "vllm-compat"))
-				break
-			}
-			up := filepath.Dir(dir)
-			if up == dir {
-				break
-			}
-			dir = up
-		}
-	}
-	for _, d := range dirs {
-		if p := filepath.Join(d, name); func() bool { _, err := os.Stat(p); return err == nil }() {
-			return p
-		}
-	}
-	t.Skipf("vLLM golden vectors %s not found in %v: set PAGEDKV_REFERENCE to the shared reference directory", name, dirs)
-	return ""
-}
 
 type goldenBlock struct {
 	DigestHex string `json:"digest_hex"`
@@ -51,7 +21,7 @@ type goldenBlock struct {
 // TestHashGoldenVectors feeds every case's inputs (and every variant's, with its
 // hash_algo) to kvctl hash and requires every block's digest and event id.
 func TestHashGoldenVectors(t *testing.T) {
-	raw, err := os.ReadFile(referenceFile(t, "hash-vectors.json"))
+	raw, err := os.ReadFile(testref.File(t, "hash-vectors.json"))
 	require.NoError(t, err)
 	var vec struct {
 		Cases []struct {

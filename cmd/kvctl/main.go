@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // command is one kvctl subcommand. Each lives in its own file and registers itself
@@ -121,4 +123,21 @@ func failf(stderr io.Writer, name string, code int, format string, a ...any) int
 	msg := strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " ")
 	fmt.Fprintf(stderr, "kvctl %s: %s\n", name, msg)
 	return code
+}
+
+// waitFor is time.Sleep that ends early when ctx is done: it reports false when ctx
+// is done first (or already, for d ≤ 0). Commands that pace themselves use it
+// (kvctl engine).
+func waitFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -58,4 +60,15 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 		register(command{name: "hash", summary: "again", run: func([]string, io.Reader, io.Writer, io.Writer) int { return 0 }})
 	})
 	require.Panics(t, func() { register(command{name: "x"}) })
+}
+
+func TestWaitFor(t *testing.T) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	require.False(t, waitFor(done, time.Hour), "a done context ends the wait")
+	require.False(t, waitFor(done, 0))
+	require.Less(t, time.Since(start), time.Minute)
+	require.True(t, waitFor(context.Background(), 0))
+	require.True(t, waitFor(context.Background(), time.Millisecond))
 }

@@ -148,11 +148,15 @@ func (e *Engine) Add(prompt []int32) (*Seq, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached, _ := e.Mgr.CachedPrefix(id)
-	res, err := e.Mgr.Reserve(id, len(prompt)-cached, 0, nil)
+	adm, err := e.Mgr.Admit(id, len(prompt), 0, nil)
+	if err == nil && adm.Admission != paged.AdmitNow {
+		err = fmt.Errorf("%w: admission %v", paged.ErrNoSpace, adm.Admission)
+	}
 	if err != nil {
+		_ = e.Mgr.Free(id)
 		return nil, err
 	}
+	res := adm.Reservation
 	if err := e.copyBlocks(res.Copies); err != nil {
 		return nil, err
 	}
