@@ -54,12 +54,11 @@ type fleet struct {
 	router  *cluster.Router
 	scorer  *cluster.Scorer // global cache: every engine's prefix of a prompt
 	idx     cluster.Index
-	ownIdx  bool       // idx was made here (closed at the end)
-	feed    *indexFeed // nil without an index
+	ownIdx  bool          // idx was made here (closed at the end)
+	feed    *cluster.Feed // applies the engines' events to idx in this goroutine; nil without an index
 	arr     arrivals
 	pending deliveries // global cache: requests whose prefix is on its way
 	dirty   []*clusterEngine
-	syncs   []*clusterEngine
 
 	bs          int
 	maxLen      int     // the model's context: longer prompts are rejected unrouted
@@ -72,7 +71,9 @@ type fleet struct {
 	done, rejected, tooLong int
 	decisions               int
 	routeWall               time.Duration
-	scoreErrors             int
+	scoreErrors, feedErrors int
+	feedFailing             bool  // the last feed flush failed: updates wait in the feed
+	lastFeedErr             error // the last feed error
 	transfers               int
 	transferS               float64
 	// DrainWindows: arrivals from window win on are shifted by shift; taken counts
@@ -124,10 +125,24 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 			}
 			f.idx, f.ownIdx = x, true
 		}
-		f.feed = &indexFeed{idx: f.idx}
-		if err := f.feed.start(f.ctx, f.engines); err != nil {
+		var err error
+		if f.feed, err = cluster.NewFeed(cluster.FeedConfig{Index: f.idx, Manual: true}); err != nil {
 			f.close()
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		for _, ce := range f.engines {
+			if ce.src, err = cluster.NewManagerSource(ce.id, ce.pol.m); err != nil {
+				f.close()
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+			ce.events = true // the first poll announces the engine (empty) afresh
+		}
+		// The index may know these engines from an earlier run (a shared Redis):
+		// the first announcement restarts them, and must reach the index.
+		f.sync()
+		if f.feedFailing {
+			f.close()
+			return nil, fmt.Errorf("%w: cluster index: %v", ErrInvalid, f.lastFeedErr)
 		}
 	}
 	rc := cluster.RouterConfig{Engines: ids, Policy: cluster.PolicyKind(cfg.Router), Hash: hash,
@@ -162,6 +177,9 @@ func (f *fleet) kvUsage(i int) float64 {
 }
 
 func (f *fleet) close() {
+	if f.feed != nil {
+		_ = f.feed.Close()
+	}
 	if f.ownIdx {
 		_ = f.idx.Close()
 	}
@@ -327,19 +345,38 @@ func (f *fleet) deliver(d delivery) {
 	}
 }
 
-// sync brings the index up to date with every engine's events so far.
+// sync brings the index up to date with every engine's events so far: each engine
+// whose manager may have new events polls them into the feed, and the feed applies
+// them (in this goroutine: cluster.FeedConfig.Manual). When the index fails, the
+// updates wait in the feed (an overflowing engine is announced afresh later) and
+// the next sync tries again.
 func (f *fleet) sync() {
 	if f.feed == nil {
 		return
 	}
-	f.syncs = f.syncs[:0]
+	polled := false
 	for _, ce := range f.engines {
-		if ce.events || ce.resync {
-			ce.events = false
-			f.syncs = append(f.syncs, ce)
+		if !ce.events {
+			continue
 		}
+		n, err := ce.src.Poll(f.feed)
+		if err != nil { // the source announces the engine afresh at its next poll
+			f.feedErrors++
+			f.lastFeedErr = err
+			continue
+		}
+		ce.events = false
+		polled = polled || n > 0
 	}
-	f.feed.sync(f.ctx, f.syncs)
+	if !polled && !f.feedFailing {
+		return
+	}
+	if err := f.feed.Flush(f.ctx); err != nil {
+		f.feedErrors++
+		f.feedFailing, f.lastFeedErr = true, err
+		return
+	}
+	f.feedFailing = false
 }
 
 // finish is every engine's onDone: the request leaves the engine's load and the

@@ -73,7 +73,8 @@ type ClusterConfig struct {
 	PrefillOnly bool
 	// Index is the cluster index for the precise router and the global cache, e.g. a
 	// cluster.RedisIndex to run on the distributed store; it stays the caller's (not
-	// closed), and the run drops its engines' entries first. Default: a fresh
+	// closed), and the run restarts its engines there first (entries an earlier run
+	// left are discarded). Default: a fresh
 	// cluster.MemoryIndex sized to hold every engine's blocks.
 	Index cluster.Index
 	// Windows, if set, are ascending arrival times that cut the run into reporting

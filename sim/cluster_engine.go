@@ -18,12 +18,10 @@ type clusterEngine struct {
 	end  float64
 	// dirty: the engine may have work to begin at the current event time.
 	dirty bool
-	// events: its manager may hold events the index has not seen.
+	// events: its manager may hold events the index has not seen; src hands them to
+	// the fleet's feed (nil without an index).
 	events bool
-	// Index feed: the next batch's sequence number; resync: rebuild the engine's
-	// entries at the next sync (an index call failed).
-	seq    uint64
-	resync bool
+	src    *cluster.ManagerSource
 
 	// Outstanding requests (routed here, not finished or rejected; in transfer
 	// included), integrated over time: area = ∫ outstanding dt from the first

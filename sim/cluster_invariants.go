@@ -66,10 +66,8 @@ func (f *fleet) checkInvariants() error {
 // block) can break the manager's chain where the hashes still chain.
 func (f *fleet) checkIndexAgrees() error {
 	f.sync()
-	for _, ce := range f.engines {
-		if ce.resync {
-			return nil // the index is unreachable: it is rebuilt once it answers
-		}
+	if f.feedFailing {
+		return nil // the index is unreachable: its updates wait in the feed
 	}
 	hash := cluster.HashConfig{BlockSize: f.bs, Hasher: prefix.XXH3{}}
 	sc, err := cluster.NewScorer(cluster.ScorerConfig{Index: f.idx, Hash: hash})

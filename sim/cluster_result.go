@@ -150,9 +150,7 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 	default:
 		r.Index = "custom"
 	}
-	if f.feed != nil {
-		r.IndexErrors += f.feed.errors
-	}
+	r.IndexErrors += f.feedErrors
 	r.IndexErrors += int(f.router.Status().DegradedDecisions)
 	if f.transfers > 0 {
 		r.TransferMeanS = f.transferS / float64(f.transfers)
