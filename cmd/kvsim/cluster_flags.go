@@ -113,6 +113,19 @@ func (o *options) resolveCluster(fs *flag.FlagSet, routers, stages string) error
 			return err
 		}
 	}
+	bs := o.blockSizes[0]
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"-cache-tokens", c.cacheTokens}, {"-replica-tokens", c.replicaTokens}} {
+		if f.v != 0 && f.v < bs {
+			return usagef("%s %d: less than one block (%d tokens); 0 means the GPU's KV capacity", f.name, f.v, bs)
+		}
+		if f.v/bs > sim.MaxClusterBlocks/c.engines {
+			return usagef("-engines %d × %s %d: more than %d blocks of %d tokens in all", c.engines, f.name, f.v,
+				sim.MaxClusterBlocks, bs)
+		}
+	}
 	if c.on {
 		if len(o.policies) != 1 || o.policies[0] != sim.PolicyPaged {
 			if set["policies"] {
