@@ -65,9 +65,9 @@ func startRedis(t *testing.T) string {
 // with the index in Redis decide exactly as with the in-memory index (both backends
 // have one contract), on miniredis and on a real redis-server.
 func TestClusterOnRedis(t *testing.T) {
-	reqs := generate(t, clusterWorkload(horizon(240, 40)))
+	reqs := generate(t, clusterWorkload(horizon(240, 24)))
 	cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 3, CacheMode: CacheGlobal}
-	cfg.Engine.checkEvery = horizon(40, 10)
+	cfg.Engine.checkEvery = horizon(40, 20)
 	want := runCluster(t, cfg, reqs)
 	require.Equal(t, "memory", want.Index)
 	for _, backend := range []string{"miniredis", "redis-server"} {

@@ -31,7 +31,7 @@ func TestClusterOfOneIsRun(t *testing.T) {
 		single := run(t, DefaultConfig(), reqs)
 		for _, router := range []string{"precise", "approximate", "load", "random", "round-robin"} {
 			cfg := ClusterConfig{Engine: DefaultConfig(), Router: router}
-			cfg.Engine.checkEvery = horizon(50, 10)
+			cfg.Engine.checkEvery = horizon(50, 25)
 			c := runCluster(t, cfg, reqs)
 			require.Equal(t, single.RequestsCompleted, c.RequestsCompleted, router)
 			require.Equal(t, single.Preemptions, c.Preemptions, router)
@@ -57,15 +57,19 @@ func clusterWorkload(n int) workload.Synthetic {
 // commits — the engines', the router's load accounting, the outstanding counts, and
 // the index agreeing with the managers — swapping included.
 func TestClusterInvariants(t *testing.T) {
-	reqs := generate(t, clusterWorkload(horizon(200, 40)))
+	reqs := generate(t, clusterWorkload(horizon(200, 24)))
+	swaps := []float64{0, 0.5}
+	if raceOn {
+		swaps = swaps[1:] // (the index checks dominate under the race detector)
+	}
 	for _, router := range []string{"precise", "approximate", "load", "random", "round-robin"} {
 		for _, mode := range []string{CacheLocal, CacheGlobal} {
-			for _, swap := range []float64{0, 0.5} {
+			for _, swap := range swaps {
 				cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 3, Router: router, CacheMode: mode,
 					Selector: []string{SelectorCost, SelectorLLMD}[len(router)%2]}
 				cfg.Engine.SwapSpaceGiB = swap
 				cfg.Engine.Hardware.MemUtil = 0.75 // a tighter KV pool: preemptions happen
-				cfg.Engine.checkEvery = horizon(11, 5)
+				cfg.Engine.checkEvery = horizon(11, 7)
 				r := runCluster(t, cfg, reqs)
 				name := fmt.Sprintf("%s/%s/swap %v", router, mode, swap)
 				require.Equal(t, len(reqs), r.RequestsCompleted+r.RequestsRejected, name)
@@ -181,9 +185,9 @@ func TestClusterPrefillOnly(t *testing.T) {
 // rebuilds the engine's entries from its cache (ResyncEvents), and the index still
 // agrees with the managers.
 func TestClusterEventOverflowResyncs(t *testing.T) {
-	reqs := generate(t, clusterWorkload(horizon(200, 30)))
+	reqs := generate(t, clusterWorkload(horizon(200, 10)))
 	cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 3, eventQueue: 2}
-	cfg.Engine.checkEvery = horizon(5, 2)
+	cfg.Engine.checkEvery = horizon(5, 4)
 	small := runCluster(t, cfg, reqs)
 	cfg.eventQueue = 0
 	require.Equal(t, runCluster(t, cfg, reqs).HitRatePct, small.HitRatePct, "no routing decision changes")
@@ -230,7 +234,7 @@ func (x *faultyIndex) DropEngine(ctx context.Context, e cluster.EngineID) error 
 // cache finds nothing, the lost batches are rebuilt from the managers' caches once
 // the index answers, and the index agrees with the managers again.
 func TestClusterIndexOutage(t *testing.T) {
-	reqs := generate(t, clusterWorkload(horizon(300, 60)))
+	reqs := generate(t, clusterWorkload(horizon(300, 40)))
 	mem, err := cluster.NewMemoryIndex(cluster.MemoryConfig{})
 	require.NoError(t, err)
 	idx := &faultyIndex{Index: mem, from: 100, to: 160}

@@ -32,6 +32,9 @@ func TestSharedPrefixIsTheBenchmark(t *testing.T) {
 		if i < full {
 			prefixes[[8]int32(r.Prompt[:8])]++
 		}
+		if raceOn && i%17 != 0 {
+			continue // (comparing every prompt is slow under the race detector)
+		}
 		// Every stage cycles through the full set from its first prompt.
 		require.True(t, slices.Equal(reqs[(i-stageStart)%full].Prompt, r.Prompt), "request %d", i)
 	}
@@ -49,7 +52,11 @@ func TestSharedPrefixIsTheBenchmark(t *testing.T) {
 	require.Less(t, same, 20)
 	again, err := Collect(SharedPrefix{}.Source())
 	require.NoError(t, err)
-	require.Equal(t, reqs, again)
+	require.Equal(t, len(reqs), len(again))
+	for i, r := range again { // the same requests again
+		require.True(t, r.ID == reqs[i].ID && r.Arrival == reqs[i].Arrival && r.OutputLen == reqs[i].OutputLen &&
+			slices.Equal(r.Prompt, reqs[i].Prompt), "request %d", i)
+	}
 }
 
 func TestSharedPrefixPoisson(t *testing.T) {
