@@ -97,7 +97,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	for i := range cfg.Engines {
 		ecfg := ec
 		if cfg.CacheTokens > 0 {
-			ecfg.numBlocks = blocks
+			ecfg.numBlocks, ecfg.hostCacheBlocks = blocks, cfg.hostCacheBlocks()
 		}
 		ecfg.events = paged.EventOptions{Enabled: cfg.usesIndex(), QueueSize: cfg.eventQueue}
 		def, _ := lookupPolicy(PolicyPaged)
@@ -119,7 +119,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	if cfg.usesIndex() {
 		f.idx = cfg.Index
 		if f.idx == nil {
-			x, err := cluster.NewMemoryIndex(cluster.MemoryConfig{MaxKeys: max(1<<20, cfg.Engines*blocks)})
+			x, err := cluster.NewMemoryIndex(cluster.MemoryConfig{MaxKeys: max(1<<20, cfg.Engines*(blocks+cfg.hostCacheBlocks()))})
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 			}

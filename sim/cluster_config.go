@@ -52,12 +52,16 @@ type ClusterConfig struct {
 	Selector string
 	// CacheMode is CacheLocal (the default) or CacheGlobal.
 	CacheMode string
-	// CacheTokens is each engine's prefix-cache capacity in tokens. paged has no
-	// host prefix-cache tier yet, so it sizes the device pool itself (the engine's
-	// KV blocks are CacheTokens / block size, whatever memory the deployment
-	// leaves); when paged's host tier lands, the device pool returns to the
-	// deployment's KV capacity and the rest of CacheTokens becomes the host tier.
-	// Default 0: the deployment's KV capacity.
+	// CacheTokens is each engine's prefix-cache capacity in tokens, device and host
+	// tiers together. Up to the deployment's KV capacity it sizes the device pool
+	// (which is then smaller than the GPU memory allows); beyond it the device pool
+	// is the deployment's and the rest is a host prefix-cache tier (paged's
+	// write-back host cache: evicted device blocks are copied to host memory, and a
+	// prefix hit there is copied back, each copy charged to the engine's iteration
+	// as swaps are: hardware.Deployment.HostCopyTime). The tiers are inclusive (an
+	// onloaded block keeps its host copy), so the distinct blocks cached are
+	// between the larger tier and the sum. Default 0: the deployment's KV capacity,
+	// no host tier.
 	CacheTokens int
 	// ReplicaTokens is how many tokens the approximate router believes each engine
 	// caches: the size of its per-engine paged.Manager replica. Default 0: the
@@ -159,7 +163,7 @@ func (c *ClusterConfig) validate() error {
 			return bad("Windows %v are not finite and strictly ascending", c.Windows)
 		}
 	}
-	if blocks := c.engineBlocks(); blocks > MaxClusterBlocks/c.Engines {
+	if blocks := c.engineBlocks() + c.hostCacheBlocks(); blocks > MaxClusterBlocks/c.Engines {
 		return bad("%d engines of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, blocks, MaxClusterBlocks)
 	}
 	if c.Router == string(cluster.PolicyApproximate) && c.replicaBlocks() > MaxClusterBlocks/c.Engines {
@@ -171,17 +175,23 @@ func (c *ClusterConfig) validate() error {
 // engineBlocks is each engine's device KV blocks.
 func (c *ClusterConfig) engineBlocks() int {
 	if c.CacheTokens > 0 {
-		return c.CacheTokens / c.Engine.BlockSize
+		return min(c.CacheTokens/c.Engine.BlockSize, c.Engine.kvBlocks())
 	}
 	return c.Engine.kvBlocks()
 }
 
-// replicaBlocks is the approximate router's replica of each engine, in blocks.
+// hostCacheBlocks is each engine's host prefix-cache tier, in blocks.
+func (c *ClusterConfig) hostCacheBlocks() int {
+	return max(0, c.CacheTokens/c.Engine.BlockSize-c.Engine.kvBlocks())
+}
+
+// replicaBlocks is the approximate router's replica of each engine, in blocks
+// (one tier: the engine's whole cache).
 func (c *ClusterConfig) replicaBlocks() int {
 	if c.ReplicaTokens > 0 {
 		return c.ReplicaTokens / c.Engine.BlockSize
 	}
-	return c.engineBlocks()
+	return c.engineBlocks() + c.hostCacheBlocks()
 }
 
 // usesIndex reports whether the run keeps a cluster index (precise routing or a

@@ -9,8 +9,9 @@ import (
 )
 
 // mooncakeFleet is Mooncake FAST'25 Fig. 10's prefill pool: 10 prefill engines of a
-// LLaMA3-70B-class model (8×A100-80GB each), each with a 3M-token cache, KV blocks
-// of 256 tokens as in the paper's experiments (§5.1).
+// LLaMA3-70B-class model (8×A100-80GB each), each with a 3M-token cache (the GPUs'
+// 1.46M tokens and a host tier for the rest), KV blocks of 256 tokens as in the
+// paper's experiments (§5.1).
 func mooncakeFleet(t testing.TB, router, mode string) ClusterConfig {
 	cfg := DefaultConfig()
 	cfg.Hardware = hardware.Deployment{Model: model(t, "llama-3.1-70b"), GPU: gpu(t, "a100-80"), TP: 8}
@@ -46,9 +47,11 @@ func TestClusterMooncakeFig10(t *testing.T) {
 			for _, router := range []string{"precise", "random"} {
 				r := runCluster(t, mooncakeFleet(t, router, mode), reqs)
 				res[mode+"/"+router] = r
-				t.Logf("%s %-6s %-7s hit %.1f%% (remote %.1f%%), prefill saved %.1f%%, TTFT mean %.2fs p90 %.2fs, %d transfers of %.3fs, %.1fs",
-					tc.trace, mode, router, r.HitRatePct, r.RemoteHitPct, r.PrefillSavedPct, r.TTFTMeanS, r.TTFTP90S,
+				t.Logf("%s %-6s %-7s hit %.1f%% (remote %.1f%%, host tier %.1f%%), prefill saved %.1f%%, TTFT mean %.2fs p90 %.2fs, %d transfers of %.3fs, %.1fs",
+					tc.trace, mode, router, r.HitRatePct, r.RemoteHitPct, r.HostHitPct, r.PrefillSavedPct, r.TTFTMeanS, r.TTFTP90S,
 					r.Transfers, r.TransferMeanS, r.WallS)
+				require.Equal(t, 3_000_000/256*256, r.CacheTokens)
+				require.Positive(t, r.HostTokens, "3M tokens is more than the GPUs hold: the rest is a host tier")
 				require.Equal(t, len(reqs), r.RequestsCompleted+r.RequestsRejected)
 				require.Zero(t, r.IndexErrors)
 			}

@@ -21,7 +21,8 @@ type ClusterResult struct {
 	CacheMode   string `json:"cache_mode"`
 	Index       string `json:"index"` // "memory", "redis", another backend's type, or "" (none)
 	BlockSize   int    `json:"block_size"`
-	CacheTokens int    `json:"cache_tokens"` // per engine: its device KV pool (see ClusterConfig.CacheTokens)
+	CacheTokens int    `json:"cache_tokens"`      // per engine, both tiers (see ClusterConfig.CacheTokens)
+	HostTokens  int    `json:"host_cache_tokens"` // of them, the host tier's
 	PrefillOnly bool   `json:"prefill_only"`
 
 	RequestsCompleted int `json:"requests_completed"`
@@ -32,6 +33,8 @@ type ClusterResult struct {
 	// or (global cache) loaded from another's. RemoteHitPct is the loaded part.
 	HitRatePct   float64 `json:"hit_rate_pct"`
 	RemoteHitPct float64 `json:"remote_hit_pct"`
+	// HostHitPct is the part found in the engines' host tiers (onloaded).
+	HostHitPct float64 `json:"host_hit_pct"`
 	// PrefillSavedPct is the prefill compute (FLOPs, causal attention included)
 	// that the hits saved: 100 × (1 − needed / needed with no cache).
 	PrefillSavedPct float64 `json:"prefill_saved_pct"`
@@ -72,6 +75,7 @@ type EngineResult struct {
 	RequestsCompleted int     `json:"requests_completed"`
 	HitRatePct        float64 `json:"hit_rate_pct"`
 	RemoteHitPct      float64 `json:"remote_hit_pct"`
+	HostHitPct        float64 `json:"host_hit_pct"`
 	PrefillSavedPct   float64 `json:"prefill_saved_pct"`
 	TTFTMeanS         float64 `json:"ttft_mean_s"`
 	TTFTP50S          float64 `json:"ttft_p50_s"`
@@ -139,7 +143,7 @@ func pct(part, whole float64) float64 {
 func (f *fleet) result(start time.Time) *ClusterResult {
 	cfg := f.cfg
 	r := &ClusterResult{Engines: cfg.Engines, Router: cfg.Router, Selector: cfg.Selector, CacheMode: cfg.CacheMode, BlockSize: f.bs,
-		CacheTokens: cfg.engineBlocks() * f.bs, PrefillOnly: cfg.PrefillOnly, RequestsTooLong: f.tooLong,
+		CacheTokens: (cfg.engineBlocks() + cfg.hostCacheBlocks()) * f.bs, HostTokens: cfg.hostCacheBlocks() * f.bs, PrefillOnly: cfg.PrefillOnly, RequestsTooLong: f.tooLong,
 		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors}
 	switch f.idx.(type) {
 	case nil:
@@ -171,13 +175,14 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 		out += float64(rec.out)
 		end = max(end, rec.finish)
 	}
-	var queried, hits, fetched, flops, flopsNoCache float64
+	var queried, hits, hostHits, fetched, flops, flopsNoCache float64
 	var meanSum, meanMax float64
 	for i, ce := range f.engines {
 		m := &ce.e.m
 		ce.advance(end)
 		er := EngineResult{Engine: string(ce.id), RequestsRouted: ce.routed, RequestsCompleted: m.completed,
 			HitRatePct: pct(float64(m.hitTokens+m.fetchedTokens), float64(m.queried)), RemoteHitPct: pct(float64(m.fetchedTokens), float64(m.queried)),
+			HostHitPct:      pct(float64(m.hostHitTokens), float64(m.queried)),
 			PrefillSavedPct: 100 - pct(m.prefillFLOPs, m.prefillFLOPsNoCache), PeakOutstanding: ce.peak, Preemptions: m.preemptions,
 			NumBlocks: ce.pol.m.Config().NumBlocks, PeakBlocksUsed: m.peakBlocks, LoadSeries: ce.series}
 		if m.queried == 0 {
@@ -201,13 +206,14 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 		r.SimulatedS = max(r.SimulatedS, ce.e.now)
 		queried += float64(m.queried)
 		hits += float64(m.hitTokens)
+		hostHits += float64(m.hostHitTokens)
 		fetched += float64(m.fetchedTokens)
 		flops += m.prefillFLOPs
 		flopsNoCache += m.prefillFLOPsNoCache
 		meanSum += er.MeanOutstanding
 		meanMax = max(meanMax, er.MeanOutstanding)
 	}
-	r.HitRatePct, r.RemoteHitPct = pct(hits+fetched, queried), pct(fetched, queried)
+	r.HitRatePct, r.RemoteHitPct, r.HostHitPct = pct(hits+fetched, queried), pct(fetched, queried), pct(hostHits, queried)
 	if flopsNoCache > 0 {
 		r.PrefillSavedPct = 100 - pct(flops, flopsNoCache)
 	}

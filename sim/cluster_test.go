@@ -263,3 +263,28 @@ func TestClusterConfigErrors(t *testing.T) {
 	_, err := RunCluster(ClusterConfig{}, workload.Slice(nil))
 	require.ErrorIs(t, err, ErrInvalid)
 }
+
+// A cache larger than the GPUs hold gets a host tier: evicted blocks are offloaded
+// and hits there onloaded (each copy charged to the iteration); the fleet hits more
+// than with the device pool alone, and the index follows both tiers.
+func TestClusterHostTier(t *testing.T) {
+	reqs := generate(t, clusterWorkload(horizon(400, 40)))
+	cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 2, Router: "precise"}
+	cfg.Engine.checkEvery = horizon(9, 5)
+	device := runCluster(t, cfg, reqs)
+	require.Zero(t, device.HostTokens)
+	require.Zero(t, device.HostHitPct)
+	def := cfg.withDefaults()
+	kv := def.Engine.kvBlocks() * 16
+	cfg.CacheTokens = 4 * kv
+	tiered := runCluster(t, cfg, reqs)
+	require.Equal(t, 4*kv, tiered.CacheTokens)
+	require.Equal(t, 3*kv, tiered.HostTokens)
+	require.Positive(t, tiered.HostHitPct)
+	require.Greater(t, tiered.HitRatePct, device.HitRatePct)
+	cfg.CacheTokens = kv / 2 // smaller than the GPUs: the device pool shrinks
+	small := runCluster(t, cfg, reqs)
+	require.Equal(t, kv/2/16*16, small.CacheTokens)
+	require.Zero(t, small.HostTokens)
+	require.Equal(t, kv/2/16, small.PerEngine[0].NumBlocks)
+}

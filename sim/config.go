@@ -63,10 +63,11 @@ type Config struct {
 	// end of the run (tests).
 	checkEvery int
 	// Cluster mode (RunCluster) sets these per engine: numBlocks, when positive,
-	// replaces the KV blocks the deployment leaves (ClusterConfig.CacheTokens);
-	// events turns on the paged manager's event queue that feeds the cluster index.
-	numBlocks int
-	events    paged.EventOptions
+	// replaces the KV blocks the deployment leaves, and hostCacheBlocks adds a host
+	// prefix-cache tier (ClusterConfig.CacheTokens); events turns on the paged
+	// manager's event queue that feeds the cluster index.
+	numBlocks, hostCacheBlocks int
+	events                     paged.EventOptions
 }
 
 // kvBlocks is the paged policy's device blocks: numBlocks, or what the deployment's

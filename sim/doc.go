@@ -101,8 +101,10 @@
 // cache exactly as of that moment (a real fleet's events lag by milliseconds; that
 // lag is not modelled). The index is a cluster.MemoryIndex, or any cluster.Index
 // (a RedisIndex runs the same fleet on the distributed store, deciding exactly
-// alike). ClusterConfig.CacheTokens sizes each engine's cache; paged has no host
-// prefix-cache tier yet, so it sizes the device pool itself.
+// alike). ClusterConfig.CacheTokens sizes each engine's cache, device and host
+// tiers together: beyond what the GPUs hold it is a paged host prefix-cache tier
+// (write-back: offloaded on eviction, onloaded on a hit, each copy charged to the
+// iteration as swaps are), whose blocks the index knows as CPU-tier entries.
 //
 // The global cache (CacheGlobal) is modelled as follows, and nothing more. The pool
 // is the union of the engines' caches: a block is in it while some engine caches
@@ -135,13 +137,14 @@
 // do, and it only breaks down at 20 req/s.
 //
 // Mooncake FAST'25 Fig. 10 (TestClusterMooncakeFig10: 10 prefill-only engines with
-// 3M-token caches and 256-token blocks): the global cache's hit rate is 36% on the
+// 3M-token caches — the GPUs' 1.46M tokens and a host tier — and 256-token blocks):
+// the global cache's hit rate is 36% on the
 // conversation trace and 64% on the synthetic one (published ≈ 38% and 62%), with
 // random and with cache-aware routing alike. Local caches depend on the routing the
 // paper does not spell out: random routing gives 11% and 17%, cache-aware (precise)
-// routing 31% and 61%, and the published 17% and 27% lie between — Mooncake's
+// routing 30% and 61%, and the published 17% and 27% lie between — Mooncake's
 // Conductor weighs queueing against prefix reuse, which neither policy is — and so do
-// the published global/local ratios (2.22×, 2.36×; here 1.2× to 3.3× and 1.1× to 3.7×)
+// the published global/local ratios (2.22×, 2.36×; here 1.2× to 3.4× and 1.1× to 3.8×)
 // and prefill-time ratios (0.76×, 0.52×).
 //
 // The cluster index matches hashes, as vLLM's does; paged confirms each hit by its

@@ -27,16 +27,18 @@ type metrics struct {
 	// included, as vLLM counts them): prompt tokens asked for, tokens found locally,
 	// tokens loaded from other engines (cluster mode, global cache), and the prefill
 	// FLOPs the queries needed against what they would have needed with no cache.
-	queried, hitTokens, fetchedTokens int64
-	prefillFLOPs, prefillFLOPsNoCache float64
+	queried, hitTokens, hostHitTokens, fetchedTokens int64
+	prefillFLOPs, prefillFLOPsNoCache                float64
 }
 
 // query records a request's prefix-cache query: hits of its promptLen tokens were
-// cached locally and r.fetchLeft are loaded from elsewhere.
-func (m *metrics) query(e *engine, r *reqState, hits int) {
+// cached locally (hostHits of them in the host tier) and r.fetchLeft are loaded
+// from elsewhere.
+func (m *metrics) query(e *engine, r *reqState, hits, hostHits int) {
 	cached := hits + r.fetchLeft
 	m.queried += int64(r.promptLen)
 	m.hitTokens += int64(hits)
+	m.hostHitTokens += int64(hostHits)
 	m.fetchedTokens += int64(r.fetchLeft)
 	m.prefillFLOPs += prefillFLOPs(&e.hw, r.promptLen-cached, cached)
 	m.prefillFLOPsNoCache += prefillFLOPs(&e.hw, r.promptLen, 0)

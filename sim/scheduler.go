@@ -50,12 +50,15 @@ func (e *engine) begin() bool {
 	if !preempted && len(e.swapped) == 0 && (!e.static || len(e.running) == 0) {
 		e.admit(b)
 	}
+	if hc, ok := e.pol.(hostCopier); ok {
+		e.moved += hc.takeHostCopies() // host prefix-cache onloads and offloads, as swaps
+	}
 	if len(b.scheduled) == 0 {
 		e.unblock()
 		return false
 	}
 	dt := e.hw.IterationTime(b.tokens, b.context)
-	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps, before the forward pass
+	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps and host-cache copies, before the forward pass
 	e.record(dt)
 	e.dt = dt
 	return true
@@ -150,7 +153,7 @@ func (e *engine) skipHits(r *reqState, g grant) {
 		if r.remote > 0 {
 			r.fetchLeft = max(0, min(r.remote-g.hits, r.promptLen-1-g.hits))
 		}
-		e.m.query(e, r, g.hits)
+		e.m.query(e, r, g.hits, g.hostHits)
 	}
 	if g.hits > 0 {
 		r.prefilled += g.hits

@@ -51,7 +51,7 @@ func addClusterFlags(fs *flag.FlagSet, c *clusterOptions) (routers, stages *stri
 	fs.StringVar(&c.selector, "selector", sim.SelectorCost, "how precise, approximate and load routing weigh prefix against load: "+
 		strings.Join(sim.SelectorNames(), ", ")+" (llm-d's scorer weights)")
 	fs.StringVar(&c.cacheMode, "cache", sim.CacheLocal, "prefix cache: local (each engine its own) or global (a pool of all, Mooncake-Store-like: prefixes load over the network)")
-	fs.IntVar(&c.cacheTokens, "cache-tokens", 0, "each engine's prefix-cache capacity in tokens (today the device KV pool itself; 0: what the GPU memory holds)")
+	fs.IntVar(&c.cacheTokens, "cache-tokens", 0, "each engine's prefix-cache capacity in tokens, GPU and host tiers together: up to what the GPUs hold it sizes the device pool, the rest is a host tier (0: the GPUs' KV capacity, no host tier)")
 	fs.IntVar(&c.replicaTokens, "replica-tokens", 0, "the approximate router's estimate of each engine's cache, tokens (0: the real size)")
 	fs.Float64Var(&c.netGbps, "net-gbps", 200, "network bandwidth per engine for global-cache loads, Gbit/s")
 	fs.BoolVar(&c.prefillOnly, "prefill-only", false, "engines are a disaggregated prefill pool: requests end at their first token")

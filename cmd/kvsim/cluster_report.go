@@ -49,16 +49,21 @@ func (r *clusterReport) writeTable(w io.Writer, perEngine bool) error {
 	fmt.Fprintf(w, "kvsim cluster: %s of %s on %s, workload %s, %s, %s cache, selector %s\n\n",
 		plural(r.Engines, "engine"), r.Model, gpus, r.Workload, plural(r.Requests, "request"), r.CacheMode, r.Selector)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "router\thit%\tremote%\tsaved%\tTTFT mean\tp50\tp90\tp99\ttok/s\treq/s\timbalance\tpreempt\tdone\tdecisions/s\t")
+	fmt.Fprintln(tw, "router\thit%\thost%\tremote%\tsaved%\tTTFT mean\tp50\tp90\tp99\ttok/s\treq/s\timbalance\tpreempt\tdone\tdecisions/s\t")
 	for _, res := range r.Runs {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.2f\t%.2f\t%d\t%d\t%.0f\t\n", res.Router,
-			res.HitRatePct, res.RemoteHitPct, res.PrefillSavedPct, res.TTFTMeanS, res.TTFTP50S, res.TTFTP90S, res.TTFTP99S,
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.0f\t%.2f\t%.2f\t%d\t%d\t%.0f\t\n", res.Router,
+			res.HitRatePct, res.HostHitPct, res.RemoteHitPct, res.PrefillSavedPct, res.TTFTMeanS, res.TTFTP50S, res.TTFTP90S, res.TTFTP99S,
 			res.ThroughputTokS, res.ThroughputReqS, res.Imbalance, res.Preemptions, res.RequestsCompleted, res.RouterDecisionsPerS)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "(hit%: prompt tokens not computed; remote%: of them loaded from another engine; saved%: prefill FLOPs saved; TTFT in s)")
+	fmt.Fprintln(w, "(hit%: prompt tokens not computed; host%: of them found in the engine's host tier; remote%: loaded from another engine;")
+	fmt.Fprintln(w, " saved%: prefill FLOPs saved; TTFT in s)")
+	if res := r.Runs[0]; res.HostTokens > 0 {
+		fmt.Fprintf(w, "each engine caches %d tokens: %d on the GPUs, %d in host memory\n", res.CacheTokens,
+			res.CacheTokens-res.HostTokens, res.HostTokens)
+	}
 	if len(r.stages) > 0 {
 		if err := r.writeStages(w); err != nil {
 			return err
@@ -116,10 +121,10 @@ func (r *clusterReport) writeEngines(w io.Writer) error {
 	for _, res := range r.Runs {
 		fmt.Fprintf(w, "\n%s, per engine:\n", res.Router)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "engine\trouted\tdone\thit%\tremote%\tTTFT mean\tp90\ttok/s\toutstanding\tpeak\tbatch\tpreempt\t")
+		fmt.Fprintln(tw, "engine\trouted\tdone\thit%\thost%\tremote%\tTTFT mean\tp90\ttok/s\toutstanding\tpeak\tbatch\tpreempt\t")
 		for _, e := range res.PerEngine {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.3f\t%.3f\t%.0f\t%.2f\t%d\t%.1f\t%d\t\n", e.Engine, e.RequestsRouted,
-				e.RequestsCompleted, e.HitRatePct, e.RemoteHitPct, e.TTFTMeanS, e.TTFTP90S, e.ThroughputTokS, e.MeanOutstanding,
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.3f\t%.3f\t%.0f\t%.2f\t%d\t%.1f\t%d\t\n", e.Engine, e.RequestsRouted,
+				e.RequestsCompleted, e.HitRatePct, e.HostHitPct, e.RemoteHitPct, e.TTFTMeanS, e.TTFTP90S, e.ThroughputTokS, e.MeanOutstanding,
 				e.PeakOutstanding, e.MeanBatch, e.Preemptions)
 		}
 		if err := tw.Flush(); err != nil {
