@@ -268,9 +268,10 @@ func TestClusterConfigErrors(t *testing.T) {
 // and hits there onloaded (each copy charged to the iteration); the fleet hits more
 // than with the device pool alone, and the index follows both tiers.
 func TestClusterHostTier(t *testing.T) {
-	reqs := generate(t, clusterWorkload(horizon(400, 40)))
+	reqs := generate(t, clusterWorkload(horizon(400, 80)))
 	cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 2, Router: "precise"}
-	cfg.Engine.checkEvery = horizon(9, 5)
+	cfg.Engine.Hardware.MemUtil = 0.75 // 7.9K tokens of KV: the device cache overflows soon
+	cfg.Engine.checkEvery = horizon(9, 25)
 	device := runCluster(t, cfg, reqs)
 	require.Zero(t, device.HostTokens)
 	require.Zero(t, device.HostHitPct)
