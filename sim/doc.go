@@ -122,11 +122,11 @@
 // llm-d's 37-capacity benchmark (TestClusterLLMD37Capacity; workload.LLMD37Capacity
 // on 4 engines of Llama-3.1-70B, 4×H100 each, 461,376 KV tokens per engine, llm-d's
 // scorer weights, stages drained between as inference-perf runs them): output
-// tokens/s at 3 / 6 / 12 / 20 req/s are 2,638 / 4,623 / 6,420 / 7,992 for precise
+// tokens/s at 3 / 6 / 12 / 20 req/s are 2,639 / 4,625 / 6,420 / 7,992 for precise
 // (published 2,590 / 4,640 / 6,766 / 8,004) and 2,610 / 2,997 / 2,971 / 3,074 for
 // random (2,506 / 2,956 / 3,141 / 3,241); random's TTFT p90 is 0.7 / 57 / 107 / 183 s
-// (2.0 / 56 / 96 / 197 s); over the whole ladder precise / random = 1.76 (published
-// 1.80). Where it disagrees: precise's TTFT p90 is 0.06–0.15 s against 0.4 s — the
+// (2.0 / 56 / 96 / 197 s); over the whole ladder (kvsim -workload llmd-37, the
+// stages' mean) precise / random = 1.76 (published 1.80). Where it disagrees: precise's TTFT p90 is 0.06–0.15 s against 0.4 s — the
 // simulation has no tokenizer, HTTP or gateway in the path and prefills a 1,000-token
 // suffix in ~70 ms; and the approximate router is much better than llm-d's
 // (p90 ≤ 0.7 s up to 15 req/s against 2.2–104 s): its replica is a real paged.Manager
