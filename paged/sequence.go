@@ -117,10 +117,17 @@ type sequence struct {
 	// Invariant: every block overlapping [computed, reserved) is private to this
 	// sequence (ref 1) and uncached, so writing there is safe.
 	reserved int
-	// table maps block index j (positions [j×bs, (j+1)×bs)) to a physical block.
+	// table maps block index j (positions [j×bs, (j+1)×bs)) to a physical block: the
+	// table of KV-cache group 0.
 	table []blockpool.BlockID
-	// numCached: table[0:numCached] are registered in the prefix index under this
-	// sequence's chain hashes. Invariant: numCached×bs ≤ computed.
+	// more are the tables of groups 1, 2, … (nil with one group). Invariants: every
+	// group's table has the same length; in a windowed group's table the first
+	// skipBlocks(g, computed) entries are NullBlock (released exactly as computed
+	// grows) and the others are blocks; a full-attention group has no NullBlock.
+	more [][]blockpool.BlockID
+	// numCached: table[0:numCached] (of every group, NullBlock entries aside) are
+	// registered in the prefix index under this sequence's chain hashes.
+	// Invariant: numCached×bs ≤ computed.
 	numCached int
 	// claimed is set by the first reservation (which claims prefix hits).
 	// Invariant: !claimed ⇒ len(table) == 0 and computed == 0.
@@ -132,6 +139,9 @@ type sequence struct {
 	swapped bool
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
 	chain prefix.Chain
+	// fps are the prefix fingerprints of the chain's blocks (fingerprint.go) when a
+	// group is windowed. Invariant: len(fps) == chain.Len() then, else 0.
+	fps []uint64
 	// extras are the sequence's extra keys (adapter, salt, multimodal items, prompt
 	// embeddings), copied at Add and shared read-only with its forks and its events.
 	extras prefix.Extras
@@ -199,6 +209,15 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 	s.live = true
 	s.tokens = s.tokens[:0]
 	s.table = s.table[:0]
+	if m.hybrid {
+		if len(s.more) != len(m.grp)-1 {
+			s.more = make([][]blockpool.BlockID, len(m.grp)-1)
+		}
+		for g := range s.more {
+			s.more[g] = s.more[g][:0]
+		}
+		s.fps = s.fps[:0]
+	}
 	s.computed, s.reserved, s.numCached, s.claimed, s.swapped = 0, 0, 0, false, false
 	s.priority, s.priorityDur = 0, 0
 	m.live++
@@ -213,6 +232,14 @@ func (m *Manager) dropSeq(id SeqID) {
 	s.extras, s.exRef = prefix.Extras{}, nil // drop references to caller strings
 	m.freeSlots = append(m.freeSlots, idx)
 	m.live--
+}
+
+// tab returns group g's table.
+func (s *sequence) tab(g int) *[]blockpool.BlockID {
+	if g == 0 {
+		return &s.table
+	}
+	return &s.more[g-1]
 }
 
 // blocksFor returns the number of blocks that hold n tokens.
