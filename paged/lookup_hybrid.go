@@ -39,13 +39,13 @@ func (m *Manager) findHybrid(c *prefix.Chain, fps []uint64, tokens []int32, maxB
 	l.hostHits, l.revived, l.held, l.dropped, l.hyb = 0, 0, 0, false, true
 	l.dropPartial()
 	l.hits = l.hits[:0]
+	if len(l.gids) < len(m.grp) {
+		l.gids = make([][]blockpool.BlockID, len(m.grp))
+	}
 	n := min(maxBlocks, c.Len())
 	if !m.caching() || n <= 0 {
 		l.nhit = 0
 		return l
-	}
-	if len(l.gids) < len(m.grp) {
-		l.gids = make([][]blockpool.BlockID, len(m.grp))
 	}
 	for g := range m.grp {
 		ids := l.gids[g][:0]
