@@ -97,6 +97,10 @@ type fuzzer struct {
 	truth    map[uint64]bool
 	pins     []PinID
 	deadPins []PinID
+	// groups are the manager's KV-cache groups: the engine writes each position into
+	// every group's block (fingerprint ^ gmix(g)), and a windowed group's positions
+	// before its window are not read back.
+	groups []KVGroup
 
 	slots []int64 // scratch
 	fpBuf []uint64
@@ -202,17 +206,32 @@ func blockDigest(hash uint64, kv []uint64) uint64 {
 	return h
 }
 
+// gmix is what group g's KV differs by from group 0's at the same position (even,
+// so a written fingerprint stays odd; 0 for group 0).
+func gmix(g int) uint64 { return uint64(g) << 8 }
+
+// truthHash is the hash the truth records a block of group g under.
+func truthHash(hash uint64, g int) uint64 { return hash + uint64(g)*0x5851F42D4C957F2D }
+
 // recordTruth records the contents of the full blocks of s that positions [from, to)
-// complete, as the engine computes them (fps holds positions [0, to)).
+// complete, in every group, as the engine computes them (fps holds positions [0, to)).
 func (f *fuzzer) recordTruth(s *modelSeq, from, to int, fps []uint64) {
+	var buf [64]uint64
 	for j := from / f.bs; j < min(to, len(s.tokens))/f.bs; j++ {
-		f.truth[blockDigest(f.m.chainHash(s.id, j), fps[j*f.bs:(j+1)*f.bs])] = true
+		h := f.m.chainHash(s.id, j)
+		for g := range f.groups {
+			kv := append(buf[:0], fps[j*f.bs:(j+1)*f.bs]...)
+			for i := range kv {
+				kv[i] ^= gmix(g)
+			}
+			f.truth[blockDigest(truthHash(h, g), kv)] = true
+		}
 	}
 }
 
 // checkTruth verifies that every cached block of both tiers holds KV the engine
-// computed for its hash (host copies' hashes are true; onloads and offloads moved
-// the right contents).
+// computed for its hash in its group (host copies' hashes are true; onloads and
+// offloads moved the right contents).
 func (f *fuzzer) checkTruth() {
 	m := f.m
 	for tier, pool := range map[string]*blockpool.Pool{"device": m.pool, "host": m.host} {
@@ -224,12 +243,50 @@ func (f *fuzzer) checkTruth() {
 			store = f.host
 		}
 		for id := range int32(pool.NumBlocks()) {
-			h, ok := pool.Hash(id)
-			if ok && !f.truth[blockDigest(h, store[int(id)*f.bs:int(id+1)*f.bs])] {
-				f.fatalf("%s block %d is cached under %x but holds KV never computed for it", tier, id, h)
+			k, _, ok := pool.CachedKey(id)
+			if ok && !f.truth[blockDigest(truthHash(k.Hash, int(k.Group)), store[int(id)*f.bs:int(id+1)*f.bs])] {
+				f.fatalf("%s block %d is cached under %x (group %d) but holds KV never computed for it", tier, id, k.Hash, k.Group)
 			}
 		}
 	}
+}
+
+// liveFrom is the model's first table entry of group g that holds a block: the
+// blocks before the window (or chunk) of the next token to compute are released.
+func (f *fuzzer) liveFrom(s *modelSeq, g int) int {
+	if !s.started {
+		return 0
+	}
+	k, c := f.groups[g], s.computed
+	switch k.Kind {
+	case SlidingWindow:
+		return max(0, c-k.Window+1) / f.bs
+	case ChunkedLocal:
+		return c / k.Window * k.Window / f.bs
+	}
+	return 0
+}
+
+// rollbackBlocked reports whether rolling s back to computed tokens would need a
+// block a windowed group released.
+func (f *fuzzer) rollbackBlocked(s *modelSeq, computed int) bool {
+	c := *s
+	c.computed = computed
+	for g := range f.groups {
+		if f.liveFrom(&c, g) < f.liveFrom(s, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fuzzer) slotsOfG(s *modelSeq, g, from, to int) []int64 {
+	var err error
+	f.slots, err = f.m.SlotMappingGroup(s.id, g, from, to, f.slots[:0])
+	if err != nil {
+		f.fatalf("SlotMappingGroup(%d, %d, %d, %d): %v", s.id, g, from, to, err)
+	}
+	return f.slots
 }
 
 func (f *fuzzer) slotsOf(s *modelSeq, from, to int) []int64 {
@@ -244,15 +301,19 @@ func (f *fuzzer) slotsOf(s *modelSeq, from, to int) []int64 {
 // scribble writes garbage into positions [from, to) of s, as an engine writing draft
 // or not-yet-valid KV into reserved slots would.
 func (f *fuzzer) scribble(s *modelSeq, from, to int) {
-	for _, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = 2 // even: never a fingerprint
+	for g := range f.groups {
+		for _, sl := range f.slotsOfG(s, g, from, to) {
+			f.kv[sl] = 2 // even: never a fingerprint
+		}
 	}
 }
 
 func (f *fuzzer) write(s *modelSeq, from, to int) {
 	f.fpBuf = s.fps(f.fpBuf[:0], to)
-	for i, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = f.fpBuf[from+i]
+	for g := range f.groups {
+		for i, sl := range f.slotsOfG(s, g, from, to) {
+			f.kv[sl] = f.fpBuf[from+i] ^ gmix(g)
+		}
 	}
 	f.recordTruth(s, from, to, f.fpBuf)
 }
@@ -287,9 +348,23 @@ func (f *fuzzer) checkSeq(s *modelSeq) {
 		return
 	}
 	f.fpBuf = s.fps(f.fpBuf[:0], s.computed)
-	for p, sl := range f.slotsOf(s, 0, s.computed) {
-		if f.kv[sl] != f.fpBuf[p] {
-			f.fatalf("seq %d position %d reads wrong KV (slot %d)", s.id, p, sl)
+	for g := range f.groups {
+		live := f.liveFrom(s, g)
+		if len(f.groups) > 1 || live > 0 { // the window released exactly the blocks before live
+			tb, err := f.m.BlockTableGroup(s.id, g, nil)
+			if err != nil {
+				f.fatalf("BlockTableGroup(%d, %d): %v", s.id, g, err)
+			}
+			for j, b := range tb {
+				if (j < live) != (b == NullBlock) || b < NullBlock {
+					f.fatalf("seq %d group %d: table %v, model: blocks from %d (computed %d)", s.id, g, tb, live, s.computed)
+				}
+			}
+		}
+		for p, sl := range f.slotsOfG(s, g, min(live*f.bs, s.computed), s.computed) {
+			if p += live * f.bs; f.kv[sl] != f.fpBuf[p]^gmix(g) {
+				f.fatalf("seq %d group %d position %d reads wrong KV (slot %d)", s.id, g, p, sl)
+			}
 		}
 	}
 }

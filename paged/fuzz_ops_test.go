@@ -164,11 +164,22 @@ func (f *fuzzer) decodeBatch(batch []*modelSeq, ids []SeqID, dup bool, la int) {
 		return
 	}
 	f.perform(copies)
+	for g := 1; g < len(f.groups); g++ { // the other groups' slots of the new tokens
+		gslots := make([]int64, len(ids))
+		if err := f.m.DecodeSlotsGroup(ids, g, gslots); err != nil {
+			f.fatalf("DecodeSlotsGroup(%d): %v", g, err)
+		}
+		for i, s := range batch {
+			if want := f.slotsOfG(s, g, s.computed, s.computed+1); want[0] != gslots[i] {
+				f.fatalf("group %d decode slot %d, mapping says %d", g, gslots[i], want[0])
+			}
+		}
+	}
 	for i, s := range batch {
 		s.tokens = append(s.tokens, tks[i])
 		s.reserved = max(s.reserved, s.computed+1+la)
 		f.reserved(s, 1, la)
-		if want := f.slotsOf(s, s.computed, s.computed+1); want[0] != slots[i] {
+		if want := f.slotsOfG(s, 0, s.computed, s.computed+1); want[0] != slots[i] {
 			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])
 		}
 		f.checkSeq(s)
@@ -274,6 +285,11 @@ func (f *fuzzer) lookups() {
 		if c%f.bs != 0 && !m.cfg.PartialBlockReuse {
 			f.fatalf("CachedPrefix %d without partial reuse", c)
 		}
+		if m.hybrid {
+			if want := m.oracleHit(s.id); c != want {
+				f.fatalf("CachedPrefix %d, the longest length valid for every group is %d", c, want)
+			}
+		}
 	}
 	p, la := f.num(40), f.num(3)
 	_, err := m.CanAdmit(p, la)
@@ -332,6 +348,13 @@ func (f *fuzzer) deadCalls(id SeqID) {
 	errs = append(errs, err)
 	_, err = m.CachedPrefixTiers(id)
 	errs = append(errs, err)
+	_, err = m.BlockTableGroup(id, 0, nil)
+	errs = append(errs, err)
+	_, err = m.BlockTablesGroup([]SeqID{id}, len(f.groups)-1, nil)
+	errs = append(errs, err)
+	_, err = m.SlotMappingGroup(id, len(f.groups)-1, 0, 0, nil)
+	errs = append(errs, err)
+	errs = append(errs, m.DecodeSlotsGroup([]SeqID{id}, 0, make([]int64, 1)))
 	for i, err := range errs {
 		f.note("call i on dead id", i, int(id))
 		f.expectErr(err, 0, ErrUnknownSequence)
@@ -368,15 +391,26 @@ func (f *fuzzer) reads() {
 		f.expectErr(err, 0, ErrSwapped)
 	}
 	if s, _ := f.pick(); s != nil {
-		lo, hi := f.num(s.reserved+2), f.num(s.reserved+2)
-		_, err := m.SlotMapping(s.id, lo, hi, nil)
+		lo, hi, g := f.num(s.reserved+2), f.num(s.reserved+2), f.num(len(f.groups)+1)
+		_, err := m.SlotMappingGroup(s.id, g, lo, hi, nil)
 		switch {
+		case g < 0 || g >= len(f.groups):
+			f.expectErr(err, 0, ErrInvalidArgument)
 		case s.swapped:
 			f.expectErr(err, 0, ErrSwapped)
-		case lo < 0 || lo > hi || hi > s.reserved:
+		case lo < 0 || lo > hi || hi > s.reserved || lo < hi && lo < f.liveFrom(s, g)*f.bs:
 			f.expectErr(err, 0, ErrInvalidArgument)
 		default:
 			f.expectErr(err, 0)
+		}
+		if g >= 0 && g < len(f.groups) && !s.swapped {
+			tb, err := m.BlockTableGroup(s.id, g, nil)
+			f.expectErr(err, 0)
+			tbs, err := m.BlockTablesGroup([]SeqID{s.id}, g, nil)
+			f.expectErr(err, 0)
+			if !slices.Equal(tb, tbs[0]) {
+				f.fatalf("BlockTablesGroup %v, BlockTableGroup %v", tbs[0], tb)
+			}
 		}
 	}
 	id := int32(f.num(f.m.cfg.NumBlocks + 2))

@@ -92,8 +92,8 @@ type resync struct {
 	b       *eventBuf
 	pool    *blockpool.Pool
 	medium  Medium
-	tier    int                      // 0: the device pool is walked, 1: the host pool
-	emitted []uint64                 // bit per block of the pool being walked
+	tier    int                    // 0: the device pool is walked, 1: the host pool
+	emitted []uint64               // bit per block of the pool being walked
 	seen    map[groupHash]struct{} // per-distinct-hash form: (group, hash) pairs announced
 	stack   []blockpool.BlockID
 	// idents maps, per tier (device, host), the identity of each cached block to a
