@@ -225,7 +225,14 @@ func (m *Manager) endClaim(l *lookup) {
 // entries are about to be hits) and copy-on-write replacements of shared or cached
 // blocks in the range.
 func (m *Manager) planReserve(s *sequence, claimedBlocks, start, target int) int {
-	need := m.planTable(s, s.table, claimedBlocks, start, target)
+	// Group 0 inline (the plain model's hot path), planTable for the others.
+	end := m.blocksFor(target)
+	need := max(0, end-len(s.table)-claimedBlocks)
+	for j := m.div(start); j < min(len(s.table), end); j++ {
+		if !m.ownsBlock(s, s.table, j) {
+			need++
+		}
+	}
 	for _, t := range s.more {
 		need += m.planTable(s, t, claimedBlocks, start, target)
 	}
@@ -257,7 +264,19 @@ func (m *Manager) ownsBlock(s *sequence, table []blockpool.BlockID, j int) bool 
 // tokens before regTo fill; the caller has checked that planReserve's blocks are
 // free and called begin.
 func (m *Manager) applyReserve(s *sequence, target, regTo int) {
-	m.reserveTable(s, &s.table, target)
+	// Group 0 inline (the plain model's hot path), reserveTable for the others.
+	end := m.blocksFor(target)
+	for j := m.div(s.computed); j < min(len(s.table), end); j++ {
+		if !m.ownsBlock(s, s.table, j) {
+			m.copyOnWrite(s, s.table, j)
+		}
+	}
+	if grow := end - len(s.table); grow > 0 {
+		var err error
+		if s.table, err = m.pool.Allocate(s.table, grow); err != nil {
+			panic("paged: planned allocation failed: " + err.Error())
+		}
+	}
 	for g := range s.more {
 		m.reserveTable(s, &s.more[g], target)
 	}
@@ -272,22 +291,9 @@ func (m *Manager) reserveTable(s *sequence, tab *[]blockpool.BlockID, target int
 	table := *tab
 	end := m.blocksFor(target)
 	for j := m.div(s.computed); j < min(len(table), end); j++ {
-		old := table[j]
-		if m.ownsBlock(s, table, j) {
-			continue
+		if !m.ownsBlock(s, table, j) {
+			m.copyOnWrite(s, table, j)
 		}
-		got, err := m.pool.Allocate(m.oneBlock[:0], 1)
-		if err != nil {
-			panic("paged: planned allocation failed: " + err.Error())
-		}
-		fresh := got[0]
-		if j*m.bs < s.computed { // the block holds computed tokens: copy them
-			m.out = append(m.out, BlockCopy{Src: old, Dst: fresh})
-			m.stats.cows++
-		}
-		m.oneBlock[0] = old
-		_ = m.pool.ReleaseWith(m.oneBlock[:1], m.retention(s))
-		table[j] = fresh
 	}
 	if grow := end - len(table); grow > 0 {
 		var err error
@@ -295,6 +301,24 @@ func (m *Manager) reserveTable(s *sequence, tab *[]blockpool.BlockID, target int
 			panic("paged: planned allocation failed: " + err.Error())
 		}
 	}
+}
+
+// copyOnWrite moves entry j of a table to a fresh block, copying the old block if
+// it holds computed tokens of s, and lets go of the old block.
+func (m *Manager) copyOnWrite(s *sequence, table []blockpool.BlockID, j int) {
+	old := table[j]
+	got, err := m.pool.Allocate(m.oneBlock[:0], 1)
+	if err != nil {
+		panic("paged: planned allocation failed: " + err.Error())
+	}
+	fresh := got[0]
+	if j*m.bs < s.computed { // the block holds computed tokens: copy them
+		m.out = append(m.out, BlockCopy{Src: old, Dst: fresh})
+		m.stats.cows++
+	}
+	m.oneBlock[0] = old
+	_ = m.pool.ReleaseWith(m.oneBlock[:1], m.retention(s))
+	table[j] = fresh
 }
 
 // slot returns the slot of a reserved position.
