@@ -19,7 +19,8 @@ type Params struct {
 	// Scale multiplies q·k; 0 means 1/√HeadDim.
 	Scale float32
 	// Window, if > 0, is a sliding window: a query at position p attends to key
-	// positions (p − Window, p].
+	// positions (p − Window, p]. Table entries of blocks wholly before the window of
+	// every query are never read nor checked (window.go).
 	Window int
 }
 
@@ -137,11 +138,13 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 	return nil
 }
 
-func checkTable(c *Cache, table []int32, n int) error {
+// checkTable checks that table covers n tokens and names valid blocks from the one
+// holding position from on (the first position any query reads).
+func checkTable(c *Cache, table []int32, from, n int) error {
 	if len(table)*c.cfg.BlockSize < n {
 		return fmt.Errorf("%w: %d tokens but the block table covers %d", ErrOutOfRange, n, len(table)*c.cfg.BlockSize)
 	}
-	for _, b := range table[:(n+c.cfg.BlockSize-1)/c.cfg.BlockSize] {
+	for _, b := range table[from/c.cfg.BlockSize : (n+c.cfg.BlockSize-1)/c.cfg.BlockSize] {
 		if b < 0 || int(b) >= c.cfg.NumBlocks {
 			return fmt.Errorf("%w: block id %d not in [0,%d)", ErrOutOfRange, b, c.cfg.NumBlocks)
 		}
@@ -165,7 +168,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		if ctxLens[s] <= 0 {
 			return fmt.Errorf("%w: sequence %d has context length %d", ErrOutOfRange, s, ctxLens[s])
 		}
-		if err := checkTable(c, t, ctxLens[s]); err != nil {
+		if err := checkTable(c, t, firstKey(ctxLens[s]-1, p.Window), ctxLens[s]); err != nil {
 			return fmt.Errorf("sequence %d: %w", s, err)
 		}
 		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
@@ -247,7 +250,7 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 	if start < 0 || n <= 0 || len(q) != n*k.qh*d || len(out) != len(q) {
 		return fmt.Errorf("%w: start %d, %d tokens, q %d, out %d (want %d)", ErrShape, start, n, len(q), len(out), n*k.qh*d)
 	}
-	if err := checkTable(c, table, start+n); err != nil {
+	if err := checkTable(c, table, firstKey(start, p.Window), start+n); err != nil {
 		return err
 	}
 	k.q, k.out, k.table, k.start, k.prefill, k.tables = q, out, table, start, true, nil
