@@ -35,8 +35,9 @@ func (m *Manager) appendTokens(s *sequence, tokens []int32) {
 // block is shared or cached. Blocks already registered in the prefix cache stay
 // registered: their contents are still valid for the prefix they hash. With a
 // windowed KV-cache group, a rollback whose new computed count would need a block
-// the group already released (more than the window's slack) gives
-// ErrInvalidArgument and changes nothing.
+// the group already released gives ErrInvalidArgument and changes nothing; the
+// blocks are released by reservations, for the tokens computed before them, so
+// rolling back the tokens of the last reservation never does.
 func (m *Manager) Rollback(id SeqID, n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -59,6 +60,7 @@ func (m *Manager) Rollback(id SeqID, n int) error {
 	s.chain.Truncate(l / m.bs)
 	if m.windowed {
 		s.fps = s.fps[:s.chain.Len()]
+		s.relAt = min(s.relAt, s.computed)
 	}
 	return nil
 }

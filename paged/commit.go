@@ -6,10 +6,7 @@ import "github.com/pagedkv/pagedkv/blockpool"
 // (positions [computed, computed+n)), 0 ≤ n ≤ min(reserved, tokens) − computed.
 // Exactly then, every block whose tokens are now all computed is registered in the
 // prefix cache (and a BlockStored event queued): later lookups and reservations, by
-// any sequence, can hit it. With a windowed KV-cache group (Config.Groups), the
-// blocks wholly before the window of the next token are released then (NullBlock in
-// the group's table), so call it after the step's attention has read the KV, as
-// the package example does.
+// any sequence, can hit it.
 func (m *Manager) MarkComputed(id SeqID, n int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

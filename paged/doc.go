@@ -106,10 +106,13 @@
 // reservation means the same tokens in every group; bytes are reconciled by sizing
 // a block for the largest group (Config.BlockBytes, see groups.go).
 //
-// A windowed group releases, at MarkComputed, the blocks wholly before the window
-// (or chunk) of the next token to compute, and puts NullBlock in their table
-// entries: a table entry j < skip(computed)/BlockSize is NullBlock, exactly. The
-// released blocks keep their hash until evicted. A prefix hit is the longest length
+// A windowed group releases, at each reservation (Reserve, DecodeStep: vLLM's
+// scheduling step), the blocks wholly before the window (or chunk) of the next
+// token to compute, and puts NullBlock in their table entries: entry j <
+// skip(computed)/BlockSize is NullBlock, exactly, after every reservation. The
+// freed blocks serve that reservation, the step's attention never reads them, and
+// rolling back the step's tokens never needs them. They keep their hash until
+// evicted. A prefix hit is the longest length
 // valid for every group: all blocks before it for full attention, the last
 // ceil((W−1)/BlockSize) blocks for a window W, the blocks of the current chunk for
 // chunked attention (vLLM's fixed point, lookup_hybrid.go); windowed groups confirm

@@ -24,7 +24,10 @@ func Example_groups() {
 	fmt.Println("full slots:  ", full)
 	fmt.Println("window slots:", window)
 	// ... the engine writes K/V into both groups' slots and runs attention ...
-	_ = m.MarkComputed(id, adm.N) // the next token reads positions 5..9: blocks 0, 1 go
+	_ = m.MarkComputed(id, adm.N)
+
+	// Each reservation first releases what the window no longer reads: token 10
+	// reads positions 5..10, so the window group's blocks 0 and 1 go.
 
 	ids, step := []paged.SeqID{id}, make([]int64, 1)
 	for _, tok := range []int32{11, 12} {

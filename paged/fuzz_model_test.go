@@ -41,6 +41,7 @@ type modelSeq struct {
 	started  bool
 	swapped  bool
 	opts     SeqOptions // as given to Add
+	relAt    int        // computed at the last reservation: windows released up to there
 }
 
 // fp is the fingerprint of the KV at position p: what an engine would compute there
@@ -251,13 +252,14 @@ func (f *fuzzer) checkTruth() {
 	}
 }
 
-// liveFrom is the model's first table entry of group g that holds a block: the
-// blocks before the window (or chunk) of the next token to compute are released.
+// liveFrom is the model's first table entry of group g that holds a block: at each
+// reservation, the blocks before the window (or chunk) of the next token to compute
+// are released.
 func (f *fuzzer) liveFrom(s *modelSeq, g int) int {
 	if !s.started {
 		return 0
 	}
-	k, c := f.groups[g], s.computed
+	k, c := f.groups[g], s.relAt
 	switch k.Kind {
 	case SlidingWindow:
 		return max(0, c-k.Window+1) / f.bs
@@ -271,7 +273,7 @@ func (f *fuzzer) liveFrom(s *modelSeq, g int) int {
 // block a windowed group released.
 func (f *fuzzer) rollbackBlocked(s *modelSeq, computed int) bool {
 	c := *s
-	c.computed = computed
+	c.relAt = computed
 	for g := range f.groups {
 		if f.liveFrom(&c, g) < f.liveFrom(s, g) {
 			return true

@@ -53,6 +53,7 @@ func (f *fuzzer) reserve() {
 	}
 	f.perform(res.Copies)
 	s.reserved = max(s.reserved, s.computed+k+la)
+	s.relAt = s.computed
 	f.reserved(s, k, la)
 	f.checkSeq(s)
 }
@@ -116,7 +117,7 @@ func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
 		f.fatalf("admitted %+v, want claimed/start %d and N %d, tiers %+v", adm, cached, n, tiers)
 	}
 	f.perform(adm.Copies)
-	s.started, s.computed, s.reserved = true, cached, cached+n+la
+	s.started, s.computed, s.reserved, s.relAt = true, cached, cached+n+la, cached
 	f.reserved(s, n, la)
 	f.checkSeq(s)
 }
@@ -178,6 +179,7 @@ func (f *fuzzer) decodeBatch(batch []*modelSeq, ids []SeqID, dup bool, la int) {
 	for i, s := range batch {
 		s.tokens = append(s.tokens, tks[i])
 		s.reserved = max(s.reserved, s.computed+1+la)
+		s.relAt = s.computed
 		f.reserved(s, 1, la)
 		if want := f.slotsOfG(s, 0, s.computed, s.computed+1); want[0] != slots[i] {
 			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])

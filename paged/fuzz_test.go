@@ -288,6 +288,7 @@ func (f *fuzzer) op(op int) {
 			s.tokens = s.tokens[:len(s.tokens)-k]
 			s.computed = min(s.computed, len(s.tokens))
 			s.reserved = s.computed
+			s.relAt = min(s.relAt, s.computed)
 		}
 	case 7: // DecodeStep over a subset
 		f.decode()

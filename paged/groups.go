@@ -40,8 +40,9 @@ const (
 	// block, and a prefix hit needs every block before the hit point. The zero value.
 	FullAttention GroupKind = iota
 	// SlidingWindow layers attend to the last Window positions (a query at p reads
-	// (p−Window, p]): blocks wholly before position computed−Window+1 are released,
-	// and a hit needs only the last ceil((Window−1)/BlockSize) blocks before it.
+	// (p−Window, p]): the blocks wholly before position computed−Window+1 are
+	// released when the sequence's next reservation is made, and a hit needs only
+	// the last ceil((Window−1)/BlockSize) blocks before it.
 	SlidingWindow
 	// ChunkedLocal layers (Llama 4's local attention) attend within chunks of Window
 	// positions: a query at p reads [p − p mod Window, p]. Blocks of finished chunks
@@ -244,6 +245,9 @@ func (m *Manager) initGroups() {
 		gs = []KVGroup{{Kind: FullAttention}}
 	}
 	m.hybrid, m.windowed = m.cfg.hybrid(), m.cfg.windowed()
+	if m.windowed {
+		m.relCount = make([]int32, m.cfg.NumBlocks)
+	}
 	for i, g := range gs {
 		m.grp = append(m.grp, group{kind: g.Kind, window: g.Window})
 		if g.Kind == FullAttention {

@@ -40,27 +40,30 @@ func admitWhole(t testing.TB, m *Manager, prompt []int32) (SeqID, int) {
 }
 
 // A sliding window releases exactly the blocks wholly before computed−W+1, replaced
-// by NullBlock, as computed grows; released blocks stay cached.
+// by NullBlock, at each reservation (as vLLM's scheduler does); released blocks
+// stay cached.
 func TestSlidingWindowReleaseExact(t *testing.T) {
 	m := newHybrid(t, 16, 2, sw(5))
 	id, _ := admitWhole(t, m, span(0, 10))
+	require.Zero(t, countNull(tableG(t, m, id, 0)), "nothing released until the next reservation")
+	require.Equal(t, 5, m.Stats().UsedBlocks)
+	decode(t, m, id, 100) // reserves position 10, which reads (5, 10]: blocks 0..2 go
 	tb := tableG(t, m, id, 0)
-	// computed 10: the next token (10) reads (5, 10]: positions 6..9, blocks 3 and 4.
 	require.Equal(t, []int32{NullBlock, NullBlock, NullBlock}, tb[:3])
 	require.NotContains(t, tb[3:], NullBlock)
 	st := m.Stats()
-	require.Equal(t, 2, st.UsedBlocks)
+	require.Equal(t, 3, st.UsedBlocks)
 	require.Equal(t, uint64(3), st.WindowReleases)
 	require.Equal(t, 5, st.CachedBlocks, "released blocks stay cached")
-	_, err := m.SlotMapping(id, 5, 10, nil)
+	_, err := m.SlotMapping(id, 5, 11, nil)
 	require.ErrorIs(t, err, ErrInvalidArgument, "position 5 is in a released block")
-	slots, err := m.SlotMapping(id, 6, 10, nil)
+	slots, err := m.SlotMapping(id, 6, 11, nil)
 	require.NoError(t, err)
-	require.Len(t, slots, 4)
+	require.Len(t, slots, 5)
 
-	decode(t, m, id, 100) // computed 11: skip 7, still 3 blocks
+	decode(t, m, id, 101) // position 11 reads (6, 11]: still blocks 3..
 	require.Equal(t, 3, countNull(tableG(t, m, id, 0)))
-	decode(t, m, id, 101) // computed 12: skip 8, block 3 goes
+	decode(t, m, id, 102) // position 12 reads (7, 12]: block 3 goes
 	require.Equal(t, 4, countNull(tableG(t, m, id, 0)))
 	require.Equal(t, uint64(4), m.Stats().WindowReleases)
 	require.NoError(t, m.Free(id))
@@ -105,14 +108,11 @@ func TestSlidingWindowHitAfterEarlyBlocksEvicted(t *testing.T) {
 	}{{[]KVGroup{sw(5)}, 10}, {nil, 6}} {
 		m := newHybrid(t, 8, 2, tc.groups...)
 		a, _ := admitWhole(t, m, span(0, 10))
-		if tc.groups != nil {
-			require.Equal(t, 6, m.Stats().FreeBlocks, "blocks 0..2 left the window")
-		}
+		decode(t, m, a, 100) // the window releases a's blocks 0..2 (later first)
 		require.NoError(t, m.Free(a))
-		// The window released a's blocks 0..2 first (later first), then 4 and 3 at
-		// Free; full attention released 4..0 at Free. b takes the three never-used
-		// blocks and evicts the next two.
-		b, _ := admitWhole(t, m, span(100, 10))
+		// The window's free queue: 6, 7 (never used), a's blocks 2, 1, 0, then 5, 4,
+		// 3 at Free; full attention's: 6, 7, 5, 4, 3, 2, 1, 0. b takes five blocks.
+		b, _ := admitWhole(t, m, span(200, 10))
 		require.NoError(t, m.Free(b))
 		hit, err := m.LookupPrompt(span(0, 11), SeqOptions{})
 		require.NoError(t, err)
@@ -127,25 +127,24 @@ func TestSlidingWindowHitAfterEarlyBlocksEvicted(t *testing.T) {
 // are gone, so the fixed point ends at 0.
 func TestHybridHitFixedPoint(t *testing.T) {
 	m := newHybrid(t, 8, 2, fullGroup(), sw(3))
+	prompt := span(0, 9) // hits at most 4 blocks
 	a, _ := admitWhole(t, m, span(0, 8))
-	// W = 3: the next token reads 2 positions back, so group 1 keeps one block.
+	g0, g1 := m.groupBlocksOf(t, span(0, 8), 0), m.groupBlocksOf(t, span(0, 8), 1)
+	// The decode's window release (W = 3: the next token reads 2 positions back)
+	// frees group 1's blocks 2, 1, 0, and the step's two fresh blocks evict 2 and 1.
+	decode(t, m, a, 8)
 	require.Equal(t, 3, countNull(tableG(t, m, a, 1)))
 	require.NoError(t, m.Free(a))
-	hit, _ := m.LookupPrompt(span(0, 9), SeqOptions{})
+	hit, _ := m.LookupPrompt(prompt, SeqOptions{})
+	require.Equal(t, 8, hit, "the window needs only its last block before the hit")
+	_, cached := m.BlockInfo(g1[0])
+	require.True(t, cached)
+	d, _ := admitWhole(t, m, span(100, 2)) // takes the two uncached blocks of a's step
+	hit, _ = m.LookupPrompt(prompt, SeqOptions{})
 	require.Equal(t, 8, hit)
-	// Free queue: group 1's released blocks 2, 1, 0, then group 0's table tail
-	// first, then group 1's block 3.
-	fq := m.FreeQueue(nil)
-	g0, g1 := m.groupBlocksOf(t, span(0, 8), 0), m.groupBlocksOf(t, span(0, 8), 1)
-	require.Equal(t, []int32{g1[2], g1[1], g1[0], g0[3], g0[2], g0[1], g0[0], g1[3]}, fq)
-
-	d, _ := admitWhole(t, m, span(100, 2)) // one block per group: evicts g1[2], g1[1]
-	hit, _ = m.LookupPrompt(span(0, 9), SeqOptions{})
-	require.Equal(t, 8, hit, "the window needs only its last block")
-	th, _ := m.CachedPrefixTiers(d)
-	require.Equal(t, 0, th.Tokens)
-	e, _ := admitWhole(t, m, span(200, 2)) // evicts g1[0] and g0[3]
-	hit, _ = m.LookupPrompt(span(0, 9), SeqOptions{})
+	e, _ := admitWhole(t, m, span(200, 2)) // evicts group 1's block 0 and group 0's block 3
+	require.Equal(t, []int32{g1[0], g0[3]}, []int32{tableG(t, m, e, 0)[0], tableG(t, m, e, 1)[0]})
+	hit, _ = m.LookupPrompt(prompt, SeqOptions{})
 	require.Equal(t, 0, hit, "full: 3 blocks; window at 3 needs block 2, at 2 block 1, at 1 block 0: all gone")
 	require.NoError(t, m.Free(d))
 	require.NoError(t, m.Free(e))
@@ -180,15 +179,19 @@ func (m *Manager) groupBlocksOf(t testing.TB, prompt []int32, g int) []int32 {
 func TestHybridAdmitClaimsOnlyTheWindow(t *testing.T) {
 	m := newHybrid(t, 32, 2, fullGroup(), sw(4), chunked(4))
 	a, _ := admitWhole(t, m, span(0, 10))
-	require.Equal(t, []int{0, 3, 4}, []int{countNull(tableG(t, m, a, 0)), countNull(tableG(t, m, a, 1)), countNull(tableG(t, m, a, 2))})
 	require.NoError(t, m.Free(a))
-	used := m.Stats().UsedBlocks
-	require.Equal(t, 0, used)
+	require.Equal(t, 0, m.Stats().UsedBlocks)
 	b, cached := admitWhole(t, m, cat(span(0, 10), span(50, 3)))
 	require.Equal(t, 10, cached)
-	// computed 13: full holds 7 blocks; window W=4: skip 10 → 5 null, 2 held;
-	// chunk 4: skip 12 → 6 null, 1 held.
-	require.Equal(t, []int{0, 5, 6}, []int{countNull(tableG(t, m, b, 0)), countNull(tableG(t, m, b, 1)), countNull(tableG(t, m, b, 2))})
+	// claimed at 10: window W=4 skips 7 → 3 null; chunk 4 skips 8 → 4 null.
+	nulls := func() []int {
+		return []int{countNull(tableG(t, m, b, 0)), countNull(tableG(t, m, b, 1)), countNull(tableG(t, m, b, 2))}
+	}
+	require.Equal(t, []int{0, 3, 4}, nulls())
+	require.Equal(t, 7+4+3, m.Stats().UsedBlocks)
+	// The next reservation (computed 13): W=4 skips 10 → 5 null; chunk skips 12 → 6.
+	decode(t, m, b, 7)
+	require.Equal(t, []int{0, 5, 6}, nulls())
 	require.Equal(t, 7+2+1, m.Stats().UsedBlocks)
 	st := m.Stats()
 	require.Equal(t, uint64(23), st.PrefixQueries) // 10 + 13 tokens looked up
@@ -217,15 +220,28 @@ func TestHybridForkCopyOnWritePerGroup(t *testing.T) {
 	require.Equal(t, 32, m.Stats().FreeBlocks)
 }
 
-// A rollback cannot bring back a block the window released.
+// A rollback cannot bring back a block the window released; rolling back the
+// tokens of the last reservation (rejected speculative drafts) never needs one.
 func TestHybridRollbackIntoReleasedWindow(t *testing.T) {
 	m := newHybrid(t, 32, 2, sw(4))
-	id, _ := admitWhole(t, m, span(0, 8)) // skip 5: blocks 0 and 1 released
+	id, _ := admitWhole(t, m, span(0, 8))
+	decode(t, m, id, 8) // released at 8: skip 5, blocks 0 and 1
 	before := takeSnapshot(m)
-	err := m.Rollback(id, 2) // computed 6: skip 3, block 1 would be read again
+	err := m.Rollback(id, 3) // computed 6: skip 3, block 1 would be read again
 	require.ErrorIs(t, err, ErrInvalidArgument)
 	after := takeSnapshot(m)
 	require.True(t, equalSnapshots(&before, &after))
-	require.NoError(t, m.Rollback(id, 1)) // computed 7: skip 4, blocks 0 and 1 still unread
+	require.NoError(t, m.Rollback(id, 2)) // computed 7: skip 4, blocks 0 and 1 still unread
 	inv(t, m)
+	// Speculation: reserve 1 + 3 drafts, compute them, reject all three.
+	for range 20 {
+		st, _ := m.State(id)
+		require.NoError(t, m.Append(id, 1, 2, 3))
+		_, err := m.Reserve(id, st.Tokens+3-st.Computed, 0, nil)
+		require.NoError(t, err)
+		require.NoError(t, m.MarkComputed(id, st.Tokens+3-st.Computed))
+		require.NoError(t, m.Rollback(id, 3))
+		require.NoError(t, m.Append(id, 4))
+		inv(t, m)
+	}
 }

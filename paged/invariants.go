@@ -30,8 +30,9 @@ import (
 //     blocks stay within MaxPinnedFraction;
 //   - KV-cache groups (invariants_groups.go): every group's table has the same
 //     length; a windowed group's table holds NullBlock exactly in its first
-//     skipBlocks(computed) entries (window release exact) and blocks elsewhere, a
-//     full-attention group's none; registered blocks are cached in their group under
+//     skipBlocks(relAt) entries, relAt ≤ computed the computed count of the last
+//     release (window release exact), and blocks elsewhere, a full-attention
+//     group's none; registered blocks are cached in their group under
 //     the chain's hashes (identities for full attention, prefix fingerprints for
 //     windows, which are kept exactly for every full block);
 //   - no sequence holds more than MaxSeqLen tokens;

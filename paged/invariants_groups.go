@@ -12,6 +12,9 @@ func (m *Manager) checkGroups(i int, s *sequence, refs []int) error {
 	if len(s.more) != len(m.grp)-1 {
 		return fmt.Errorf("seq %d: %d extra tables for %d groups", i, len(s.more), len(m.grp))
 	}
+	if s.relAt < 0 || s.relAt > s.computed {
+		return fmt.Errorf("seq %d: windows released at %d, computed %d", i, s.relAt, s.computed)
+	}
 	if m.windowed {
 		want := extendFingerprints(nil, &s.chain, s.tokens, bs)
 		if !slices.Equal(want, s.fps) {
@@ -30,7 +33,7 @@ func (m *Manager) checkGroups(i int, s *sequence, refs []int) error {
 		for j, b := range tab {
 			if j < live {
 				if b != NullBlock {
-					return fmt.Errorf("seq %d group %d entry %d: block %d outside the window (computed %d), want NullBlock", i, g, j, b, s.computed)
+					return fmt.Errorf("seq %d group %d entry %d: block %d outside the window (released at %d), want NullBlock", i, g, j, b, s.relAt)
 				}
 				continue
 			}

@@ -37,6 +37,10 @@ type Manager struct {
 	// (blockpool.Pool.Cache); identities are never reused.
 	nextIdent uint64
 
+	// relCount is scratch for counting the blocks a batch's window releases free
+	// (one counter per device block, all zero between calls; windowed only).
+	relCount []int32
+
 	seqs      []sequence
 	freeSlots []int
 	live      int
@@ -182,7 +186,7 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 			}
 		}
 	}
-	c.computed, c.numCached, c.claimed, c.extras, c.exRef = p.computed, p.numCached, p.claimed, p.extras, p.exRef
+	c.computed, c.numCached, c.claimed, c.extras, c.exRef, c.relAt = p.computed, p.numCached, p.claimed, p.extras, p.exRef, p.relAt
 	c.priority, c.priorityDur = p.priority, p.priorityDur
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed

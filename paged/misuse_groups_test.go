@@ -69,8 +69,9 @@ func TestBlockBytes(t *testing.T) {
 }
 
 // groupFixture: full attention and a 4-token window over blocks of 2, holding a
-// started sequence (9 tokens, 8 computed plus one appended), one ready to decode,
-// one not started and a freed one.
+// started sequence (10 tokens, 9 computed plus one appended; the window released
+// positions 0..3 at the decode of position 8), one ready to decode, one not
+// started and a freed one.
 type groupFixture struct {
 	m          *Manager
 	a, r, u, d SeqID
@@ -80,7 +81,8 @@ func newGroupFixture(t testing.TB) *groupFixture {
 	m := newMgr(t, 32, 2, eventsOn(false), func(c *Config) { c.Groups = []KVGroup{fullGroup(), sw(4)} })
 	f := &groupFixture{m: m}
 	f.a, _ = prefill(t, m, span(0, 8), SeqOptions{})
-	require.NoError(t, m.Append(f.a, 8))
+	decode(t, m, f.a, 8)
+	require.NoError(t, m.Append(f.a, 9))
 	f.r, _ = prefill(t, m, span(100, 5), SeqOptions{})
 	var err error
 	f.u, err = m.Add(span(0, 9), SeqOptions{})
@@ -103,7 +105,7 @@ func groupMisuses() []groupMisuse {
 		{"Pin refuses groups", ErrInvalidConfig, false, func(f *groupFixture) error { _, _, err := f.m.Pin(span(0, 4), SeqOptions{}); return err }},
 		{"SwapOut without a host tier", ErrNoHostTier, false, func(f *groupFixture) error { _, err := f.m.SwapOut(f.a, nil); return err }},
 		{"SlotMappingGroup released position", ErrInvalidArgument, false, func(f *groupFixture) error {
-			_, err := f.m.SlotMappingGroup(f.a, 1, 2, 8, nil) // computed 8, window 4: positions < 4 released
+			_, err := f.m.SlotMappingGroup(f.a, 1, 2, 8, nil) // released at 8, window 4: positions < 4
 			return err
 		}},
 		{"SlotMapping of group 0 (full) from 0", nil, false, func(f *groupFixture) error { _, err := f.m.SlotMapping(f.a, 0, 8, nil); return err }},
@@ -119,8 +121,8 @@ func groupMisuses() []groupMisuse {
 		{"DecodeSlotsGroup unknown", ErrUnknownSequence, false, func(f *groupFixture) error {
 			return f.m.DecodeSlotsGroup([]SeqID{f.d}, 1, make([]int64, 1))
 		}},
-		{"Rollback into the released window", ErrInvalidArgument, false, func(f *groupFixture) error { return f.m.Rollback(f.a, 3) }},
-		{"Rollback within the window slack", nil, true, func(f *groupFixture) error { return f.m.Rollback(f.a, 1) }},
+		{"Rollback into the released window", ErrInvalidArgument, false, func(f *groupFixture) error { return f.m.Rollback(f.a, 4) }},
+		{"Rollback within the window", nil, true, func(f *groupFixture) error { return f.m.Rollback(f.a, 3) }},
 		{"BlockTablesGroup unknown id", ErrUnknownSequence, false, func(f *groupFixture) error {
 			_, err := f.m.BlockTablesGroup([]SeqID{f.a, f.d}, 1, nil)
 			return err

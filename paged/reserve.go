@@ -52,6 +52,10 @@ type Reservation struct {
 // The claimed count is in the result. (Admit does the same with the watermark check,
 // choosing n from the hit.)
 //
+// With a windowed KV-cache group (Config.Groups), a reservation first releases the
+// blocks the group's layers no longer read from computed on (NullBlock in its table);
+// they count as free for the reservation.
+//
 // A reserved slot that falls into a block another sequence also references, or that
 // is cached, moves this sequence to a fresh block; if the old block held computed
 // tokens of this sequence, a (Src, Dst) copy is appended to copies for the engine.
@@ -77,10 +81,13 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 	}
 	if s.claimed {
 		target := s.computed + n + lookahead
-		if need := m.planReserve(s, 0, s.computed, target); need > m.pool.NumFree() {
+		if need := m.planReserve(s, 0, s.computed, target); need > m.pool.NumFree()+m.slideFreesOne(s) {
 			return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 		}
 		m.begin(copies, nil)
+		if m.windowed {
+			m.slide(s)
+		}
 		m.applyReserve(s, target, s.computed+n)
 		return Reservation{Start: s.computed, N: n, Copies: m.end()}, nil
 	}

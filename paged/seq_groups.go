@@ -7,13 +7,9 @@ import (
 // The per-group work on a sequence's tables (KV-cache groups; the plain model, one
 // full-attention group, keeps its single-table code in commit.go and manager.go).
 
-// markGroups advances computed by n, registers in every group the blocks that
-// became full, then releases the blocks each windowed group no longer needs. They
-// keep their hash (hit-able until evicted) and enter the free queue later blocks
-// first, asking the sequence's retention. MarkComputed comes after the step's
-// attention read the KV, so the released blocks are no longer read.
+// markGroups advances computed by n and registers in every group the blocks that
+// became full.
 func (m *Manager) markGroups(s *sequence, n int) {
-	old := s.computed
 	s.computed += n
 	if m.caching() {
 		full := m.div(s.computed)
@@ -22,9 +18,44 @@ func (m *Manager) markGroups(s *sequence, n int) {
 		}
 		s.numCached = max(s.numCached, full)
 	}
+}
+
+// slide releases, in every windowed group, the blocks no position from computed on
+// reads any more (vLLM's remove_skipped_blocks, at scheduling): a reservation makes
+// it first, so the blocks it frees serve that very reservation, the step's
+// attention (which reads from computed's window on) never reads them, and a
+// rollback of this step's tokens never needs them back. They keep their hash
+// (hit-able until evicted) and enter the free queue later blocks first, asking the
+// sequence's retention.
+func (m *Manager) slide(s *sequence) {
 	for _, g := range m.wins {
-		m.releaseWindow(s, g, m.skipBlocks(g, old), m.skipBlocks(g, s.computed))
+		m.releaseWindow(s, g, m.skipBlocks(g, s.relAt), m.skipBlocks(g, s.computed))
 	}
+	s.relAt = s.computed
+}
+
+// slideFrees returns how many blocks slide would free (bring to reference count 0)
+// over a batch of distinct sequences, counting blocks several of them share
+// exactly. It changes nothing.
+func (m *Manager) slideFrees(batch []*sequence) int {
+	freed := 0
+	each := func(f func(b blockpool.BlockID)) {
+		for _, s := range batch {
+			for _, g := range m.wins {
+				tab := *s.tab(g)
+				for _, b := range tab[m.skipBlocks(g, s.relAt):m.skipBlocks(g, s.computed)] {
+					f(b)
+				}
+			}
+		}
+	}
+	each(func(b blockpool.BlockID) {
+		if m.relCount[b]++; int(m.relCount[b]) == m.pool.RefCount(b) {
+			freed++
+		}
+	})
+	each(func(b blockpool.BlockID) { m.relCount[b] = 0 })
+	return freed
 }
 
 // releaseWindow releases entries [from, to) of windowed group g's table (all blocks)
@@ -110,19 +141,14 @@ func (m *Manager) releaseGroups(s *sequence) error {
 }
 
 // liveFrom is the first entry of group g's table that holds a block.
-func (m *Manager) liveFrom(s *sequence, g int) int {
-	if !s.claimed {
-		return 0
-	}
-	return m.skipBlocks(g, s.computed)
-}
+func (m *Manager) liveFrom(s *sequence, g int) int { return m.skipBlocks(g, s.relAt) }
 
 // rollbackReleased reports a windowed group that released a block the sequence
 // would need again if its computed count dropped to computed (Rollback cannot
 // bring a released block back), or −1.
 func (m *Manager) rollbackReleased(s *sequence, computed int) int {
 	for _, g := range m.wins {
-		if m.skipBlocks(g, computed) < m.skipBlocks(g, s.computed) {
+		if m.skipBlocks(g, computed) < m.skipBlocks(g, s.relAt) {
 			return g
 		}
 	}
@@ -134,4 +160,13 @@ func (m *Manager) rollbackReleased(s *sequence, computed int) int {
 func (m *Manager) groupSlot(table []blockpool.BlockID, pos int) int64 {
 	j := m.div(pos)
 	return int64(table[j])*int64(m.bs) + int64(pos-j*m.bs)
+}
+
+// slideFreesOne is slideFrees for one sequence (0 without a windowed group).
+func (m *Manager) slideFreesOne(s *sequence) int {
+	if !m.windowed {
+		return 0
+	}
+	m.batch = append(m.batch[:0], s)
+	return m.slideFrees(m.batch)
 }

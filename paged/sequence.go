@@ -122,9 +122,13 @@ type sequence struct {
 	table []blockpool.BlockID
 	// more are the tables of groups 1, 2, … (nil with one group). Invariants: every
 	// group's table has the same length; in a windowed group's table the first
-	// skipBlocks(g, computed) entries are NullBlock (released exactly as computed
-	// grows) and the others are blocks; a full-attention group has no NullBlock.
+	// skipBlocks(g, relAt) entries are NullBlock and the others are blocks; a
+	// full-attention group has no NullBlock.
 	more [][]blockpool.BlockID
+	// relAt is the computed count at which the windowed groups last released what
+	// they no longer need (at the claim and at every reservation: vLLM's
+	// remove_skipped_blocks at scheduling). Invariant: relAt ≤ computed.
+	relAt int
 	// numCached: table[0:numCached] (of every group, NullBlock entries aside) are
 	// registered in the prefix index under this sequence's chain hashes.
 	// Invariant: numCached×bs ≤ computed.
@@ -218,7 +222,7 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 		}
 		s.fps = s.fps[:0]
 	}
-	s.computed, s.reserved, s.numCached, s.claimed, s.swapped = 0, 0, 0, false, false
+	s.computed, s.reserved, s.numCached, s.claimed, s.swapped, s.relAt = 0, 0, 0, false, false, 0
 	s.priority, s.priorityDur = 0, 0
 	m.live++
 	return s, makeID(idx, s.gen)
