@@ -58,9 +58,9 @@ func (m *Manager) Rollback(id SeqID, n int) error {
 	s.reserved = s.computed
 	s.numCached = min(s.numCached, l/m.bs)
 	s.chain.Truncate(l / m.bs)
+	s.relAt = min(s.relAt, s.computed)
 	if m.windowed {
 		s.fps = s.fps[:s.chain.Len()]
-		s.relAt = min(s.relAt, s.computed)
 	}
 	return nil
 }
