@@ -349,6 +349,13 @@ func (f *fuzzer) checkSeq(s *modelSeq) {
 	if s.swapped {
 		return
 	}
+	released := 0
+	for g := range f.groups {
+		released += f.liveFrom(s, g)
+	}
+	if st.Released != released {
+		f.fatalf("seq %d state %+v, model: %d released entries", s.id, st, released)
+	}
 	f.fpBuf = s.fps(f.fpBuf[:0], s.computed)
 	for g := range f.groups {
 		live := f.liveFrom(s, g)
