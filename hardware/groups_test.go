@@ -54,6 +54,8 @@ func TestGroupedNumBlocks(t *testing.T) {
 func TestWindowValidation(t *testing.T) {
 	m, _ := LookupModel("gemma-2-9b")
 	for _, bad := range []func(m *Model){
+		func(m *Model) { m.ActiveParams = m.Params * 2 },
+		func(m *Model) { m.ActiveParams = -1 },
 		func(m *Model) { m.Window = 0 },
 		func(m *Model) { m.WindowLayers = 0 },
 		func(m *Model) { m.Window = 1 },
