@@ -15,6 +15,14 @@ func (m *Manager) checkGroups(i int, s *sequence, refs []int) error {
 	if s.relAt < 0 || s.relAt > s.computed {
 		return fmt.Errorf("seq %d: windows released at %d, computed %d", i, s.relAt, s.computed)
 	}
+	if s.nextRel != m.nextRelease(s) {
+		return fmt.Errorf("seq %d: next release at %d, want %d", i, s.nextRel, m.nextRelease(s))
+	}
+	for _, g := range m.wins { // nothing to release before nextRel, something at it
+		if s.nextRel > s.relAt && m.skipBlocks(g, s.nextRel-1) > m.skipBlocks(g, s.relAt) {
+			return fmt.Errorf("seq %d: group %d releases before %d", i, g, s.nextRel)
+		}
+	}
 	if m.windowed {
 		want := extendFingerprints(nil, &s.chain, s.tokens, bs)
 		if !slices.Equal(want, s.fps) {

@@ -187,6 +187,7 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 		}
 	}
 	c.computed, c.numCached, c.claimed, c.extras, c.exRef, c.relAt = p.computed, p.numCached, p.claimed, p.extras, p.exRef, p.relAt
+	c.nextRel = p.nextRel
 	c.priority, c.priorityDur = p.priority, p.priorityDur
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed

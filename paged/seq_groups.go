@@ -1,6 +1,8 @@
 package paged
 
 import (
+	"math"
+
 	"github.com/pagedkv/pagedkv/blockpool"
 )
 
@@ -28,33 +30,67 @@ func (m *Manager) markGroups(s *sequence, n int) {
 // (hit-able until evicted) and enter the free queue later blocks first, asking the
 // sequence's retention.
 func (m *Manager) slide(s *sequence) {
+	if s.computed < s.nextRel { // nothing left any window yet
+		s.relAt = s.computed
+		return
+	}
 	for _, g := range m.wins {
 		m.releaseWindow(s, g, m.skipBlocks(g, s.relAt), m.skipBlocks(g, s.computed))
 	}
 	s.relAt = s.computed
+	s.nextRel = m.nextRelease(s)
+}
+
+// nextRelease returns the least computed count at which some windowed group of s
+// would release a block beyond those released at relAt (math.MaxInt without a
+// windowed group): a sliding window W releases block k once computed−W+1 ≥ (k+1)×bs,
+// a chunk C once the chunk start ⌊computed/C⌋×C reaches (k+1)×bs.
+func (m *Manager) nextRelease(s *sequence) int {
+	next := math.MaxInt
+	for _, g := range m.wins {
+		end := (m.skipBlocks(g, s.relAt) + 1) * m.bs // the next block's end
+		switch w := m.grp[g].window; m.grp[g].kind {
+		case SlidingWindow:
+			next = min(next, end+w-1)
+		case ChunkedLocal:
+			next = min(next, (end+w-1)/w*w)
+		}
+	}
+	return next
 }
 
 // slideFrees returns how many blocks slide would free (bring to reference count 0)
 // over a batch of distinct sequences, counting blocks several of them share
 // exactly. It changes nothing.
 func (m *Manager) slideFrees(batch []*sequence) int {
-	freed := 0
-	each := func(f func(b blockpool.BlockID)) {
-		for _, s := range batch {
-			for _, g := range m.wins {
-				tab := *s.tab(g)
-				for _, b := range tab[m.skipBlocks(g, s.relAt):m.skipBlocks(g, s.computed)] {
-					f(b)
+	freed, any := 0, false
+	for _, s := range batch {
+		if s.computed < s.nextRel {
+			continue
+		}
+		any = true
+		for _, g := range m.wins {
+			tab := *s.tab(g)
+			for _, b := range tab[m.skipBlocks(g, s.relAt):m.skipBlocks(g, s.computed)] {
+				if m.relCount[b]++; int(m.relCount[b]) == m.pool.RefCount(b) {
+					freed++
 				}
 			}
 		}
 	}
-	each(func(b blockpool.BlockID) {
-		if m.relCount[b]++; int(m.relCount[b]) == m.pool.RefCount(b) {
-			freed++
+	if any { // reset the counters
+		for _, s := range batch {
+			if s.computed < s.nextRel {
+				continue
+			}
+			for _, g := range m.wins {
+				tab := *s.tab(g)
+				for _, b := range tab[m.skipBlocks(g, s.relAt):m.skipBlocks(g, s.computed)] {
+					m.relCount[b] = 0
+				}
+			}
 		}
-	})
-	each(func(b blockpool.BlockID) { m.relCount[b] = 0 })
+	}
 	return freed
 }
 

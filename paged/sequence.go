@@ -129,6 +129,10 @@ type sequence struct {
 	// they no longer need (at the claim and at every reservation: vLLM's
 	// remove_skipped_blocks at scheduling). Invariant: relAt ≤ computed.
 	relAt int
+	// nextRel is the least computed count at which some windowed group would
+	// release another block (nextRelease), so a reservation before it has nothing to
+	// release: one comparison per sequence on the decode path.
+	nextRel int
 	// numCached: table[0:numCached] (of every group, NullBlock entries aside) are
 	// registered in the prefix index under this sequence's chain hashes.
 	// Invariant: numCached×bs ≤ computed.
@@ -223,6 +227,7 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 		s.fps = s.fps[:0]
 	}
 	s.computed, s.reserved, s.numCached, s.claimed, s.swapped, s.relAt = 0, 0, 0, false, false, 0
+	s.nextRel = m.nextRelease(s)
 	s.priority, s.priorityDur = 0, 0
 	m.live++
 	return s, makeID(idx, s.gen)
