@@ -22,7 +22,7 @@ func (m *Manager) appendTokens(s *sequence, tokens []int32) {
 	s.tokens = append(s.tokens, tokens...)
 	if m.div(len(s.tokens)) > s.chain.Len() {
 		s.chain.Extend(s.tokens)
-		if m.windowed {
+		if m.ownFps {
 			s.fps = extendFingerprints(s.fps, &s.chain, s.tokens, m.bs)
 		}
 	}
@@ -59,7 +59,7 @@ func (m *Manager) Rollback(id SeqID, n int) error {
 	s.numCached = min(s.numCached, l/m.bs)
 	s.chain.Truncate(l / m.bs)
 	s.relAt = min(s.relAt, s.computed)
-	if m.windowed {
+	if m.ownFps {
 		s.fps = s.fps[:s.chain.Len()]
 	}
 	return nil

@@ -21,8 +21,11 @@ import (
 // computed by the manager with a fixed function, independent of Config.Hasher (so a
 // weak or colliding Hasher still costs only misses). A wrong hit needs two different
 // prefixes with equal 64-bit XXH3 fingerprints and equal last-block tokens and
-// extra keys. Fingerprint identities have the top bit set; the manager's counter
-// identities (newIdent) never reach it.
+// extra keys. With one of package prefix's own hashers (XXH3, XXHash, VLLM), whose
+// chained 64-bit hash is such a fingerprint already, the chain's hash serves as
+// fp(j) and nothing more is hashed (Manager.ownFps is false). Fingerprint
+// identities have the top bit set; the manager's counter identities (newIdent)
+// never reach it.
 
 // fpTop marks a fingerprint identity.
 const fpTop = 1 << 63
@@ -30,13 +33,26 @@ const fpTop = 1 << 63
 // fpRoot seeds block 0's fingerprint.
 const fpRoot = 0x243F_6A88_85A3_08D3
 
-// fpIdent returns the identity of block j of a chain with fingerprints fps: the
-// Parent of block j+1. Block −1 (the parent of block 0) is 0.
-func fpIdent(fps []uint64, j int) uint64 {
-	if j < 0 {
+// fpIdent returns the identity of block j of chain c with fingerprints fps (unused
+// unless ownFps): the Parent of block j+1. Block −1 (the parent of block 0) is 0.
+func (m *Manager) fpIdent(c *prefix.Chain, fps []uint64, j int) uint64 {
+	switch {
+	case j < 0:
 		return 0
+	case m.ownFps:
+		return fps[j] | fpTop
 	}
-	return fps[j] | fpTop
+	return uint64(c.Hash(j)) | fpTop
+}
+
+// trustedHasher reports whether h is one of package prefix's hashers, whose chained
+// hash is a 64-bit fingerprint of the whole prefix.
+func trustedHasher(h prefix.Hasher) bool {
+	switch h.(type) {
+	case prefix.XXH3, prefix.XXHash, prefix.VLLM:
+		return true
+	}
+	return false
 }
 
 // extendFingerprints appends the fingerprints of c's blocks beyond len(fps) (tokens

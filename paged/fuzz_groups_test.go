@@ -85,7 +85,7 @@ func (m *Manager) oracleHit(id SeqID) int {
 				continue
 			}
 			for j := m.skipBlocks(g, n*m.bs); j < n && ok; j++ {
-				_, ok = m.pool.Lookup(m.groupKey(&s.chain, s.tokens, j, g, fpIdent(s.fps, j-1)))
+				_, ok = m.pool.Lookup(m.groupKey(&s.chain, s.tokens, j, g, m.fpIdent(&s.chain, s.fps, j-1)))
 			}
 		}
 		if ok {

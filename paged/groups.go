@@ -245,6 +245,7 @@ func (m *Manager) initGroups() {
 		gs = []KVGroup{{Kind: FullAttention}}
 	}
 	m.hybrid, m.windowed = m.cfg.hybrid(), m.cfg.windowed()
+	m.ownFps = m.windowed && !trustedHasher(m.cfg.Hasher)
 	if m.windowed {
 		m.relCount = make([]int32, m.cfg.NumBlocks)
 	}

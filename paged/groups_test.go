@@ -164,7 +164,7 @@ func (m *Manager) groupBlocksOf(t testing.TB, prompt []int32, g int) []int32 {
 	var parent uint64
 	for j := range c.Len() {
 		if m.grp[g].kind != FullAttention {
-			parent = fpIdent(fps, j-1)
+			parent = m.fpIdent(&c, fps, j-1)
 		}
 		id, ident, ok := m.pool.LookupIdentity(m.groupKey(&c, prompt, j, g, parent))
 		require.True(t, ok, "block %d of group %d", j, g)

@@ -23,13 +23,13 @@ func (m *Manager) checkGroups(i int, s *sequence, refs []int) error {
 			return fmt.Errorf("seq %d: group %d releases before %d", i, g, s.nextRel)
 		}
 	}
-	if m.windowed {
+	if m.ownFps {
 		want := extendFingerprints(nil, &s.chain, s.tokens, bs)
 		if !slices.Equal(want, s.fps) {
 			return fmt.Errorf("seq %d: %d prefix fingerprints for %d chain blocks, or wrong ones", i, len(s.fps), s.chain.Len())
 		}
 	} else if len(s.fps) != 0 {
-		return fmt.Errorf("seq %d: fingerprints without a windowed group", i)
+		return fmt.Errorf("seq %d: own fingerprints without a windowed group or with a prefix hasher", i)
 	}
 	for g := range m.grp {
 		tab := *s.tab(g)
@@ -54,7 +54,7 @@ func (m *Manager) checkGroups(i int, s *sequence, refs []int) error {
 				var parent, wantIdent uint64
 				switch {
 				case windowed:
-					parent, wantIdent = fpIdent(s.fps, j-1), fpIdent(s.fps, j)
+					parent, wantIdent = m.fpIdent(&s.chain, s.fps, j-1), m.fpIdent(&s.chain, s.fps, j)
 				case j > 0:
 					parent, wantIdent = m.pool.Identity(tab[j-1]), ident
 				default:

@@ -235,7 +235,7 @@ func (m *Manager) LookupPromptTiers(prompt []int32, opts SeqOptions) (PrefixHit,
 	ex := opts.extras()
 	m.tmpChain.SetExtras(m.scheme, ex)
 	m.tmpChain.Extend(prompt[:n*m.bs])
-	if m.windowed {
+	if m.ownFps {
 		m.tmpFps = extendFingerprints(m.tmpFps[:0], &m.tmpChain, prompt, m.bs)
 	}
 	h := m.findPrefix(&m.tmpChain, m.tmpFps, prompt, &ex, n, len(prompt)-1).prefixHit(m.bs)

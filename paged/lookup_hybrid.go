@@ -111,7 +111,7 @@ func (m *Manager) scanWindow(ids []blockpool.BlockID, g int, c *prefix.Chain, fp
 		for ; j >= lo; j-- {
 			if ids[j] == scanUnknown {
 				ids[j] = scanMiss
-				if id, ok := m.pool.Lookup(m.groupKey(c, tokens, j, g, fpIdent(fps, j-1))); ok {
+				if id, ok := m.pool.Lookup(m.groupKey(c, tokens, j, g, m.fpIdent(c, fps, j-1))); ok {
 					ids[j] = id
 				}
 			}

@@ -33,7 +33,7 @@ func (m *Manager) cacheSubset(t testing.TB, prompt []int32, keep [][]bool) {
 				parent = idents[j-1]
 			}
 			if m.grp[g].kind != FullAttention {
-				parent, ident = fpIdent(fps, j-1), fpIdent(fps, j)
+				parent, ident = m.fpIdent(&c, fps, j-1), m.fpIdent(&c, fps, j)
 			}
 			ids, err := m.pool.Allocate(nil, 1)
 			require.NoError(t, err)

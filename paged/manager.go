@@ -32,6 +32,9 @@ type Manager struct {
 	grp              []group
 	hybrid, windowed bool
 	full, wins       []int
+	// ownFps: windowed with a Hasher not of package prefix, so sequences keep their
+	// own prefix fingerprints (fingerprint.go).
+	ownFps bool
 
 	// nextIdent is the identity the next freshly computed cached block gets
 	// (blockpool.Pool.Cache); identities are never reused.
@@ -153,7 +156,7 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 	s.chain.SetExtras(m.scheme, ex)
 	s.chain.Grow(cap(s.tokens) / m.bs)
 	s.chain.Extend(s.tokens)
-	if m.windowed {
+	if m.ownFps {
 		s.fps = extendFingerprints(slices.Grow(s.fps, cap(s.tokens)/m.bs), &s.chain, s.tokens, m.bs)
 	}
 	return id, nil

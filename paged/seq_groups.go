@@ -126,7 +126,7 @@ func (m *Manager) registerGroup(s *sequence, g, full int) {
 		var parent, ident uint64
 		switch {
 		case windowed:
-			parent, ident = fpIdent(s.fps, j-1), fpIdent(s.fps, j)
+			parent, ident = m.fpIdent(&s.chain, s.fps, j-1), m.fpIdent(&s.chain, s.fps, j)
 		case j > 0:
 			parent = m.pool.Identity(tab[j-1])
 		}

@@ -148,7 +148,8 @@ type sequence struct {
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
 	chain prefix.Chain
 	// fps are the prefix fingerprints of the chain's blocks (fingerprint.go) when a
-	// group is windowed. Invariant: len(fps) == chain.Len() then, else 0.
+	// group is windowed and the Hasher is not package prefix's (Manager.ownFps).
+	// Invariant: len(fps) == chain.Len() then, else 0.
 	fps []uint64
 	// extras are the sequence's extra keys (adapter, salt, multimodal items, prompt
 	// embeddings), copied at Add and shared read-only with its forks and its events.
