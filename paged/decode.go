@@ -3,7 +3,8 @@ package paged
 // DecodeStep runs the manager's part of one decode step for a batch under one lock:
 // for each i it appends tokens[i] (the token sampled last step) to ids[i], reserves
 // its slot plus lookahead slots (in [0, MaxSeqLen]), and writes the new token's slot
-// into slots[i] (len(slots) ≥ len(ids)). Each sequence must have every earlier token
+// into slots[i] (len(slots) ≥ len(ids); group 0's slot with KV-cache groups,
+// DecodeSlotsGroup gives the others'). Each sequence must have every earlier token
 // computed. Copy-on-write copies (and, with a host prefix cache, the offloads of the
 // blocks its allocations evict and queued write-through copies) are appended to
 // copies and returned, in the order the engine must perform them. With a windowed

@@ -32,7 +32,8 @@ import (
 //     length; a windowed group's table holds NullBlock exactly in its first
 //     skipBlocks(relAt) entries, relAt ≤ computed the computed count of the last
 //     release (window release exact), and blocks elsewhere, a full-attention
-//     group's none; registered blocks are cached in their group under
+//     group's none — so no NullBlock lies in the range the next token reads or in
+//     the writable range; nextRel is the next release point; registered blocks are cached in their group under
 //     the chain's hashes (identities for full attention, prefix fingerprints for
 //     windows, which are kept exactly for every full block);
 //   - no sequence holds more than MaxSeqLen tokens;
