@@ -30,6 +30,7 @@ type seqSnap struct {
 	Table  []int32
 	More   [][]int32 // the tables of groups 1, 2, …
 	Fps    []uint64
+	RelAt  [2]int // relAt, nextRel
 }
 
 type blockSnap struct {
@@ -61,7 +62,7 @@ func takeSnapshot(m *Manager) snapshot {
 		q := &m.seqs[i]
 		if q.live {
 			ss := seqSnap{ID: makeID(i, q.gen), State: m.state(q),
-				Tokens: slices.Clone(q.tokens), Table: slices.Clone(q.table), Fps: slices.Clone(q.fps)}
+				Tokens: slices.Clone(q.tokens), Table: slices.Clone(q.table), Fps: slices.Clone(q.fps), RelAt: [2]int{q.relAt, q.nextRel}}
 			for _, t := range q.more {
 				ss.More = append(ss.More, slices.Clone(t))
 			}
@@ -127,6 +128,8 @@ func digest(m *Manager, buf *[]blockpool.BlockID) uint64 {
 		for _, f := range q.fps {
 			mix(f)
 		}
+		mix(uint64(q.relAt))
+		mix(uint64(q.nextRel))
 	}
 	for _, p := range []*blockpool.Pool{m.pool, m.host} {
 		if p == nil {
