@@ -94,3 +94,49 @@ func (m *Manager) oracleHit(id SeqID) int {
 	}
 	return 0
 }
+
+// gmix is what group g's KV differs by from group 0's at the same position (even,
+// so a written fingerprint stays odd; 0 for group 0).
+func gmix(g int) uint64 { return uint64(g) << 8 }
+
+// truthHash is the hash the truth records a block of group g under.
+func truthHash(hash uint64, g int) uint64 { return hash + uint64(g)*0x5851F42D4C957F2D }
+
+// liveFrom is the model's first table entry of group g that holds a block: at each
+// reservation, the blocks before the window (or chunk) of the next token to compute
+// are released.
+func (f *fuzzer) liveFrom(s *modelSeq, g int) int {
+	if !s.started {
+		return 0
+	}
+	k, c := f.groups[g], s.relAt
+	switch k.Kind {
+	case SlidingWindow:
+		return max(0, c-k.Window+1) / f.bs
+	case ChunkedLocal:
+		return c / k.Window * k.Window / f.bs
+	}
+	return 0
+}
+
+// rollbackBlocked reports whether rolling s back to computed tokens would need a
+// block a windowed group released.
+func (f *fuzzer) rollbackBlocked(s *modelSeq, computed int) bool {
+	c := *s
+	c.relAt = computed
+	for g := range f.groups {
+		if f.liveFrom(&c, g) < f.liveFrom(s, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fuzzer) slotsOfG(s *modelSeq, g, from, to int) []int64 {
+	var err error
+	f.slots, err = f.m.SlotMappingGroup(s.id, g, from, to, f.slots[:0])
+	if err != nil {
+		f.fatalf("SlotMappingGroup(%d, %d, %d, %d): %v", s.id, g, from, to, err)
+	}
+	return f.slots
+}

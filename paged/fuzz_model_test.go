@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-
-	"github.com/pagedkv/pagedkv/blockpool"
 )
 
 // The fuzzer drives the Manager with random operations — every exported method,
@@ -196,99 +194,6 @@ func (f *fuzzer) perform(copies []BlockCopy) {
 		}
 		copy(dst[int(c.Dst)*f.bs:int(c.Dst+1)*f.bs], src[int(c.Src)*f.bs:int(c.Src+1)*f.bs])
 	}
-}
-
-// blockDigest fingerprints a block's hash and KV contents.
-func blockDigest(hash uint64, kv []uint64) uint64 {
-	h := hash*0x9E3779B97F4A7C15 | 1
-	for _, v := range kv {
-		h = (h ^ v) * 1099511628211
-	}
-	return h
-}
-
-// gmix is what group g's KV differs by from group 0's at the same position (even,
-// so a written fingerprint stays odd; 0 for group 0).
-func gmix(g int) uint64 { return uint64(g) << 8 }
-
-// truthHash is the hash the truth records a block of group g under.
-func truthHash(hash uint64, g int) uint64 { return hash + uint64(g)*0x5851F42D4C957F2D }
-
-// recordTruth records the contents of the full blocks of s that positions [from, to)
-// complete, in every group, as the engine computes them (fps holds positions [0, to)).
-func (f *fuzzer) recordTruth(s *modelSeq, from, to int, fps []uint64) {
-	var buf [64]uint64
-	for j := from / f.bs; j < min(to, len(s.tokens))/f.bs; j++ {
-		h := f.m.chainHash(s.id, j)
-		for g := range f.groups {
-			kv := append(buf[:0], fps[j*f.bs:(j+1)*f.bs]...)
-			for i := range kv {
-				kv[i] ^= gmix(g)
-			}
-			f.truth[blockDigest(truthHash(h, g), kv)] = true
-		}
-	}
-}
-
-// checkTruth verifies that every cached block of both tiers holds KV the engine
-// computed for its hash in its group (host copies' hashes are true; onloads and
-// offloads moved the right contents).
-func (f *fuzzer) checkTruth() {
-	m := f.m
-	for tier, pool := range map[string]*blockpool.Pool{"device": m.pool, "host": m.host} {
-		if pool == nil {
-			continue
-		}
-		store := f.kv
-		if tier == "host" {
-			store = f.host
-		}
-		for id := range int32(pool.NumBlocks()) {
-			k, _, ok := pool.CachedKey(id)
-			if ok && !f.truth[blockDigest(truthHash(k.Hash, int(k.Group)), store[int(id)*f.bs:int(id+1)*f.bs])] {
-				f.fatalf("%s block %d is cached under %x (group %d) but holds KV never computed for it", tier, id, k.Hash, k.Group)
-			}
-		}
-	}
-}
-
-// liveFrom is the model's first table entry of group g that holds a block: at each
-// reservation, the blocks before the window (or chunk) of the next token to compute
-// are released.
-func (f *fuzzer) liveFrom(s *modelSeq, g int) int {
-	if !s.started {
-		return 0
-	}
-	k, c := f.groups[g], s.relAt
-	switch k.Kind {
-	case SlidingWindow:
-		return max(0, c-k.Window+1) / f.bs
-	case ChunkedLocal:
-		return c / k.Window * k.Window / f.bs
-	}
-	return 0
-}
-
-// rollbackBlocked reports whether rolling s back to computed tokens would need a
-// block a windowed group released.
-func (f *fuzzer) rollbackBlocked(s *modelSeq, computed int) bool {
-	c := *s
-	c.relAt = computed
-	for g := range f.groups {
-		if f.liveFrom(&c, g) < f.liveFrom(s, g) {
-			return true
-		}
-	}
-	return false
-}
-
-func (f *fuzzer) slotsOfG(s *modelSeq, g, from, to int) []int64 {
-	var err error
-	f.slots, err = f.m.SlotMappingGroup(s.id, g, from, to, f.slots[:0])
-	if err != nil {
-		f.fatalf("SlotMappingGroup(%d, %d, %d, %d): %v", s.id, g, from, to, err)
-	}
-	return f.slots
 }
 
 func (f *fuzzer) slotsOf(s *modelSeq, from, to int) []int64 {
