@@ -46,6 +46,12 @@ type Config struct {
 	// ChunkedPrefill splits prompts across iterations to fit the token budget.
 	// Default off.
 	ChunkedPrefill bool
+	// DisableWindowFreeing (paged only) serves a model with sliding-window layers
+	// (hardware.Model.Window) as if every layer attended fully: one block table,
+	// nothing released (vLLM's --disable-hybrid-kv-cache-manager). Default false:
+	// the layers form KV-cache groups and the windows release their blocks (see
+	// paged_groups.go); that does not combine with SwapSpaceGiB.
+	DisableWindowFreeing bool
 	// SwapSpaceGiB (paged only) is host memory for swapped-out KV, in [0,
 	// MaxSwapGiB]: preemption swaps the victim out and swaps it back in before new
 	// requests are admitted, each move costing hardware.Deployment.HostCopyTime
@@ -115,7 +121,7 @@ func (c *Config) validate() error {
 	case !(c.SwapSpaceGiB >= 0 && c.SwapSpaceGiB <= MaxSwapGiB):
 		return fmt.Errorf("%w: SwapSpaceGiB %v not in [0, %d]", ErrInvalid, c.SwapSpaceGiB, MaxSwapGiB)
 	}
-	return nil
+	return c.validateWindow()
 }
 
 // blockBytes is one KV block's size on one GPU.

@@ -18,6 +18,7 @@ type pagedConfig struct {
 	Watermark            float64
 	ReleasePolicy        paged.ReleasePolicy // nil: paged's default
 	Seed                 uint64              // beam selection
+	Groups               []paged.KVGroup     // KV-cache groups (paged_groups.go); nil: one
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -35,6 +36,7 @@ type pagedPolicy struct {
 	stBuf   []paged.SeqState
 	beamBuf []seqHandle
 	bd      breakdown
+	groups  int // KV-cache groups (paged_groups.go)
 }
 
 // pagedReq is the paged policy's state of one request.
@@ -51,7 +53,7 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
 	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
-	cfg.HostBlocks = c.HostBlocks
+	cfg.HostBlocks, cfg.Groups = c.HostBlocks, c.Groups
 	if c.ReleasePolicy != nil {
 		cfg.ReleasePolicy = c.ReleasePolicy
 	}
@@ -59,7 +61,8 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks)}, nil
+	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks),
+		groups: m.NumGroups()}, nil
 }
 
 func (p *pagedPolicy) name() string   { return PolicyPaged }

@@ -22,11 +22,7 @@ type policyDef struct {
 // policyDefs is the factory, in PolicyNames order.
 var policyDefs = []policyDef{
 	{name: PolicyPaged, make: func(c *Config) (policy, error) {
-		return newPagedPolicy(pagedConfig{
-			NumBlocks: c.Hardware.KVSlots() / c.BlockSize, HostBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
-			DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
-			Seed: c.Seed,
-		})
+		return newPagedPolicy(pagedPolicyConfig(c))
 	}},
 	{name: PolicyOrcaMax, make: contiguous(PolicyOrcaMax, reserveMax)},
 	{name: PolicyOrcaPow2, make: contiguous(PolicyOrcaPow2, reservePow2)},
