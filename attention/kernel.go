@@ -19,7 +19,8 @@ type Params struct {
 	// Scale multiplies q·k; 0 means 1/√HeadDim.
 	Scale float32
 	// Window, if > 0, is a sliding window: a query at position p attends to key
-	// positions (p − Window, p].
+	// positions (p − Window, p]. Table entries of blocks wholly before the window of
+	// every query are never read nor checked (window.go).
 	Window int
 }
 
@@ -142,11 +143,13 @@ func (k *Kernel) prepare() {
 	}
 }
 
-func checkTable(c *Cache, table []int32, n int) error {
+// checkTable checks that table covers n tokens and names valid blocks from the one
+// holding position from on (the first position any query reads).
+func checkTable(c *Cache, table []int32, from, n int) error {
 	if len(table)*c.cfg.BlockSize < n {
 		return fmt.Errorf("%w: %d tokens but the block table covers %d", ErrOutOfRange, n, len(table)*c.cfg.BlockSize)
 	}
-	for _, b := range table[:(n+c.cfg.BlockSize-1)/c.cfg.BlockSize] {
+	for _, b := range table[from/c.cfg.BlockSize : (n+c.cfg.BlockSize-1)/c.cfg.BlockSize] {
 		if b < 0 || int(b) >= c.cfg.NumBlocks {
 			return fmt.Errorf("%w: block id %d not in [0,%d)", ErrOutOfRange, b, c.cfg.NumBlocks)
 		}
@@ -170,7 +173,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		if ctxLens[s] <= 0 {
 			return fmt.Errorf("%w: sequence %d has context length %d", ErrOutOfRange, s, ctxLens[s])
 		}
-		if err := checkTable(c, t, ctxLens[s]); err != nil {
+		if err := checkTable(c, t, firstKey(ctxLens[s]-1, p.Window), ctxLens[s]); err != nil {
 			return fmt.Errorf("sequence %d: %w", s, err)
 		}
 		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
@@ -256,7 +259,7 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 	if start > math.MaxInt-n {
 		return fmt.Errorf("%w: prefill of %d tokens at position %d", ErrOutOfRange, n, start)
 	}
-	if err := checkTable(c, table, start+n); err != nil {
+	if err := checkTable(c, table, firstKey(start, p.Window), start+n); err != nil {
 		return err
 	}
 	k.prepare()

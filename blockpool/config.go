@@ -80,7 +80,7 @@ type Eviction struct {
 	Ident uint64
 	// Level is the block's retention level when it was evicted.
 	Level int
-	// Last reports whether no other block carries Key.Hash.
+	// Last reports whether no other block of its group (Key.Group) carries Key.Hash.
 	Last bool
 }
 
@@ -97,9 +97,10 @@ func MetadataBytes(numBlocks, blockSize int) int64 {
 
 // MetadataBytesFor returns an upper bound on the bytes New(cfg) allocates: the
 // 32-byte block records and free-list sentinels, the hash table (twice the next power
-// of two of NumBlocks slots of 12 bytes), per block its parent identity, identity,
-// extra-key fingerprint, retention expiry, a decay-heap entry and BlockSize stored
-// token ids, and with IndexChildren a second table and two links per block.
+// of two of NumBlocks slots of 12 bytes), per block its 32-byte confirmation record
+// (parent identity, identity, extra-key fingerprint, group), retention expiry, a
+// decay-heap entry and BlockSize stored token ids, and with IndexChildren a second
+// table and two links per block.
 // Arguments out of range give math.MaxInt64.
 func MetadataBytesFor(cfg Config) int64 {
 	if cfg.NumBlocks < 0 || cfg.NumBlocks > MaxNumBlocks || cfg.BlockSize < 0 || cfg.BlockSize > MaxBlockSize ||
@@ -111,7 +112,7 @@ func MetadataBytesFor(cfg Config) int64 {
 		bs = 16
 	}
 	lists := int64(max(cfg.Levels, 1)) + 1
-	b := (n+lists)*32 + 4*n*12 + n*(8+8+8+8) + (2*n+64)*16 + n*bs*4
+	b := (n+lists)*32 + 4*n*12 + n*(32+8) + (2*n+64)*16 + n*bs*4
 	if cfg.IndexChildren {
 		b += 4*n*12 + n*8
 	}

@@ -40,8 +40,9 @@
 // The index maps a hash to every cached block carrying it (several blocks may carry
 // the same hash, since block ids already handed to an engine never change; Lookup
 // returns the oldest). Each cached block also stores its token ids, a fingerprint of
-// its extra keys, its identity and its parent's identity. Lookup returns a block only
-// if all of them match, so a hash collision costs a miss, never a read of another
+// its extra keys, its identity, its parent's identity and its KV-cache group
+// (Key.Group: a hybrid model caches the same tokens once per group of layers).
+// Lookup returns a block only if all of them match, so a hash collision costs a miss, never a read of another
 // prompt's KV. The caller chooses identities (Cache): a fresh one for content
 // computed anew, the source's for a copy, so a chain of blocks stays reachable while
 // its blocks move between pools (a device and a host tier) and is cut when a block

@@ -13,6 +13,20 @@ type Key struct {
 	Tokens []int32
 	// Extra is a fingerprint of the block's extra keys (adapter, salt, multimodal).
 	Extra uint64
+	// Group is the KV-cache group the block belongs to (a hybrid model keeps one
+	// block table per group of same-kind layers; package paged). Blocks of different
+	// groups never match each other, whatever their other fields. Default 0.
+	Group uint32
+}
+
+// indexKey is the key the index files a block under: its hash, mixed with its group
+// so that the same content in several groups lands on different dup lists (group 0,
+// the only group of a plain model, is filed under the hash itself).
+func indexKey(hash uint64, group uint32) uint64 {
+	if group == 0 {
+		return hash
+	}
+	return hash ^ (uint64(group)*0x9E37_79B9_7F4A_7C15 | 1)
 }
 
 // hashIndex maps a hash to the oldest cached block carrying it; blocks with equal
@@ -53,6 +67,7 @@ type confirm struct {
 	parent uint64 // parent identity
 	extra  uint64 // extra-key fingerprint
 	ident  uint64 // identity (never 0 while cached)
+	group  uint32 // KV-cache group (Key.Group)
 }
 
 // childKey is the child-index key of a block with parent identity parent whose first
@@ -70,23 +85,39 @@ func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 	b := &x.blocks[id]
 	b.hash = k.Hash
 	copy(x.tokens[int(id)*x.blockSize:], k.Tokens)
-	x.conf[id] = confirm{parent: k.Parent, extra: k.Extra, ident: ident}
+	x.conf[id] = confirm{parent: k.Parent, extra: k.Extra, ident: ident, group: k.Group}
 	x.count++
 	if x.kids != nil {
 		x.link(x.kids, x.kidPrev, x.kidNext, childKey(k.Parent, k.Tokens[0]), id)
 	}
-	h, ok := x.head.get(k.Hash)
+	ik := indexKey(k.Hash, k.Group)
+	h, ok := x.head.get(ik)
 	if !ok {
 		b.dupPrev, b.dupNext = id, id
-		x.head.set(k.Hash, id)
+		x.head.set(ik, id)
 		return true
 	}
+	first = !x.groupIn(h, NoBlock, k.Group)
 	hb := &x.blocks[h]
 	tail := hb.dupPrev
 	b.dupPrev, b.dupNext = tail, h
 	x.blocks[tail].dupNext = id
 	hb.dupPrev = id
-	return false
+	return first
+}
+
+// groupIn reports whether the dup list starting at h holds a block of group g other
+// than skip. Index keys of different groups collide only by chance, so the first
+// block is almost always of the same group.
+func (x *hashIndex) groupIn(h, skip BlockID, g uint32) bool {
+	for id := h; ; {
+		if id != skip && x.conf[id].group == g {
+			return true
+		}
+		if id = x.blocks[id].dupNext; id == h {
+			return false
+		}
+	}
 }
 
 // link appends id to the circular list t maps key to (prev/next are its links).
@@ -118,21 +149,23 @@ func (x *hashIndex) unlink(t *hashTable, prev, next []BlockID, key uint64, id Bl
 }
 
 // remove uncaches block id (which must be cached); last reports whether no other block
-// carries its hash any more.
+// of its group carries its hash any more.
 func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	b := &x.blocks[id]
 	hash = b.hash
+	ik := indexKey(hash, x.conf[id].group)
 	if x.kids != nil {
 		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.conf[id].parent, x.tokens[int(id)*x.blockSize]), id)
 	}
 	if b.dupNext == id {
-		x.head.del(hash)
+		x.head.del(ik)
 		last = true
 	} else {
+		last = !x.groupIn(id, id, x.conf[id].group)
 		x.blocks[b.dupPrev].dupNext = b.dupNext
 		x.blocks[b.dupNext].dupPrev = b.dupPrev
-		if h, _ := x.head.get(hash); h == id {
-			x.head.set(hash, b.dupNext)
+		if h, _ := x.head.get(ik); h == id {
+			x.head.set(ik, b.dupNext)
 		}
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock
@@ -142,15 +175,16 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	return hash, last
 }
 
-// lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
-// parent identity all match k.
+// lookup returns the oldest cached block whose hash, group, tokens, extra fingerprint
+// and parent identity all match k. (A dup list holds one index key; for one group
+// the index key determines the hash, so equal groups mean equal hashes.)
 func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
-	h, ok := x.head.get(k.Hash)
+	h, ok := x.head.get(indexKey(k.Hash, k.Group))
 	if !ok {
 		return NoBlock, false
 	}
 	for id := h; ; {
-		if c := &x.conf[id]; c.parent == k.Parent && c.extra == k.Extra && slices.Equal(x.blockTokens(id), k.Tokens) {
+		if c := &x.conf[id]; c.parent == k.Parent && c.extra == k.Extra && c.group == k.Group && slices.Equal(x.blockTokens(id), k.Tokens) {
 			return id, true
 		}
 		id = x.blocks[id].dupNext
@@ -173,7 +207,7 @@ func (x *hashIndex) partial(parent, extra uint64, tokens []int32, maxScan int) (
 		return best, 0
 	}
 	for id, scanned := h, 0; scanned < maxScan; scanned++ {
-		if c := &x.conf[id]; c.parent == parent && c.extra == extra {
+		if c := &x.conf[id]; c.parent == parent && c.extra == extra && c.group == 0 {
 			bt := x.blockTokens(id)
 			k := 0
 			for k < len(tokens) && bt[k] == tokens[k] {

@@ -91,7 +91,7 @@ func (p *Pool) CheckInvariants() error {
 		}
 		if b.cached() {
 			cached++
-			if _, ok := p.index.head.get(b.hash); !ok {
+			if _, ok := p.index.head.get(indexKey(b.hash, p.index.conf[i].group)); !ok {
 				return fmt.Errorf("block %d cached under %x but the index lacks the hash", i, b.hash)
 			}
 		} else if b.level != levelNone || p.exp[i] != 0 {
@@ -116,7 +116,7 @@ func (p *Pool) checkIndex(cached int) error {
 		for id := head; listErr == nil; {
 			b := &p.blocks[id]
 			switch {
-			case !b.cached() || b.hash != h:
+			case !b.cached() || indexKey(b.hash, p.index.conf[id].group) != h:
 				listErr = fmt.Errorf("index %x lists block %d (cached %v, hash %x)", h, id, b.cached(), b.hash)
 			case b.dupPrev != prev:
 				listErr = fmt.Errorf("dup list of %x broken at %d", h, id)

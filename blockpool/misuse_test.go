@@ -218,7 +218,7 @@ func TestConfigMisuse(t *testing.T) {
 	}
 	// One block and two sentinels (head zone, one level), the hash table, four 8-byte
 	// side tables, the decay heap's bound and two token ids.
-	require.Equal(t, int64(3*32+4*12+4*8+(2+64)*16+2*4), MetadataBytes(1, 2))
+	require.Equal(t, int64(3*32+4*12+5*8+(2+64)*16+2*4), MetadataBytes(1, 2))
 	require.Equal(t, MetadataBytes(1, 2)+4*12+8, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, IndexChildren: true}))
 	require.Equal(t, MetadataBytes(1, 2)+254*32, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, Levels: MaxLevels}))
 	require.Equal(t, int64(math.MaxInt64), MetadataBytesFor(Config{NumBlocks: 1, Levels: MaxLevels + 1}))

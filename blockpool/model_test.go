@@ -18,6 +18,7 @@ type model struct {
 	toks   map[BlockID]int32 // the one token of a cached block (block size 1)
 	parent map[BlockID]uint64
 	ident  map[BlockID]uint64
+	group  map[BlockID]uint32
 	level  map[BlockID]int
 	exp    map[BlockID]int64
 	policy ReleasePolicy
@@ -27,7 +28,7 @@ type model struct {
 
 func newModel(n, levels, def int, pol ReleasePolicy) *model {
 	m := &model{lists: make([][]BlockID, levels+1), ref: map[BlockID]int{}, hash: map[BlockID]uint64{},
-		toks: map[BlockID]int32{}, parent: map[BlockID]uint64{}, ident: map[BlockID]uint64{},
+		toks: map[BlockID]int32{}, parent: map[BlockID]uint64{}, ident: map[BlockID]uint64{}, group: map[BlockID]uint32{},
 		level: map[BlockID]int{}, exp: map[BlockID]int64{}, policy: pol, def: def}
 	for i := range n {
 		m.lists[1+def] = append(m.lists[1+def], BlockID(i))
@@ -163,7 +164,7 @@ func (m *model) setTime(now int64) {
 // whose token matches.
 func (m *model) partial(parent uint64, tok int32, order []BlockID) BlockID {
 	for _, id := range order {
-		if _, ok := m.hash[id]; ok && m.parent[id] == parent && m.toks[id] == tok {
+		if _, ok := m.hash[id]; ok && m.parent[id] == parent && m.toks[id] == tok && m.group[id] == 0 {
 			return id
 		}
 	}
@@ -237,9 +238,11 @@ func runRandom(t *testing.T, seed uint64, pol ReleasePolicy, steps int) {
 			par := uint64(r.IntN(3))
 			tok := int32(nextHash % 3)
 			ident := fresh()
-			_, err := p.Cache(id, key(nextHash%5, par, tok), ident)
+			k := key(nextHash%5, par, tok)
+			k.Group = uint32(r.IntN(3)) % 2 * uint32(1+r.IntN(2)) // group 0 most often
+			_, err := p.Cache(id, k, ident)
 			require.NoError(t, err)
-			m.hash[id], m.toks[id], m.parent[id], m.ident[id] = nextHash%5, tok, par, ident
+			m.hash[id], m.toks[id], m.parent[id], m.ident[id], m.group[id] = nextHash%5, tok, par, ident, k.Group
 			order = append(slices.DeleteFunc(order, func(x BlockID) bool { return x == id }), id)
 			nextHash++
 		case 4: // revive or share a block (a prefix hit): new table with one block
@@ -295,6 +298,16 @@ func runRandom(t *testing.T, seed uint64, pol ReleasePolicy, steps int) {
 			require.Equal(t, mh, h)
 			require.Equal(t, m.ident[id], p.Identity(id))
 			if mok {
+				k, _, _ := p.CachedKey(id)
+				require.Equal(t, m.group[id], k.Group)
+				// A lookup finds the oldest equal block of the same group, never one
+				// of another group.
+				k.Tokens = slices.Clone(k.Tokens)
+				got, ok := p.Lookup(k)
+				require.True(t, ok)
+				gk, _, _ := p.CachedKey(got)
+				require.Equal(t, [4]uint64{k.Hash, k.Parent, uint64(k.Tokens[0]), uint64(k.Group)},
+					[4]uint64{gk.Hash, gk.Parent, uint64(gk.Tokens[0]), uint64(gk.Group)})
 				lvl, e := p.Level(id)
 				ml, me := m.def, int64(0)
 				if l, ok := m.level[id]; ok {

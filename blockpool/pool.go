@@ -104,7 +104,7 @@ func (p *Pool) CachedKey(id BlockID) (k Key, ident uint64, ok bool) {
 	}
 	x := &p.index
 	c := &x.conf[id]
-	return Key{Hash: p.blocks[id].hash, Parent: c.parent, Tokens: x.blockTokens(id), Extra: c.extra}, c.ident, true
+	return Key{Hash: p.blocks[id].hash, Parent: c.parent, Tokens: x.blockTokens(id), Extra: c.extra, Group: c.group}, c.ident, true
 }
 
 // Writable reports whether block id can be written in place by its holder: it is
@@ -164,8 +164,8 @@ func (p *Pool) evict(id BlockID, b *blockMeta) {
 	if p.onEvict != nil {
 		e := &p.ev
 		c := &p.index.conf[id]
-		e.ID, e.Ident, e.Level, e.Last = id, c.ident, p.levelOf(id), b.dupNext == id
-		e.Key = Key{Hash: b.hash, Parent: c.parent, Tokens: p.index.blockTokens(id), Extra: c.extra}
+		e.ID, e.Ident, e.Level, e.Last = id, c.ident, p.levelOf(id), !p.index.groupIn(id, id, c.group)
+		e.Key = Key{Hash: b.hash, Parent: c.parent, Tokens: p.index.blockTokens(id), Extra: c.extra, Group: c.group}
 		p.onEvict(e)
 		e.Key.Tokens = nil
 	}
@@ -290,8 +290,8 @@ func (p *Pool) Cache(id BlockID, k Key, ident uint64) (first bool, err error) {
 	return p.index.insert(id, &k, ident), nil
 }
 
-// Lookup returns the oldest cached block whose hash, tokens, extra fingerprint and
-// parent identity all equal k's. It changes nothing.
+// Lookup returns the oldest cached block whose hash, group, tokens, extra fingerprint
+// and parent identity all equal k's. It changes nothing.
 func (p *Pool) Lookup(k Key) (BlockID, bool) {
 	id, _, ok := p.LookupIdentity(k)
 	return id, ok
@@ -317,7 +317,8 @@ const DefaultPartialScan = 32
 // extra whose leading tokens match the longest prefix of tokens (1 ≤ k ≤
 // len(tokens) ≤ BlockSize matching tokens; the oldest block wins a tie), looking at
 // no more than maxScan candidates that share tokens[0] (0 means DefaultPartialScan).
-// It needs Config.IndexChildren (else it finds nothing) and changes nothing.
+// Only blocks of group 0 are candidates. It needs Config.IndexChildren (else it
+// finds nothing) and changes nothing.
 func (p *Pool) Partial(parent, extra uint64, tokens []int32, maxScan int) (BlockID, int) {
 	if len(tokens) > p.index.blockSize || maxScan < 0 {
 		return NoBlock, 0

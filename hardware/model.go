@@ -15,10 +15,20 @@ type Model struct {
 	KVHeads int // key/value heads (= Heads without GQA)
 	HeadDim int
 	Hidden  int     // model width (attention FLOPs)
-	Params  float64 // parameter count (weights and linear-layer FLOPs)
+	Params  float64 // parameter count (weights, and linear-layer FLOPs unless ActiveParams)
+	// ActiveParams, for a mixture of experts, is the parameters one token runs
+	// through (the linear-layer FLOPs); 0 means Params (a dense model). At most Params.
+	ActiveParams float64
 	// MaxSeqLen is the longest sequence (prompt + output) the model serves: its
 	// context length, and the Orca-Max reservation.
 	MaxSeqLen int
+	// Window is the sliding window of the model's sliding-window layers, in tokens
+	// (a layer's query at p attends to (p−Window, p]); 0: none.
+	Window int
+	// WindowLayers is how many of the Layers use the sliding window: 0 (none) when
+	// Window is 0, else 1..Layers (all of them for Mistral 7B v0.1, half for Gemma 2
+	// and gpt-oss). See KVLayerGroups.
+	WindowLayers int
 }
 
 // MaxModelDim bounds every integer dimension of a Model (layers, heads, head dim,
@@ -41,6 +51,20 @@ var models = map[string]Model{
 	"llama-3.1-8b":  {Name: "Llama-3.1-8B", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 8.03e9, MaxSeqLen: 131072},
 	"llama-3.1-70b": {Name: "Llama-3.1-70B", Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Hidden: 8192, Params: 70.6e9, MaxSeqLen: 131072},
 	"mistral-7b":    {Name: "Mistral-7B", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 7.24e9, MaxSeqLen: 32768},
+	// Sliding-window models (see KVLayerGroups). Mistral 7B v0.1 windows every layer
+	// (v0.2 and later dropped the window: "mistral-7b"); Gemma 2 alternates a
+	// 4,096-token window with full attention over an 8,192-token context; gpt-oss-20b
+	// alternates a 128-token window with full attention (a mixture of experts: 20.9 B
+	// parameters, 3.6 B active per token; its weights are stored in 16 bits here,
+	// not MXFP4).
+	"mistral-7b-v0.1": {Name: "Mistral-7B-v0.1", Layers: 32, Heads: 32, KVHeads: 8, HeadDim: 128, Hidden: 4096, Params: 7.24e9,
+		MaxSeqLen: 32768, Window: 4096, WindowLayers: 32},
+	"gemma-2-9b": {Name: "Gemma-2-9B", Layers: 42, Heads: 16, KVHeads: 8, HeadDim: 256, Hidden: 3584, Params: 9.24e9,
+		MaxSeqLen: 8192, Window: 4096, WindowLayers: 21},
+	"gemma-2-27b": {Name: "Gemma-2-27B", Layers: 46, Heads: 32, KVHeads: 16, HeadDim: 128, Hidden: 4608, Params: 27.2e9,
+		MaxSeqLen: 8192, Window: 4096, WindowLayers: 23},
+	"gpt-oss-20b": {Name: "gpt-oss-20b", Layers: 24, Heads: 64, KVHeads: 8, HeadDim: 64, Hidden: 2880, Params: 20.9e9,
+		ActiveParams: 3.61e9, MaxSeqLen: 131072, Window: 128, WindowLayers: 12},
 }
 
 // LookupModel returns the built-in model with that key (see ModelNames), or
@@ -61,6 +85,15 @@ func (m Model) KVBytesPerToken(bytesPerElem float64) float64 {
 	return 2 * float64(m.Layers*m.KVHeads*m.HeadDim) * bytesPerElem
 }
 
+// FLOPParams returns the parameters one token's linear layers run through:
+// ActiveParams, or Params for a dense model.
+func (m Model) FLOPParams() float64 {
+	if m.ActiveParams > 0 {
+		return m.ActiveParams
+	}
+	return m.Params
+}
+
 // AttentionHeads returns Heads, or Hidden / HeadDim when Heads is 0.
 func (m Model) AttentionHeads() int {
 	if m.Heads > 0 || m.HeadDim <= 0 {
@@ -71,7 +104,8 @@ func (m Model) AttentionHeads() int {
 
 // Validate checks every dimension is in range: each integer in [1, MaxModelDim],
 // KVHeads ≤ AttentionHeads and dividing it, Params positive and finite, MaxSeqLen in
-// [1, MaxContext].
+// [1, MaxContext], and the window: both Window and WindowLayers 0, or Window in [2,
+// MaxContext] and WindowLayers in [1, Layers].
 func (m Model) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: model %q: %s", ErrInvalid, m.Name, fmt.Sprintf(format, a...))
@@ -92,8 +126,14 @@ func (m Model) Validate() error {
 		return bad("%d KV heads do not divide %d attention heads", m.KVHeads, h)
 	case !(m.Params > 0) || math.IsInf(m.Params, 0):
 		return bad("Params %v must be positive and finite", m.Params)
+	case !(m.ActiveParams >= 0 && m.ActiveParams <= m.Params):
+		return bad("ActiveParams %v not in [0, Params]", m.ActiveParams)
 	case m.MaxSeqLen < 1 || m.MaxSeqLen > MaxContext:
 		return bad("MaxSeqLen %d not in [1, %d]", m.MaxSeqLen, MaxContext)
+	case (m.Window == 0) != (m.WindowLayers == 0):
+		return bad("Window %d with %d WindowLayers: both or neither", m.Window, m.WindowLayers)
+	case m.Window != 0 && (m.Window < 2 || m.Window > MaxContext || m.WindowLayers < 0 || m.WindowLayers > m.Layers):
+		return bad("Window %d not in [2, %d] or WindowLayers %d not in [1, %d]", m.Window, MaxContext, m.WindowLayers, m.Layers)
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ func (d Deployment) IterationTime(batchTokens, contextTokens int) float64 {
 
 // RooflineTime is the time model without the fixed overhead: the bytes moved
 // (weights once per GPU, KV read and written) over HBM bandwidth against the FLOPs
-// (2 × params per token plus 4 × hidden × layers per query-context pair) over peak
+// (2 × params per token — FLOPParams: the active ones of a mixture of experts —
+// plus 4 × hidden × layers per query-context pair) over peak
 // compute, whichever is larger. All GPUs of a TP group work in parallel on their
 // shares. It is 0 for an empty batch.
 func (d Deployment) RooflineTime(batchTokens, contextTokens int) float64 {
@@ -24,7 +25,7 @@ func (d Deployment) RooflineTime(batchTokens, contextTokens int) float64 {
 	tp := float64(d.TP)
 	kv := d.KVBytesPerTokenPerGPU()
 	bytes := d.Model.Params*d.WeightBytesPerParam/tp + float64(contextTokens+batchTokens)*kv
-	flops := (2*d.Model.Params*float64(batchTokens) +
+	flops := (2*d.Model.FLOPParams()*float64(batchTokens) +
 		4*float64(d.Model.Hidden*d.Model.Layers)*float64(contextTokens)) / tp
 	mem := bytes / (d.GPU.Bandwidth * d.MemEfficiency)
 	cmp := flops / (d.GPU.PeakFLOPs * d.ComputeEfficiency)

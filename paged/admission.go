@@ -54,7 +54,9 @@ func checkLookahead(lookahead int) error {
 
 // CanAdmit reports whether a new prompt of promptLen tokens (plus lookahead slots)
 // can be admitted while keeping WatermarkBlocks free, assuming no prefix hits (the
-// worst case, as vLLM V0). It changes nothing. promptLen must be in [1, MaxSeqLen]
+// worst case, as vLLM V0) and, with KV-cache groups, that the whole prompt is
+// reserved at once (a windowed group needs at most the blocks its window and the
+// prompt span). It changes nothing. promptLen must be in [1, MaxSeqLen]
 // and lookahead in [0, MaxSeqLen], else ErrInvalidArgument.
 func (m *Manager) CanAdmit(promptLen, lookahead int) (Admission, error) {
 	if promptLen < 1 || promptLen > MaxSeqLen {
@@ -65,6 +67,9 @@ func (m *Manager) CanAdmit(promptLen, lookahead int) (Admission, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.hybrid {
+		return m.admit(m.requiredBlocks(promptLen, nil, promptLen, lookahead)), nil
+	}
 	return m.admit(m.blocksFor(promptLen + lookahead)), nil
 }
 
@@ -119,10 +124,10 @@ func (m *Manager) Admit(id SeqID, maxNew, lookahead int, copies []BlockCopy) (Ad
 		return out, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
 	l := m.lookupSeq(s)
-	held := len(l.hits) - l.hostHits - l.revived // device hits others hold: no free block needed
 	out.Cached, out.Hit = l.tokens(m.bs), l.prefixHit(m.bs)
-	// Blocks for the whole prompt plus lookahead, less the hits others already hold.
-	out.Admission = m.admit(m.blocksFor(len(s.tokens)+lookahead) - held)
+	// Blocks for the whole prompt plus lookahead (a windowed group's at most what its
+	// window spans), less the hits others already hold: no free block needed.
+	out.Admission = m.admit(m.requiredBlocks(len(s.tokens), l, min(maxNew, len(s.tokens)-out.Cached), lookahead))
 	if out.Admission != AdmitNow {
 		return out, nil
 	}

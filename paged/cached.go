@@ -11,6 +11,8 @@ type CachedBlock struct {
 	Medium Medium
 	ID     block.ID
 	Hash   prefix.Hash
+	// Group is the KV-cache group the block is cached in (0 without groups).
+	Group int
 }
 
 // CachedBlocks appends every cached block, device tier first and then the host
@@ -22,8 +24,8 @@ func (m *Manager) CachedBlocks(dst []CachedBlock) []CachedBlock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id := range block.ID(m.pool.NumBlocks()) {
-		if h, ok := m.pool.Hash(id); ok {
-			dst = append(dst, CachedBlock{Medium: MediumGPU, ID: id, Hash: prefix.Hash(h)})
+		if k, _, ok := m.pool.CachedKey(id); ok {
+			dst = append(dst, CachedBlock{Medium: MediumGPU, ID: id, Hash: prefix.Hash(k.Hash), Group: int(k.Group)})
 		}
 	}
 	if m.host != nil {

@@ -55,6 +55,10 @@ func (m *Manager) checkMark(id SeqID, s *sequence, n int) error {
 // (register). With RegisterAtReserve most are registered already; they are now
 // marked written.
 func (m *Manager) markComputed(s *sequence, n int) {
+	if m.hybrid {
+		m.markGroups(s, n)
+		return
+	}
 	old := s.computed
 	s.computed += n
 	if !m.caching() {

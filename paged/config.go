@@ -59,6 +59,13 @@ type Config struct {
 	// BlockSize is the number of tokens per block: 1..MaxBlockSize. Zero means
 	// DefaultBlockSize (16).
 	BlockSize int
+	// Groups lists the KV-cache groups of a hybrid model (see KVGroup): one block
+	// table per group per sequence, all drawing from the one pool of NumBlocks blocks.
+	// Nil or empty means one full-attention group, the plain model: every method then
+	// behaves as without groups. At most MaxGroups. Groups other than one
+	// full-attention group do not combine with HostBlocks, PartialBlockReuse,
+	// RegisterAtReserve or DropLastHitBlock (ErrInvalidConfig), and Pin refuses them.
+	Groups []KVGroup
 	// DisablePrefixCaching turns off sharing of full blocks between sequences with
 	// equal prefixes. Default false: prefix caching is on.
 	DisablePrefixCaching bool
@@ -292,6 +299,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: HostCache.MinHits %d not in [0, %d]", ErrInvalidConfig, c.HostCache.MinHits, MaxMinHits)
 	case c.HostCache.MinPriority < MinPriority || c.HostCache.MinPriority > MaxPriority:
 		return fmt.Errorf("%w: HostCache.MinPriority %d not in [%d, %d]", ErrInvalidConfig, c.HostCache.MinPriority, MinPriority, MaxPriority)
+	}
+	if err := c.validateGroups(); err != nil {
+		return err
 	}
 	if b := c.metadataBytes(); b > MaxMetadataBytes {
 		return fmt.Errorf("%w: %d device and %d host blocks of %d tokens need %d bytes of metadata, more than MaxMetadataBytes (%d)",

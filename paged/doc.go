@@ -94,6 +94,38 @@
 // a block a prompt diverges in, through a copy (TensorRT-LLM's partial reuse). Each
 // Config field documents its trade-off.
 //
+// # Hybrid models: KV-cache groups
+//
+// Config.Groups lists the KV-cache groups of a model whose layers mix attention
+// kinds (vLLM's hybrid allocator): FullAttention, SlidingWindow with window W,
+// ChunkedLocal with chunk C. Every sequence gets one block table per group, all
+// drawing from the one pool; group 0's table is what BlockTable, BlockTables,
+// SlotMapping and DecodeStep's slots refer to, and BlockTableGroup,
+// BlockTablesGroup, SlotMappingGroup and DecodeSlotsGroup address any group (the
+// Example_groups example). All groups share BlockSize, so a position, a hit or a
+// reservation means the same tokens in every group; bytes are reconciled by sizing
+// a block for the largest group (Config.BlockBytes, see groups.go).
+//
+// A windowed group releases, at each reservation (Reserve, DecodeStep: vLLM's
+// scheduling step), the blocks wholly before the window (or chunk) of the next
+// token to compute, and puts NullBlock in their table entries: entry j <
+// skip(computed)/BlockSize is NullBlock, exactly, after every reservation. The
+// freed blocks serve that reservation, the step's attention never reads them, and
+// rolling back the step's tokens never needs them. They keep their hash until
+// evicted. A prefix hit is the longest length
+// valid for every group: all blocks before it for full attention, the last
+// ceil((W−1)/BlockSize) blocks for a window W, the blocks of the current chunk for
+// chunked attention (vLLM's fixed point, lookup_hybrid.go); windowed groups confirm
+// hits by a fingerprint of the whole prefix, since the blocks before the window may
+// be gone. Admission counts at most the blocks a window and the first chunk span
+// for a windowed group. Events carry the group (Event.Group).
+//
+// Fork, copy-on-write, Rollback (refused, ErrInvalidArgument, when it would need a
+// released block), events, ResyncEvents, priorities and MatchDuplicateParents work
+// per group; HostBlocks (swapping and the host prefix cache), PartialBlockReuse,
+// RegisterAtReserve and DropLastHitBlock are refused with groups (ErrInvalidConfig)
+// and so is Pin. One full-attention group is the plain model.
+//
 // # Events
 //
 // With Config.Events enabled, registrations, evictions and cache resets are queued

@@ -65,7 +65,10 @@ type Event struct {
 	// prefix cache (Config.HostCache). A CPU BlockStored describes one offloaded
 	// block; its parent may be cached in either tier or in none any more.
 	Medium Medium
-	// Group is the KV-cache group index: always 0 (one group).
+	// Group is the KV-cache group of the blocks (Config.Groups; vLLM's group_idx):
+	// 0 without groups. A BlockStored of a windowed group may name a parent that
+	// group already released or that was evicted (as vLLM's does): its chain, not
+	// its cache, is the parent.
 	Group int
 	// FirstBlock is the index of Hashes[0] within its sequence (BlockStored). With
 	// BlockSize, CacheSalt and MM it determines vLLM's per-block extra keys: the salt
@@ -160,16 +163,20 @@ func (q *eventQueue) room(tokens int) bool {
 	return true
 }
 
-// stored queues BlockStored for blocks [from, to) of s.
-func (q *eventQueue) stored(s *sequence, from, to int) {
+// stored queues BlockStored for blocks [from, to) of s (group 0).
+func (q *eventQueue) stored(s *sequence, from, to int) { q.storedGroup(s, 0, from, to) }
+
+// storedGroup queues BlockStored for blocks [from, to) of s in group g.
+func (q *eventQueue) storedGroup(s *sequence, g, from, to int) {
 	if !q.on || !q.room((to-from)*q.bs) {
 		return
 	}
-	q.cur.events = append(q.cur.events, q.cur.storedEvent(s, from, to, q.bs, q.digestSize > 0))
+	q.cur.events = append(q.cur.events, q.cur.storedEvent(s, g, from, to, q.bs, q.digestSize > 0))
 }
 
-// storedEvent builds BlockStored for blocks [from, to) of s in b's buffers.
-func (b *eventBuf) storedEvent(s *sequence, from, to, bs int, digests bool) Event {
+// storedEvent builds BlockStored for blocks [from, to) of s in group g in b's
+// buffers.
+func (b *eventBuf) storedEvent(s *sequence, g, from, to, bs int, digests bool) Event {
 	h0, t0, d0 := len(b.hashes), len(b.tokens), len(b.digests)
 	for j := from; j < to; j++ {
 		b.hashes = append(b.hashes, s.chain.Hash(j))
@@ -178,7 +185,7 @@ func (b *eventBuf) storedEvent(s *sequence, from, to, bs int, digests bool) Even
 	e := Event{
 		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
 		BlockSize: bs, Adapter: s.extras.Adapter, Medium: MediumGPU, FirstBlock: from,
-		CacheSalt: s.extras.CacheSalt, MM: s.extras.MM,
+		CacheSalt: s.extras.CacheSalt, MM: s.extras.MM, Group: g,
 	}
 	if from > 0 {
 		e.ParentHash, e.HasParent = s.chain.Hash(from-1), true
@@ -235,16 +242,17 @@ func (q *eventQueue) storedBlock(medium Medium, k *blockpool.Key, o *origin, fir
 	b.events = append(b.events, e)
 }
 
-// removed queues BlockRemoved for a hash evicted from the tier medium; in the
-// per-distinct-hash form only when no other block of that tier carries it.
-func (q *eventQueue) removed(h prefix.Hash, last bool, medium Medium) {
+// removed queues BlockRemoved for a hash evicted from group group of the tier
+// medium; in the per-distinct-hash form only when no other block of that tier and
+// group carries it.
+func (q *eventQueue) removed(h prefix.Hash, last bool, medium Medium, group int) {
 	if !q.on || (q.distinct && !last) || !q.room(0) {
 		return
 	}
 	b := &q.cur
 	b.hashes = append(b.hashes, h)
 	n := len(b.hashes)
-	b.events = append(b.events, Event{Kind: BlockRemoved, Hashes: b.hashes[n-1 : n : n], Medium: medium})
+	b.events = append(b.events, Event{Kind: BlockRemoved, Hashes: b.hashes[n-1 : n : n], Medium: medium, Group: group})
 }
 
 // cleared queues AllBlocksCleared for a tier.

@@ -20,8 +20,7 @@ func (m *Manager) CanAdmitSequence(id SeqID, lookahead int) (Admission, error) {
 		return AdmitNever, errf(ErrInvalidArgument, "sequence %d already started", id)
 	}
 	l := m.lookupSeq(s)
-	required := m.blocksFor(len(s.tokens)+lookahead) - (len(l.hits) - l.hostHits - l.revived)
-	return m.admit(required), nil
+	return m.admit(m.requiredBlocks(len(s.tokens), l, len(s.tokens)-l.tokens(m.bs), lookahead)), nil
 }
 
 // chainHash returns the hash of block j of a live sequence (tests only, not locked).

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-
-	"github.com/pagedkv/pagedkv/blockpool"
 )
 
 // The fuzzer drives the Manager with random operations — every exported method,
@@ -41,6 +39,7 @@ type modelSeq struct {
 	started  bool
 	swapped  bool
 	opts     SeqOptions // as given to Add
+	relAt    int        // computed at the last reservation: windows released up to there
 }
 
 // fp is the fingerprint of the KV at position p: what an engine would compute there
@@ -97,6 +96,10 @@ type fuzzer struct {
 	truth    map[uint64]bool
 	pins     []PinID
 	deadPins []PinID
+	// groups are the manager's KV-cache groups: the engine writes each position into
+	// every group's block (fingerprint ^ gmix(g)), and a windowed group's positions
+	// before its window are not read back.
+	groups []KVGroup
 
 	slots []int64 // scratch
 	fpBuf []uint64
@@ -193,45 +196,6 @@ func (f *fuzzer) perform(copies []BlockCopy) {
 	}
 }
 
-// blockDigest fingerprints a block's hash and KV contents.
-func blockDigest(hash uint64, kv []uint64) uint64 {
-	h := hash*0x9E3779B97F4A7C15 | 1
-	for _, v := range kv {
-		h = (h ^ v) * 1099511628211
-	}
-	return h
-}
-
-// recordTruth records the contents of the full blocks of s that positions [from, to)
-// complete, as the engine computes them (fps holds positions [0, to)).
-func (f *fuzzer) recordTruth(s *modelSeq, from, to int, fps []uint64) {
-	for j := from / f.bs; j < min(to, len(s.tokens))/f.bs; j++ {
-		f.truth[blockDigest(f.m.chainHash(s.id, j), fps[j*f.bs:(j+1)*f.bs])] = true
-	}
-}
-
-// checkTruth verifies that every cached block of both tiers holds KV the engine
-// computed for its hash (host copies' hashes are true; onloads and offloads moved
-// the right contents).
-func (f *fuzzer) checkTruth() {
-	m := f.m
-	for tier, pool := range map[string]*blockpool.Pool{"device": m.pool, "host": m.host} {
-		if pool == nil {
-			continue
-		}
-		store := f.kv
-		if tier == "host" {
-			store = f.host
-		}
-		for id := range int32(pool.NumBlocks()) {
-			h, ok := pool.Hash(id)
-			if ok && !f.truth[blockDigest(h, store[int(id)*f.bs:int(id+1)*f.bs])] {
-				f.fatalf("%s block %d is cached under %x but holds KV never computed for it", tier, id, h)
-			}
-		}
-	}
-}
-
 func (f *fuzzer) slotsOf(s *modelSeq, from, to int) []int64 {
 	var err error
 	f.slots, err = f.m.SlotMapping(s.id, from, to, f.slots[:0])
@@ -244,15 +208,19 @@ func (f *fuzzer) slotsOf(s *modelSeq, from, to int) []int64 {
 // scribble writes garbage into positions [from, to) of s, as an engine writing draft
 // or not-yet-valid KV into reserved slots would.
 func (f *fuzzer) scribble(s *modelSeq, from, to int) {
-	for _, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = 2 // even: never a fingerprint
+	for g := range f.groups {
+		for _, sl := range f.slotsOfG(s, g, from, to) {
+			f.kv[sl] = 2 // even: never a fingerprint
+		}
 	}
 }
 
 func (f *fuzzer) write(s *modelSeq, from, to int) {
 	f.fpBuf = s.fps(f.fpBuf[:0], to)
-	for i, sl := range f.slotsOf(s, from, to) {
-		f.kv[sl] = f.fpBuf[from+i]
+	for g := range f.groups {
+		for i, sl := range f.slotsOfG(s, g, from, to) {
+			f.kv[sl] = f.fpBuf[from+i] ^ gmix(g)
+		}
 	}
 	f.recordTruth(s, from, to, f.fpBuf)
 }
@@ -286,10 +254,31 @@ func (f *fuzzer) checkSeq(s *modelSeq) {
 	if s.swapped {
 		return
 	}
+	released := 0
+	for g := range f.groups {
+		released += f.liveFrom(s, g)
+	}
+	if st.Released != released {
+		f.fatalf("seq %d state %+v, model: %d released entries", s.id, st, released)
+	}
 	f.fpBuf = s.fps(f.fpBuf[:0], s.computed)
-	for p, sl := range f.slotsOf(s, 0, s.computed) {
-		if f.kv[sl] != f.fpBuf[p] {
-			f.fatalf("seq %d position %d reads wrong KV (slot %d)", s.id, p, sl)
+	for g := range f.groups {
+		live := f.liveFrom(s, g)
+		if len(f.groups) > 1 || live > 0 { // the window released exactly the blocks before live
+			tb, err := f.m.BlockTableGroup(s.id, g, nil)
+			if err != nil {
+				f.fatalf("BlockTableGroup(%d, %d): %v", s.id, g, err)
+			}
+			for j, b := range tb {
+				if (j < live) != (b == NullBlock) || b < NullBlock {
+					f.fatalf("seq %d group %d: table %v, model: blocks from %d (computed %d)", s.id, g, tb, live, s.computed)
+				}
+			}
+		}
+		for p, sl := range f.slotsOfG(s, g, min(live*f.bs, s.computed), s.computed) {
+			if p += live * f.bs; f.kv[sl] != f.fpBuf[p]^gmix(g) {
+				f.fatalf("seq %d group %d position %d reads wrong KV (slot %d)", s.id, g, p, sl)
+			}
 		}
 	}
 }

@@ -1,11 +1,6 @@
 package paged
 
-import (
-	"math"
-	"slices"
-
-	"github.com/pagedkv/pagedkv/prefix"
-)
+import "math"
 
 func (f *fuzzer) reserve() {
 	s, _ := f.pickWhere(func(s *modelSeq) bool { return !s.swapped })
@@ -53,6 +48,7 @@ func (f *fuzzer) reserve() {
 	}
 	f.perform(res.Copies)
 	s.reserved = max(s.reserved, s.computed+k+la)
+	s.relAt = s.computed
 	f.reserved(s, k, la)
 	f.checkSeq(s)
 }
@@ -116,7 +112,7 @@ func (f *fuzzer) admitSeq(s *modelSeq, maxNew, la int) {
 		f.fatalf("admitted %+v, want claimed/start %d and N %d, tiers %+v", adm, cached, n, tiers)
 	}
 	f.perform(adm.Copies)
-	s.started, s.computed, s.reserved = true, cached, cached+n+la
+	s.started, s.computed, s.reserved, s.relAt = true, cached, cached+n+la, cached
 	f.reserved(s, n, la)
 	f.checkSeq(s)
 }
@@ -164,11 +160,23 @@ func (f *fuzzer) decodeBatch(batch []*modelSeq, ids []SeqID, dup bool, la int) {
 		return
 	}
 	f.perform(copies)
+	for g := 1; g < len(f.groups); g++ { // the other groups' slots of the new tokens
+		gslots := make([]int64, len(ids))
+		if err := f.m.DecodeSlotsGroup(ids, g, gslots); err != nil {
+			f.fatalf("DecodeSlotsGroup(%d): %v", g, err)
+		}
+		for i, s := range batch {
+			if want := f.slotsOfG(s, g, s.computed, s.computed+1); want[0] != gslots[i] {
+				f.fatalf("group %d decode slot %d, mapping says %d", g, gslots[i], want[0])
+			}
+		}
+	}
 	for i, s := range batch {
 		s.tokens = append(s.tokens, tks[i])
 		s.reserved = max(s.reserved, s.computed+1+la)
+		s.relAt = s.computed
 		f.reserved(s, 1, la)
-		if want := f.slotsOf(s, s.computed, s.computed+1); want[0] != slots[i] {
+		if want := f.slotsOfG(s, 0, s.computed, s.computed+1); want[0] != slots[i] {
 			f.fatalf("decode slot %d, mapping says %d", slots[i], want[0])
 		}
 		f.checkSeq(s)
@@ -274,6 +282,11 @@ func (f *fuzzer) lookups() {
 		if c%f.bs != 0 && !m.cfg.PartialBlockReuse {
 			f.fatalf("CachedPrefix %d without partial reuse", c)
 		}
+		if m.hybrid {
+			if want := m.oracleHit(s.id); c != want {
+				f.fatalf("CachedPrefix %d, the longest length valid for every group is %d", c, want)
+			}
+		}
 	}
 	p, la := f.num(40), f.num(3)
 	_, err := m.CanAdmit(p, la)
@@ -289,119 +302,4 @@ func (f *fuzzer) lookups() {
 	if f.digest() != before {
 		f.fatalf("lookups changed the manager")
 	}
-}
-
-// deadCalls calls every method that takes a SeqID with one that is not live (or,
-// for d + 1<<32, one whose slot may be live under another generation).
-func (f *fuzzer) deadCalls(id SeqID) {
-	for _, s := range f.seqs {
-		if s.id == id {
-			return
-		}
-	}
-	m := f.m
-	errs := []error{}
-	_, err := m.Reserve(id, 1, 0, nil)
-	errs = append(errs, err)
-	_, err = m.Admit(id, 1, 0, nil)
-	errs = append(errs, err, m.Free(id), m.Append(id, 1), m.Rollback(id, 0), m.MarkComputed(id, 0),
-		m.MarkComputedBatch([]SeqID{id}, 0))
-	_, err = m.Fork(id)
-	errs = append(errs, err)
-	_, err = m.DecodeStep([]SeqID{id}, []int32{1}, 0, make([]int64, 1), nil)
-	errs = append(errs, err)
-	_, err = m.CachedPrefix(id)
-	errs = append(errs, err)
-	_, err = m.State(id)
-	errs = append(errs, err)
-	_, err = m.SeqStates([]SeqID{id}, nil)
-	errs = append(errs, err)
-	_, err = m.BlockTable(id, nil)
-	errs = append(errs, err)
-	_, err = m.BlockTables([]SeqID{id}, nil)
-	errs = append(errs, err)
-	_, err = m.SlotMapping(id, 0, 0, nil)
-	errs = append(errs, err)
-	_, err = m.SwapOut(id, nil)
-	errs = append(errs, err)
-	_, err = m.SwapIn(id, nil)
-	errs = append(errs, err)
-	_, err = m.SwapInBlocks(id)
-	errs = append(errs, err)
-	_, err = m.CanSwapIn(id, 0)
-	errs = append(errs, err)
-	_, err = m.CachedPrefixTiers(id)
-	errs = append(errs, err)
-	for i, err := range errs {
-		f.note("call i on dead id", i, int(id))
-		f.expectErr(err, 0, ErrUnknownSequence)
-	}
-}
-
-// reads checks the batched reads against the per-sequence ones and probes block ids
-// and slot ranges with full-range values.
-func (f *fuzzer) reads() {
-	m := f.m
-	f.note("reads")
-	before := f.digest()
-	batch, ids, _ := f.subset(onDevice)
-	states, err := m.SeqStates(ids, nil)
-	f.expectErr(err, 0)
-	var onDevice []SeqID
-	for i, s := range batch {
-		if st, _ := m.State(s.id); st != states[i] {
-			f.fatalf("SeqStates %+v, State %+v", states[i], st)
-		}
-		if !s.swapped {
-			onDevice = append(onDevice, s.id)
-		}
-	}
-	tables, err := m.BlockTables(onDevice, nil)
-	f.expectErr(err, 0)
-	for i, id := range onDevice {
-		if tb, _ := m.BlockTable(id, nil); !slices.Equal(tb, tables[i]) {
-			f.fatalf("BlockTables %v, BlockTable %v", tables[i], tb)
-		}
-	}
-	if len(onDevice) < len(ids) {
-		_, err = m.BlockTables(ids, nil)
-		f.expectErr(err, 0, ErrSwapped)
-	}
-	if s, _ := f.pick(); s != nil {
-		lo, hi := f.num(s.reserved+2), f.num(s.reserved+2)
-		_, err := m.SlotMapping(s.id, lo, hi, nil)
-		switch {
-		case s.swapped:
-			f.expectErr(err, 0, ErrSwapped)
-		case lo < 0 || lo > hi || hi > s.reserved:
-			f.expectErr(err, 0, ErrInvalidArgument)
-		default:
-			f.expectErr(err, 0)
-		}
-	}
-	id := int32(f.num(f.m.cfg.NumBlocks + 2))
-	refs, cached := m.BlockInfo(id)
-	if (id < 0 || int(id) >= f.m.cfg.NumBlocks) && (refs != 0 || cached) {
-		f.fatalf("BlockInfo(%d) = %d, %v", id, refs, cached)
-	}
-	st := m.Stats()
-	if q := m.FreeQueue(nil); len(q) != st.FreeBlocks || st.FreeBlocks+st.UsedBlocks != st.NumBlocks {
-		f.fatalf("free queue of %d, stats %+v", len(q), st)
-	}
-	if m.WatermarkBlocks() > st.NumBlocks || m.Config().NumBlocks != st.NumBlocks {
-		f.fatalf("watermark %d, config %+v", m.WatermarkBlocks(), m.Config())
-	}
-	if f.digest() != before {
-		f.fatalf("reads changed the manager")
-	}
-}
-
-// outside reports whether a multimodal item reaches past n tokens.
-func outside(mm []prefix.MMItem, n int) bool {
-	for _, it := range mm {
-		if it.Offset+it.Length > n {
-			return true
-		}
-	}
-	return false
 }

@@ -32,8 +32,12 @@ const (
 	xSelective                 // HostCache.MinHits 2 and MinPriority 1
 )
 
-func runFuzz(t testing.TB, data []byte, tiers bool) {
-	if len(data) < 3 || tiers && len(data) < 4 {
+func runFuzz(t testing.TB, data []byte, tiers bool) { runFuzzGroups(t, data, tiers, false) }
+
+// runFuzzGroups is runFuzz; with groups, data[3] chooses KV-cache groups
+// (fuzzGroupSet) and the host tier is off.
+func runFuzzGroups(t testing.TB, data []byte, tiers, groups bool) {
+	if len(data) < 3 || (tiers || groups) && len(data) < 4 {
 		return
 	}
 	n, bs := 1+int(data[0])%24, 1+int(data[1])%6
@@ -43,6 +47,11 @@ func runFuzz(t testing.TB, data []byte, tiers bool) {
 	flags, ext, pos := data[2], byte(0), 3
 	if tiers {
 		ext, pos = data[3], 4
+	}
+	var gs []KVGroup
+	if groups {
+		gs, pos = fuzzGroupSet(data[3], bs), 4
+		n *= len(gs) // each group holds its own blocks
 	}
 	m := newMgr(t, n, bs, func(c *Config) {
 		c.DisablePrefixCaching = flags&flagNoCaching != 0
@@ -79,15 +88,23 @@ func runFuzz(t testing.TB, data []byte, tiers bool) {
 		c.RegisterAtReserve = ext&xRegisterEarly != 0
 		c.MatchDuplicateParents = ext&xDupParents != 0
 		c.DropLastHitBlock = ext&xDropLast != 0
+		if gs != nil {
+			c.Groups, c.HostBlocks = gs, 0
+			c.MatchDuplicateParents = flags&flagHost != 0 // the host flag's bit, reused
+		}
 	})
 	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), host: make([]uint64, max(1, m.cfg.HostBlocks)*bs), data: data, pos: pos,
-		ext: ext, tiers: tiers, truth: map[uint64]bool{}}
+		ext: ext, tiers: tiers, truth: map[uint64]bool{}, groups: m.Groups()}
 	table := &opTable
 	if tiers {
 		table = &tierOpTable
 	}
 	if flags&flagEvents != 0 {
 		f.rec, f.sync = newRecorder(flags&flagDistinct != 0), true
+		f.rec.windowed = map[int]bool{}
+		for g, k := range f.groups {
+			f.rec.windowed[g] = k.Kind != FullAttention
+		}
 	}
 	for f.step = 0; f.pos < len(data) && f.step < maxOps; f.step++ {
 		f.op(int(table[f.next()]))
@@ -97,6 +114,9 @@ func runFuzz(t testing.TB, data []byte, tiers bool) {
 	}
 	f.note("end")
 	f.fullCheck()
+	if runFuzzHook != nil {
+		runFuzzHook(m)
+	}
 	for _, p := range f.pins {
 		if err := m.Unpin(p); err != nil {
 			f.fatalf("Unpin: %v", err)
@@ -114,6 +134,10 @@ func runFuzz(t testing.TB, data []byte, tiers bool) {
 		f.fatalf("invariants: %v", err)
 	}
 }
+
+// runFuzzHook, if set, sees each run's manager at its end (tests that measure what
+// the fuzzer exercises).
+var runFuzzHook func(*Manager)
 
 // opTable maps an input byte to an operation with weights that keep sequences
 // moving through their lives (add, admit, compute, decode) rather than failing.
@@ -257,13 +281,14 @@ func (f *fuzzer) op(op int) {
 		switch {
 		case s.swapped:
 			f.expectErr(err, before, ErrSwapped)
-		case k < 0 || k >= len(s.tokens):
+		case k < 0 || k >= len(s.tokens) || f.rollbackBlocked(s, min(s.computed, len(s.tokens)-k)):
 			f.expectErr(err, before, ErrInvalidArgument)
 		default:
 			f.expectErr(err, 0)
 			s.tokens = s.tokens[:len(s.tokens)-k]
 			s.computed = min(s.computed, len(s.tokens))
 			s.reserved = s.computed
+			s.relAt = min(s.relAt, s.computed)
 		}
 	case 7: // DecodeStep over a subset
 		f.decode()
@@ -315,76 +340,6 @@ func (f *fuzzer) op(op int) {
 		f.tierQuestions()
 	case 20:
 		f.turn()
-	}
-}
-
-// subset picks up to 8 sequences by a bitmask — three times in four over those for
-// which ok holds, otherwise over all — and sometimes repeats one.
-func (f *fuzzer) subset(ok func(*modelSeq) bool) (batch []*modelSeq, ids []SeqID, dup bool) {
-	from := f.seqs
-	if f.next()%4 != 0 {
-		from = nil
-		for _, s := range f.seqs {
-			if ok(s) {
-				from = append(from, s)
-			}
-		}
-	}
-	mask := f.next()
-	for i, s := range from {
-		if i < 8 && mask&(1<<i) != 0 {
-			batch = append(batch, s)
-			ids = append(ids, s.id)
-		}
-	}
-	return batch, ids, len(ids) > 0 && f.next()%8 == 0
-}
-
-func (f *fuzzer) mark(s *modelSeq, k int) {
-	before := f.digest()
-	if !s.swapped && k >= 0 && k <= s.reserved-s.computed && k <= len(s.tokens)-s.computed {
-		f.write(s, s.computed, s.computed+k) // the engine writes, then reports
-	}
-	err := f.m.MarkComputed(s.id, k)
-	switch {
-	case s.swapped:
-		f.expectErr(err, before, ErrSwapped)
-	case k < 0 || k > s.reserved-s.computed || k > len(s.tokens)-s.computed:
-		f.expectErr(err, before, ErrInvalidArgument)
-	default:
-		f.expectErr(err, 0)
-		s.computed += k
-		f.checkSeq(s)
-	}
-}
-
-func (f *fuzzer) markIDs(batch []*modelSeq, ids []SeqID, k int, dup bool) {
-	var allowed []error
-	for _, s := range batch {
-		switch {
-		case s.swapped:
-			allowed = append(allowed, ErrSwapped)
-		case k < 0 || k > s.reserved-s.computed || k > len(s.tokens)-s.computed:
-			allowed = append(allowed, ErrInvalidArgument)
-		}
-	}
-	if dup {
-		allowed = append(allowed, ErrInvalidArgument)
-	}
-	if len(allowed) > 0 {
-		before := f.digest()
-		err := f.m.MarkComputedBatch(ids, k)
-		f.expectErr(err, before, allowed...)
-		return
-	}
-	for _, s := range batch {
-		f.write(s, s.computed, s.computed+k)
-	}
-	err := f.m.MarkComputedBatch(ids, k)
-	f.expectErr(err, 0)
-	for _, s := range batch {
-		s.computed += k
-		f.checkSeq(s)
 	}
 }
 

@@ -163,7 +163,7 @@ func (m *Manager) flushWriteThrough() {
 // GPU BlockRemoved event and, with a host cache, the offload.
 func (m *Manager) onEvict(e *blockpool.Eviction) {
 	m.stats.evictions++
-	m.events.removed(prefix.Hash(e.Key.Hash), e.Last, MediumGPU)
+	m.events.removed(prefix.Hash(e.Key.Hash), e.Last, MediumGPU, int(e.Key.Group))
 	if m.tier.on {
 		m.tier.dev[e.ID].queued = false // its queue entry goes stale with its identity
 		m.offload(e.ID, &e.Key, e.Ident, e.Level)
@@ -173,7 +173,7 @@ func (m *Manager) onEvict(e *blockpool.Eviction) {
 // onHostEvict is the host pool's eviction hook: a cached host copy is reused.
 func (m *Manager) onHostEvict(e *blockpool.Eviction) {
 	m.stats.hostEvictions++
-	m.events.removed(prefix.Hash(e.Key.Hash), e.Last, MediumCPU)
+	m.events.removed(prefix.Hash(e.Key.Hash), e.Last, MediumCPU, int(e.Key.Group))
 }
 
 // offload copies cached device block id (key k, identity ident, retention level) to

@@ -28,6 +28,14 @@ import (
 //   - pins: each live pin's blocks are still cached with the identities they had
 //     when pinned (never evicted), the per-block pin counts match, and the pinned
 //     blocks stay within MaxPinnedFraction;
+//   - KV-cache groups (invariants_groups.go): every group's table has the same
+//     length; a windowed group's table holds NullBlock exactly in its first
+//     skipBlocks(relAt) entries, relAt ≤ computed the computed count of the last
+//     release (window release exact), and blocks elsewhere, a full-attention
+//     group's none — so no NullBlock lies in the range the next token reads or in
+//     the writable range; nextRel is the next release point; registered blocks are cached in their group under
+//     the chain's hashes (identities for full attention, prefix fingerprints for
+//     windows, which are kept exactly for every full block);
 //   - no sequence holds more than MaxSeqLen tokens;
 //   - the event queue holds at most QueueSize events and QueueTokens token ids, each
 //     event's slices are consistent, and nothing is queued while dropping.
@@ -113,6 +121,9 @@ func (m *Manager) checkSeq(i int, s *sequence, refs, hostRefs []int) error {
 			hostRefs[b]++
 		}
 		return nil
+	}
+	if m.hybrid {
+		return m.checkGroups(i, s, refs)
 	}
 	for j, b := range s.table {
 		refs[b]++

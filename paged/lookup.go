@@ -40,12 +40,29 @@ type lookup struct {
 	partialK  int               // tokens reused from it (0: none)
 	dropped   bool              // DropLastHitBlock removed something
 	parentOut uint64            // identity after the last hit (for partial)
+
+	// Hybrid lookups (findHybrid; hits, hostHits and the partial block stay empty):
+	// the hit is nhit blocks; gids[g][j] is group g's cached block j as probed (or
+	// scanMiss, scanUnknown); held counts the claimed hits other sequences hold
+	// (revived the free ones).
+	hyb  bool
+	nhit int
+	held int
+	gids [][]blockpool.BlockID
 }
 
-func (l *lookup) tokens(bs int) int { return len(l.hits)*bs + l.partialK }
+// blocks returns the number of whole blocks the hit covers.
+func (l *lookup) blocks() int {
+	if l.hyb {
+		return l.nhit
+	}
+	return len(l.hits)
+}
+
+func (l *lookup) tokens(bs int) int { return l.blocks()*bs + l.partialK }
 
 func (l *lookup) prefixHit(bs int) PrefixHit {
-	return PrefixHit{Tokens: l.tokens(bs), Device: (len(l.hits) - l.hostHits) * bs, Host: l.hostHits * bs, Partial: l.partialK}
+	return PrefixHit{Tokens: l.tokens(bs), Device: (l.blocks() - l.hostHits) * bs, Host: l.hostHits * bs, Partial: l.partialK}
 }
 
 // dropPartial forgets the partial match.
@@ -56,8 +73,12 @@ func (l *lookup) dropPartial() { l.partial, l.partHost, l.partialK = blockpool.N
 // a host cache) in the host tier, then, with PartialBlockReuse, the best partly
 // matching block for the tokens that follow, reusing at most limit tokens in all.
 // With DropLastHitBlock the last reused block (or the partial one) is dropped. It
-// changes nothing. This is the one chain walk of an admission.
-func (m *Manager) findPrefix(c *prefix.Chain, tokens []int32, ex *prefix.Extras, maxBlocks, limit int) *lookup {
+// changes nothing. This is the one chain walk of an admission. With KV-cache groups
+// it is findHybrid (fps are the chain's prefix fingerprints).
+func (m *Manager) findPrefix(c *prefix.Chain, fps []uint64, tokens []int32, ex *prefix.Extras, maxBlocks, limit int) *lookup {
+	if m.hybrid {
+		return m.findHybrid(c, fps, tokens, maxBlocks)
+	}
 	l := &m.look
 	l.hostHits, l.revived, l.dropped = 0, 0, false
 	l.dropPartial()
@@ -156,7 +177,7 @@ func (m *Manager) maxHitBlocks(n int) int { return (n - 1) / m.bs }
 
 // lookupSeq is the lookup an admission of s would make (never the last token).
 func (m *Manager) lookupSeq(s *sequence) *lookup {
-	return m.findPrefix(&s.chain, s.tokens, &s.extras, m.maxHitBlocks(len(s.tokens)), len(s.tokens)-1)
+	return m.findPrefix(&s.chain, s.fps, s.tokens, &s.extras, m.maxHitBlocks(len(s.tokens)), len(s.tokens)-1)
 }
 
 // CachedPrefix reports how many leading tokens of the sequence's tokens are in the
@@ -205,12 +226,19 @@ func (m *Manager) LookupPromptTiers(prompt []int32, opts SeqOptions) (PrefixHit,
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// A hit never spans more blocks than the tiers have: hash no further.
-	n := min(m.maxHitBlocks(len(prompt)), m.cfg.NumBlocks+m.tier.blocks)
+	// A hit never spans more blocks than the tiers have (with a full-attention
+	// group): hash no further.
+	n := m.maxHitBlocks(len(prompt))
+	if len(m.full) > 0 {
+		n = min(n, m.cfg.NumBlocks+m.tier.blocks)
+	}
 	ex := opts.extras()
 	m.tmpChain.SetExtras(m.scheme, ex)
 	m.tmpChain.Extend(prompt[:n*m.bs])
-	h := m.findPrefix(&m.tmpChain, prompt, &ex, n, len(prompt)-1).prefixHit(m.bs)
+	if m.ownFps {
+		m.tmpFps = extendFingerprints(m.tmpFps[:0], &m.tmpChain, prompt, m.bs)
+	}
+	h := m.findPrefix(&m.tmpChain, m.tmpFps, prompt, &ex, n, len(prompt)-1).prefixHit(m.bs)
 	m.tmpChain.SetExtras(m.scheme, prefix.Extras{}) // drop references to caller data
 	return h, nil
 }

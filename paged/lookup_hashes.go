@@ -40,5 +40,10 @@ func (m *Manager) LookupChainTiers(c *prefix.Chain, prompt []int32) (PrefixHit, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := min(m.maxHitBlocks(len(prompt)), m.cfg.NumBlocks+m.tier.blocks, c.Len())
-	return m.findPrefix(c, prompt, &ex, n, len(prompt)-1).prefixHit(m.bs), nil
+	var fps []uint64
+	if m.ownFps { // windowed groups under a foreign Hasher confirm by own fingerprints
+		m.tmpFps = extendFingerprints(m.tmpFps[:0], c, prompt, m.bs)
+		fps = m.tmpFps
+	}
+	return m.findPrefix(c, fps, prompt, &ex, n, len(prompt)-1).prefixHit(m.bs), nil
 }

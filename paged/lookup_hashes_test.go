@@ -15,6 +15,13 @@ func TestLookupChainEqualsLookupPrompt(t *testing.T) {
 		"device":  nil,
 		"host":    func(c *Config) { c.NumBlocks, c.HostBlocks, c.HostCache.Policy = 16, 48, WriteBack },
 		"partial": func(c *Config) { c.PartialBlockReuse = true },
+		"groups": func(c *Config) {
+			c.Groups = []KVGroup{{Kind: FullAttention}, {Kind: SlidingWindow, Window: 6}}
+		},
+		"groups, foreign hasher": func(c *Config) { // windowed groups confirm by the manager's own fingerprints
+			c.Groups = []KVGroup{{Kind: FullAttention}, {Kind: SlidingWindow, Window: 6}}
+			c.Hasher = sumHasher{}
+		},
 	}
 	for name, mod := range configs {
 		t.Run(name, func(t *testing.T) {
@@ -97,4 +104,16 @@ func TestLookupChainArguments(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 12, n)
 	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = m.LookupChain(&c, p) }))
+}
+
+// sumHasher is a Hasher package prefix does not know (so a manager with windowed groups
+// computes its own prefix fingerprints).
+type sumHasher struct{}
+
+func (sumHasher) Sum(b []byte) prefix.Hash {
+	var h uint64 = 14695981039346656037
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return prefix.Hash(h)
 }

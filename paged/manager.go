@@ -25,9 +25,24 @@ type Manager struct {
 	host     *blockpool.Pool // host tier, nil without one
 	scheme   *prefix.Scheme
 
+	// grp are the KV-cache groups (one full-attention group without Config.Groups).
+	// hybrid: anything but that one group (the per-group code paths run); windowed:
+	// some group releases blocks (sequences keep prefix fingerprints, fingerprint.go).
+	// full and wins list the indices of the full-attention and windowed groups.
+	grp              []group
+	hybrid, windowed bool
+	full, wins       []int
+	// ownFps: windowed with a Hasher not of package prefix, so sequences keep their
+	// own prefix fingerprints (fingerprint.go).
+	ownFps bool
+
 	// nextIdent is the identity the next freshly computed cached block gets
 	// (blockpool.Pool.Cache); identities are never reused.
 	nextIdent uint64
+
+	// relCount is scratch for counting the blocks a batch's window releases free
+	// (one counter per device block, all zero between calls; windowed only).
+	relCount []int32
 
 	seqs      []sequence
 	freeSlots []int
@@ -50,6 +65,7 @@ type Manager struct {
 	hitBuf   []blockpool.BlockID
 	look     lookup
 	tmpChain prefix.Chain
+	tmpFps   []uint64
 	oneBlock [1]blockpool.BlockID
 	hostOne  [1]blockpool.BlockID // for host-pool calls inside device-pool hooks
 }
@@ -60,7 +76,9 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.Groups = slices.Clone(cfg.Groups)
 	m := &Manager{cfg: cfg, bs: cfg.BlockSize, shift: -1, tokenCap: cfg.NumBlocks * cfg.BlockSize}
+	m.initGroups()
 	if b := cfg.BlockSize; b&(b-1) == 0 {
 		m.shift = bits.TrailingZeros(uint(b))
 	}
@@ -138,6 +156,9 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 	s.chain.SetExtras(m.scheme, ex)
 	s.chain.Grow(cap(s.tokens) / m.bs)
 	s.chain.Extend(s.tokens)
+	if m.ownFps {
+		s.fps = extendFingerprints(slices.Grow(s.fps, cap(s.tokens)/m.bs), &s.chain, s.tokens, m.bs)
+	}
 	return id, nil
 }
 
@@ -157,10 +178,19 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 	p, _ := m.seq(parent) // newSeq may have moved m.seqs
 	c.tokens = append(c.tokens, p.tokens...)
 	c.table = append(c.table, p.table...)
-	for _, b := range c.table {
-		_ = m.pool.Retain(b) // cannot fail: b is referenced
+	for g := range p.more {
+		c.more[g] = append(c.more[g], p.more[g]...)
 	}
-	c.computed, c.numCached, c.claimed, c.extras, c.exRef = p.computed, p.numCached, p.claimed, p.extras, p.exRef
+	c.fps = append(c.fps, p.fps...)
+	for g := range m.grp {
+		for _, b := range *c.tab(g) {
+			if b != NullBlock {
+				_ = m.pool.Retain(b) // cannot fail: b is referenced
+			}
+		}
+	}
+	c.computed, c.numCached, c.claimed, c.extras, c.exRef, c.relAt = p.computed, p.numCached, p.claimed, p.extras, p.exRef, p.relAt
+	c.nextRel = p.nextRel
 	c.priority, c.priorityDur = p.priority, p.priorityDur
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed
@@ -178,9 +208,12 @@ func (m *Manager) Free(id SeqID) error {
 	if err != nil {
 		return err
 	}
-	if s.swapped {
+	switch {
+	case s.swapped:
 		err = m.host.ReleaseTable(s.table)
-	} else {
+	case m.hybrid:
+		err = m.releaseGroups(s)
+	default:
 		err = m.pool.ReleaseTableWith(s.table, m.retention(s))
 	}
 	if err != nil {

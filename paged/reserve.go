@@ -1,6 +1,9 @@
 package paged
 
-import "github.com/pagedkv/pagedkv/block"
+import (
+	"github.com/pagedkv/pagedkv/block"
+	"github.com/pagedkv/pagedkv/blockpool"
+)
 
 // BlockCopy asks the engine to copy the KV contents of block Src into block Dst
 // before it writes this step's new tokens (copy-on-write, or a swap between tiers).
@@ -49,6 +52,10 @@ type Reservation struct {
 // The claimed count is in the result. (Admit does the same with the watermark check,
 // choosing n from the hit.)
 //
+// With a windowed KV-cache group (Config.Groups), a reservation first releases the
+// blocks the group's layers no longer read from computed on (NullBlock in its table);
+// they count as free for the reservation.
+//
 // A reserved slot that falls into a block another sequence also references, or that
 // is cached, moves this sequence to a fresh block; if the old block held computed
 // tokens of this sequence, a (Src, Dst) copy is appended to copies for the engine.
@@ -74,15 +81,18 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 	}
 	if s.claimed {
 		target := s.computed + n + lookahead
-		if need := m.planReserve(s, 0, s.computed, target); need > m.pool.NumFree() {
+		if need := m.planReserve(s, 0, s.computed, target); need > m.pool.NumFree()+m.slideFreesOne(s) {
 			return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 		}
 		m.begin(copies, nil)
+		if m.windowed {
+			m.slide(s)
+		}
 		m.applyReserve(s, target, s.computed+n)
 		return Reservation{Start: s.computed, N: n, Copies: m.end()}, nil
 	}
 	limit := min(len(s.tokens)-1, len(s.tokens)-n)
-	l := m.findPrefix(&s.chain, s.tokens, &s.extras, min(m.maxHitBlocks(len(s.tokens)), (len(s.tokens)-n)/m.bs), limit)
+	l := m.findPrefix(&s.chain, s.fps, s.tokens, &s.extras, min(m.maxHitBlocks(len(s.tokens)), (len(s.tokens)-n)/m.bs), limit)
 	if need := m.planClaim(s, l, n, lookahead); need > m.pool.NumFree() {
 		return fail, errf(ErrNoSpace, "sequence %d needs %d blocks, %d free", id, need, m.pool.NumFree())
 	}
@@ -101,7 +111,7 @@ func (m *Manager) Reserve(id SeqID, n, lookahead int, copies []BlockCopy) (Reser
 // partial block's source while it is held.
 func (m *Manager) claimNeed(s *sequence, l *lookup, maxNew, lookahead int) int {
 	start := l.tokens(m.bs)
-	need := l.hostHits + l.revived + m.planReserve(s, len(l.hits), start, start+min(maxNew, len(s.tokens)-start)+lookahead)
+	need := l.hostHits + l.revived + m.planReserve(s, l.blocks(), start, start+min(maxNew, len(s.tokens)-start)+lookahead)
 	if l.partialK > 0 && !l.partHost && m.pool.RefCount(l.partial) == 0 {
 		need++
 	}
@@ -123,6 +133,10 @@ func (m *Manager) planClaim(s *sequence, l *lookup, maxNew, lookahead int) int {
 // allocated: the device hits (for good: they join the table), the host hits and the
 // partial block's source (until endClaim).
 func (m *Manager) holdSources(l *lookup) {
+	if l.hyb {
+		m.holdHybrid(l)
+		return
+	}
 	for _, h := range l.hits {
 		if h.host {
 			_ = m.host.Retain(h.id) // cannot fail: hits are in range
@@ -145,6 +159,9 @@ func (m *Manager) holdSources(l *lookup) {
 // cached) and records the prefix-cache query. The caller has checked that it fits
 // (planClaim) and called begin with l.
 func (m *Manager) claim(s *sequence, l *lookup) Reservation {
+	if l.hyb {
+		return m.claimHybrid(s, l)
+	}
 	runStart := -1 // a run of onloaded blocks, reported as stored on the device
 	for j, h := range l.hits {
 		if h.host {
@@ -211,48 +228,55 @@ func (m *Manager) endClaim(l *lookup) {
 }
 
 // planReserve returns how many fresh blocks reserving positions [start, target)
-// needs: blocks beyond the table (whose first claimedBlocks entries are about to be
-// hits) and copy-on-write replacements of shared or cached blocks in the range.
+// needs in every group's table: blocks beyond the table (whose first claimedBlocks
+// entries are about to be hits) and copy-on-write replacements of shared or cached
+// blocks in the range.
 func (m *Manager) planReserve(s *sequence, claimedBlocks, start, target int) int {
-	have := len(s.table) + claimedBlocks
+	// Group 0 inline (the plain model's hot path), planTable for the others.
+	end := m.blocksFor(target)
+	need := max(0, end-len(s.table)-claimedBlocks)
+	for j := m.div(start); j < min(len(s.table), end); j++ {
+		if !m.ownsBlock(s, s.table, j) {
+			need++
+		}
+	}
+	for _, t := range s.more {
+		need += m.planTable(s, t, claimedBlocks, start, target)
+	}
+	return need
+}
+
+// planTable is planReserve for one group's table.
+func (m *Manager) planTable(s *sequence, table []blockpool.BlockID, claimedBlocks, start, target int) int {
+	have := len(table) + claimedBlocks
 	need := max(0, m.blocksFor(target)-have)
-	for j := m.div(start); j < min(len(s.table), m.blocksFor(target)); j++ {
-		if !m.ownsBlock(s, j) {
+	for j := m.div(start); j < min(len(table), m.blocksFor(target)); j++ {
+		if !m.ownsBlock(s, table, j) {
 			need++
 		}
 	}
 	return need
 }
 
-// ownsBlock reports whether s may write block j of its table in place: it holds the
-// only reference and the block is not cached, or (RegisterAtReserve) s registered it
-// ahead of computing it (j < numCached inside the writable range).
-func (m *Manager) ownsBlock(s *sequence, j int) bool {
-	return j < s.numCached || m.pool.Writable(s.table[j])
+// ownsBlock reports whether s may write block j of its table (one group's) in
+// place: it holds the only reference and the block is not cached, or
+// (RegisterAtReserve) s registered it ahead of computing it (j < numCached inside
+// the writable range).
+func (m *Manager) ownsBlock(s *sequence, table []blockpool.BlockID, j int) bool {
+	return j < s.numCached || m.pool.Writable(table[j])
 }
 
-// applyReserve makes positions [computed, target) writable, appending copies to
-// m.out, and with RegisterAtReserve registers the blocks the tokens before regTo
-// fill; the caller has checked that planReserve's blocks are free and called begin.
+// applyReserve makes positions [computed, target) writable in every group's table,
+// appending copies to m.out, and with RegisterAtReserve registers the blocks the
+// tokens before regTo fill; the caller has checked that planReserve's blocks are
+// free and called begin.
 func (m *Manager) applyReserve(s *sequence, target, regTo int) {
+	// Group 0 inline (the plain model's hot path), reserveTable for the others.
 	end := m.blocksFor(target)
 	for j := m.div(s.computed); j < min(len(s.table), end); j++ {
-		old := s.table[j]
-		if m.ownsBlock(s, j) {
-			continue
+		if !m.ownsBlock(s, s.table, j) {
+			m.copyOnWrite(s, s.table, j)
 		}
-		got, err := m.pool.Allocate(m.oneBlock[:0], 1)
-		if err != nil {
-			panic("paged: planned allocation failed: " + err.Error())
-		}
-		fresh := got[0]
-		if j*m.bs < s.computed { // the block holds computed tokens: copy them
-			m.out = append(m.out, BlockCopy{Src: old, Dst: fresh})
-			m.stats.cows++
-		}
-		m.oneBlock[0] = old
-		_ = m.pool.ReleaseWith(m.oneBlock[:1], m.retention(s))
-		s.table[j] = fresh
 	}
 	if grow := end - len(s.table); grow > 0 {
 		var err error
@@ -260,10 +284,48 @@ func (m *Manager) applyReserve(s *sequence, target, regTo int) {
 			panic("paged: planned allocation failed: " + err.Error())
 		}
 	}
+	for g := range s.more {
+		m.reserveTable(s, &s.more[g], target)
+	}
 	s.reserved = max(s.reserved, target)
 	if m.cfg.RegisterAtReserve && m.caching() {
 		m.register(s, m.div(min(regTo, len(s.tokens))))
 	}
+}
+
+// reserveTable is applyReserve's work on one group's table.
+func (m *Manager) reserveTable(s *sequence, tab *[]blockpool.BlockID, target int) {
+	table := *tab
+	end := m.blocksFor(target)
+	for j := m.div(s.computed); j < min(len(table), end); j++ {
+		if !m.ownsBlock(s, table, j) {
+			m.copyOnWrite(s, table, j)
+		}
+	}
+	if grow := end - len(table); grow > 0 {
+		var err error
+		if *tab, err = m.pool.Allocate(table, grow); err != nil {
+			panic("paged: planned allocation failed: " + err.Error())
+		}
+	}
+}
+
+// copyOnWrite moves entry j of a table to a fresh block, copying the old block if
+// it holds computed tokens of s, and lets go of the old block.
+func (m *Manager) copyOnWrite(s *sequence, table []blockpool.BlockID, j int) {
+	old := table[j]
+	got, err := m.pool.Allocate(m.oneBlock[:0], 1)
+	if err != nil {
+		panic("paged: planned allocation failed: " + err.Error())
+	}
+	fresh := got[0]
+	if j*m.bs < s.computed { // the block holds computed tokens: copy them
+		m.out = append(m.out, BlockCopy{Src: old, Dst: fresh})
+		m.stats.cows++
+	}
+	m.oneBlock[0] = old
+	_ = m.pool.ReleaseWith(m.oneBlock[:1], m.retention(s))
+	table[j] = fresh
 }
 
 // slot returns the slot of a reserved position.

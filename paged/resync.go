@@ -22,9 +22,10 @@ import (
 // cached, with its hash, parent hash (HasParent false when the parent is no longer
 // cached), tokens and medium only, marked Detached: such a block's adapter, extra
 // keys and full digest are not kept, so they are empty and FirstBlock is 0. In the
-// per-distinct-hash form (EventOptions.PerDistinctHash) each hash is announced
-// once. The queue's limits do not apply: the result grows with the cache (one
-// event and BlockSize token ids per cached block at most).
+// per-distinct-hash form (EventOptions.PerDistinctHash) each hash is announced once
+// (per KV-cache group). The queue's limits do not apply: the result grows with the
+// cache (one event and BlockSize token ids per cached block at most). Events carry
+// their blocks' group.
 //
 // The returned events' slices stay valid until the next TakeEvents or
 // ResyncEvents. With events disabled it returns dst unchanged.
@@ -45,23 +46,27 @@ func (m *Manager) ResyncEvents(dst []Event) []Event {
 	r := resync{m: m, b: b, emitted: make([]uint64, (m.pool.NumBlocks()+63)/64),
 		idents: [2]map[uint64]blockpool.BlockID{identities(m.pool), identities(m.host)}}
 	if q.distinct {
-		r.seen = make(map[prefix.Hash]struct{})
+		r.seen = make(map[groupHash]struct{})
 	}
-	// Blocks of live sequences, in chain order, with their full description.
+	// Blocks of live sequences, in chain order, with their full description (per
+	// KV-cache group, from the first block a windowed group still holds).
 	for i := range m.seqs {
 		s := &m.seqs[i]
 		if !s.live || s.swapped {
 			continue
 		}
-		run := -1
-		for j := 0; j <= s.numCached; j++ {
-			fresh := j < s.numCached && r.claim(s.table[j], s.chain.Hash(j))
-			switch {
-			case fresh && run < 0:
-				run = j
-			case !fresh && run >= 0:
-				b.events = append(b.events, b.storedEvent(s, run, j, m.bs, q.digestSize > 0))
-				run = -1
+		for g := range m.grp {
+			tab := *s.tab(g)
+			run := -1
+			for j := m.liveFrom(s, g); j <= s.numCached; j++ {
+				fresh := j < s.numCached && r.claim(tab[j], s.chain.Hash(j), uint32(g))
+				switch {
+				case fresh && run < 0:
+					run = j
+				case !fresh && run >= 0:
+					b.events = append(b.events, b.storedEvent(s, g, run, j, m.bs, q.digestSize > 0))
+					run = -1
+				}
 			}
 		}
 	}
@@ -87,9 +92,9 @@ type resync struct {
 	b       *eventBuf
 	pool    *blockpool.Pool
 	medium  Medium
-	tier    int                      // 0: the device pool is walked, 1: the host pool
-	emitted []uint64                 // bit per block of the pool being walked
-	seen    map[prefix.Hash]struct{} // per-distinct-hash form: hashes announced
+	tier    int                    // 0: the device pool is walked, 1: the host pool
+	emitted []uint64               // bit per block of the pool being walked
+	seen    map[groupHash]struct{} // per-distinct-hash form: (group, hash) pairs announced
 	stack   []blockpool.BlockID
 	// idents maps, per tier (device, host), the identity of each cached block to a
 	// block carrying it: a child's parent is the block carrying its Key.Parent.
@@ -113,19 +118,26 @@ func identities(p *blockpool.Pool) map[uint64]blockpool.BlockID {
 	return out
 }
 
-// claim marks block id as announced and reports whether it should be (not yet
-// announced, and in the per-distinct-hash form a hash not yet announced).
-func (r *resync) claim(id blockpool.BlockID, h prefix.Hash) bool {
+// groupHash is a hash within a KV-cache group.
+type groupHash struct {
+	h prefix.Hash
+	g uint32
+}
+
+// claim marks block id (of group g) as announced and reports whether it should be
+// (not yet announced, and in the per-distinct-hash form a hash not yet announced in
+// its group).
+func (r *resync) claim(id blockpool.BlockID, h prefix.Hash, g uint32) bool {
 	w, bit := int(id)/64, uint64(1)<<(uint(id)%64)
 	if r.emitted[w]&bit != 0 {
 		return false
 	}
 	r.emitted[w] |= bit
 	if r.seen != nil {
-		if _, dup := r.seen[h]; dup {
+		if _, dup := r.seen[groupHash{h, g}]; dup {
 			return false
 		}
-		r.seen[h] = struct{}{}
+		r.seen[groupHash{h, g}] = struct{}{}
 	}
 	return true
 }
@@ -149,7 +161,7 @@ func (r *resync) announce(id blockpool.BlockID) {
 	for i := len(r.stack) - 1; i >= 0; i-- {
 		id := r.stack[i]
 		k, _, _ := r.pool.CachedKey(id)
-		if r.claim(id, prefix.Hash(k.Hash)) {
+		if r.claim(id, prefix.Hash(k.Hash), k.Group) {
 			r.emit(k)
 		}
 	}
@@ -178,7 +190,7 @@ func (r *resync) emit(k blockpool.Key) {
 	b.tokens = append(b.tokens, k.Tokens...)
 	e := Event{
 		Kind: BlockStored, Hashes: b.hashes[h0:len(b.hashes):len(b.hashes)], Tokens: b.tokens[t0:len(b.tokens):len(b.tokens)],
-		BlockSize: r.m.bs, Medium: r.medium, Detached: true,
+		BlockSize: r.m.bs, Medium: r.medium, Detached: true, Group: int(k.Group),
 	}
 	if ph, ok := r.parentHash(k.Parent); ok {
 		e.ParentHash, e.HasParent = prefix.Hash(ph), true

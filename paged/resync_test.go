@@ -111,7 +111,7 @@ func TestResyncEventsRebuildsAnyView(t *testing.T) {
 								delete(rec.count, h)
 							}
 						}
-						rec.count[mediumHash{MediumGPU, prefix.Hash(c.rng.Uint64())}] = 1
+						rec.count[mediumHash{MediumGPU, prefix.Hash(c.rng.Uint64()), 0}] = 1
 						buf = m.ResyncEvents(buf[:0])
 						resyncs++
 						require.Equal(t, AllBlocksCleared, buf[0].Kind)

@@ -90,8 +90,8 @@ func (m *Manager) maxPinned() int { return int(m.cfg.MaxPinnedFraction * float64
 // with the prompt first). Pins may together hold at most MaxPinnedFraction of the
 // device blocks (a block held by several pins counts once): beyond that Pin returns
 // ErrPinLimit. An empty or too long prompt or bad opts give ErrInvalidArgument, a
-// prompt whose first block is not cached on the device ErrNotCached; nothing
-// changes then.
+// prompt whose first block is not cached on the device ErrNotCached, a Manager with
+// KV-cache groups (Config.Groups) ErrInvalidConfig; nothing changes then.
 func (m *Manager) Pin(prompt []int32, opts SeqOptions) (PinID, int, error) {
 	if len(prompt) == 0 || len(prompt) > MaxSeqLen {
 		return 0, 0, errf(ErrInvalidArgument, "pin a prompt of %d tokens, not in [1, %d]", len(prompt), MaxSeqLen)
@@ -101,6 +101,9 @@ func (m *Manager) Pin(prompt []int32, opts SeqOptions) (PinID, int, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.hybrid {
+		return 0, 0, errf(ErrInvalidConfig, "Pin with KV cache groups (Config.Groups) is not supported")
+	}
 	if !m.caching() {
 		return 0, 0, errf(ErrNotCached, "prefix caching is disabled")
 	}

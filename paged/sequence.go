@@ -117,10 +117,25 @@ type sequence struct {
 	// Invariant: every block overlapping [computed, reserved) is private to this
 	// sequence (ref 1) and uncached, so writing there is safe.
 	reserved int
-	// table maps block index j (positions [j×bs, (j+1)×bs)) to a physical block.
+	// table maps block index j (positions [j×bs, (j+1)×bs)) to a physical block: the
+	// table of KV-cache group 0.
 	table []blockpool.BlockID
-	// numCached: table[0:numCached] are registered in the prefix index under this
-	// sequence's chain hashes. Invariant: numCached×bs ≤ computed.
+	// more are the tables of groups 1, 2, … (nil with one group). Invariants: every
+	// group's table has the same length; in a windowed group's table the first
+	// skipBlocks(g, relAt) entries are NullBlock and the others are blocks; a
+	// full-attention group has no NullBlock.
+	more [][]blockpool.BlockID
+	// relAt is the computed count at which the windowed groups last released what
+	// they no longer need (at the claim and at every reservation: vLLM's
+	// remove_skipped_blocks at scheduling). Invariant: relAt ≤ computed.
+	relAt int
+	// nextRel is the least computed count at which some windowed group would
+	// release another block (nextRelease), so a reservation before it has nothing to
+	// release: one comparison per sequence on the decode path.
+	nextRel int
+	// numCached: table[0:numCached] (of every group, NullBlock entries aside) are
+	// registered in the prefix index under this sequence's chain hashes.
+	// Invariant: numCached×bs ≤ computed.
 	numCached int
 	// claimed is set by the first reservation (which claims prefix hits).
 	// Invariant: !claimed ⇒ len(table) == 0 and computed == 0.
@@ -132,6 +147,10 @@ type sequence struct {
 	swapped bool
 	// chain hashes tokens' full blocks. Invariant: chain.Len() == len(tokens)/bs.
 	chain prefix.Chain
+	// fps are the prefix fingerprints of the chain's blocks (fingerprint.go) when a
+	// group is windowed and the Hasher is not package prefix's (Manager.ownFps).
+	// Invariant: len(fps) == chain.Len() then, else 0.
+	fps []uint64
 	// extras are the sequence's extra keys (adapter, salt, multimodal items, prompt
 	// embeddings), copied at Add and shared read-only with its forks and its events.
 	extras prefix.Extras
@@ -199,7 +218,17 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 	s.live = true
 	s.tokens = s.tokens[:0]
 	s.table = s.table[:0]
-	s.computed, s.reserved, s.numCached, s.claimed, s.swapped = 0, 0, 0, false, false
+	if m.hybrid {
+		if len(s.more) != len(m.grp)-1 {
+			s.more = make([][]blockpool.BlockID, len(m.grp)-1)
+		}
+		for g := range s.more {
+			s.more[g] = s.more[g][:0]
+		}
+		s.fps = s.fps[:0]
+	}
+	s.computed, s.reserved, s.numCached, s.claimed, s.swapped, s.relAt = 0, 0, 0, false, false, 0
+	s.nextRel = m.nextRelease(s)
 	s.priority, s.priorityDur = 0, 0
 	m.live++
 	return s, makeID(idx, s.gen)
@@ -213,6 +242,14 @@ func (m *Manager) dropSeq(id SeqID) {
 	s.extras, s.exRef = prefix.Extras{}, nil // drop references to caller strings
 	m.freeSlots = append(m.freeSlots, idx)
 	m.live--
+}
+
+// tab returns group g's table.
+func (s *sequence) tab(g int) *[]blockpool.BlockID {
+	if g == 0 {
+		return &s.table
+	}
+	return &s.more[g-1]
 }
 
 // blocksFor returns the number of blocks that hold n tokens.

@@ -28,6 +28,9 @@ type seqSnap struct {
 	State  SeqState
 	Tokens []int32
 	Table  []int32
+	More   [][]int32 // the tables of groups 1, 2, …
+	Fps    []uint64
+	RelAt  [2]int // relAt, nextRel
 }
 
 type blockSnap struct {
@@ -37,6 +40,7 @@ type blockSnap struct {
 	Ident  uint64
 	Level  int
 	Expiry int64
+	Group  uint32
 }
 
 func snapBlocks(p *blockpool.Pool) []blockSnap {
@@ -44,7 +48,8 @@ func snapBlocks(p *blockpool.Pool) []blockSnap {
 	for id := range int32(p.NumBlocks()) {
 		h, ok := p.Hash(id)
 		l, e := p.Level(id)
-		out = append(out, blockSnap{Ref: p.RefCount(id), Hash: h, Cached: ok, Ident: p.Identity(id), Level: l, Expiry: e})
+		k, _, _ := p.CachedKey(id)
+		out = append(out, blockSnap{Ref: p.RefCount(id), Hash: h, Cached: ok, Ident: p.Identity(id), Level: l, Expiry: e, Group: k.Group})
 	}
 	return out
 }
@@ -56,8 +61,12 @@ func takeSnapshot(m *Manager) snapshot {
 	for i := range m.seqs {
 		q := &m.seqs[i]
 		if q.live {
-			s.Seqs = append(s.Seqs, seqSnap{ID: makeID(i, q.gen), State: m.state(q),
-				Tokens: slices.Clone(q.tokens), Table: slices.Clone(q.table)})
+			ss := seqSnap{ID: makeID(i, q.gen), State: m.state(q),
+				Tokens: slices.Clone(q.tokens), Table: slices.Clone(q.table), Fps: slices.Clone(q.fps), RelAt: [2]int{q.relAt, q.nextRel}}
+			for _, t := range q.more {
+				ss.More = append(ss.More, slices.Clone(t))
+			}
+			s.Seqs = append(s.Seqs, ss)
 		}
 	}
 	s.Free = m.pool.FreeOrder([]blockpool.BlockID{})
@@ -110,6 +119,17 @@ func digest(m *Manager, buf *[]blockpool.BlockID) uint64 {
 		for _, b := range q.table {
 			mix(uint64(uint32(b)))
 		}
+		for _, t := range q.more {
+			mix(uint64(len(t)))
+			for _, b := range t {
+				mix(uint64(uint32(b)))
+			}
+		}
+		for _, f := range q.fps {
+			mix(f)
+		}
+		mix(uint64(q.relAt))
+		mix(uint64(q.nextRel))
 	}
 	for _, p := range []*blockpool.Pool{m.pool, m.host} {
 		if p == nil {
@@ -129,6 +149,10 @@ func digest(m *Manager, buf *[]blockpool.BlockID) uint64 {
 			mix(p.Identity(id))
 			mix(uint64(l))
 			mix(uint64(e))
+			if ok {
+				k, _, _ := p.CachedKey(id)
+				mix(uint64(k.Group))
+			}
 		}
 	}
 	for _, p := range m.pins.pins {
@@ -146,7 +170,7 @@ func digest(m *Manager, buf *[]blockpool.BlockID) uint64 {
 		st.PrefixQueries, st.PrefixHits, st.RecentQueries, st.RecentHits, st.Evictions, st.CopyOnWrites, st.SwapOuts,
 		st.SwapIns, uint64(st.HostFree), uint64(st.EventsQueued), st.EventsDropped, uint64(st.HostCachedBlocks), st.HostHits,
 		st.Offloads, st.Onloads, st.HostEvictions, uint64(st.WriteThroughQueued), st.PartialReuses, st.PartialHits,
-		uint64(st.Pins), uint64(st.PinnedBlocks), uint64(st.Clock)} {
+		uint64(st.Pins), uint64(st.PinnedBlocks), uint64(st.Clock), st.WindowReleases} {
 		mix(v)
 	}
 	return h | 1

@@ -19,6 +19,12 @@ type SeqState struct {
 	// blocks are partly filled and may be shared (forks share them), so they are the
 	// only ones to deduplicate by id.
 	Frontier int32
+	// Released is the number of NullBlock entries over all KV-cache groups' tables:
+	// the blocks windowed groups released (0 without them). Every group's table has
+	// Blocks entries, so the sequence holds NumGroups × Blocks − Released table
+	// entries; their sharing follows group 0's (forks share, and copy on write, in
+	// every group at once), so Frontier's sharing stands for every group's.
+	Released int
 }
 
 func (m *Manager) state(s *sequence) SeqState {
@@ -26,6 +32,11 @@ func (m *Manager) state(s *sequence) SeqState {
 		Blocks: len(s.table), Cached: s.numCached, Started: s.claimed, Swapped: s.swapped, Frontier: -1}
 	if j := m.div(s.computed); !s.swapped && j < len(s.table) {
 		st.Frontier = s.table[j]
+	}
+	if m.windowed {
+		for _, g := range m.wins {
+			st.Released += m.liveFrom(s, g)
+		}
 	}
 	return st
 }

@@ -40,6 +40,10 @@ type Stats struct {
 	PartialReuses uint64 // partly matching blocks copied
 	PartialHits   uint64 // prompt tokens they saved; part of PrefixHits
 
+	// WindowReleases counts the blocks windowed KV-cache groups released as their
+	// sequences' windows moved on (Config.Groups).
+	WindowReleases uint64
+
 	Pins         int   // live pins
 	PinnedBlocks int   // device blocks held by pins (counted once)
 	Clock        int64 // the logical clock (SetClock)
@@ -56,6 +60,7 @@ type statsState struct {
 
 	hostTokens, offloads, onloads, hostEvictions uint64
 	partialReuses, partialTokens                 uint64
+	windowReleases                               uint64
 }
 
 func (s *statsState) init(window int) {
@@ -118,5 +123,6 @@ func (m *Manager) statsLocked() Stats {
 	out.HostEvictions, out.WriteThroughQueued = st.hostEvictions, len(m.tier.wt)
 	out.PartialReuses, out.PartialHits = st.partialReuses, st.partialTokens
 	out.Pins, out.PinnedBlocks, out.Clock = m.pins.live, m.pins.distinct, m.pool.Now()
+	out.WindowReleases = st.windowReleases
 	return out
 }

@@ -1,7 +1,8 @@
 package paged
 
 // BlockTable appends the sequence's block table (block ids in token order) to dst
-// and returns it. The table covers every reserved slot.
+// and returns it. The table covers every reserved slot. With KV-cache groups it is
+// group 0's table (BlockTableGroup).
 func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -37,19 +38,8 @@ func (m *Manager) BlockTables(ids []SeqID, dst [][]int32) ([][]int32, error) {
 
 // SlotMapping appends the slots of positions [start, end) of the sequence to dst: slot
 // = blockID × BlockSize + offset. Every position must be reserved (0 ≤ start ≤ end ≤
-// reserved).
+// reserved) and, when group 0 is windowed, not in a released block. It is
+// SlotMappingGroup for group 0.
 func (m *Manager) SlotMapping(id SeqID, start, end int, dst []int64) ([]int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.onDevice(id)
-	if err != nil {
-		return dst, err
-	}
-	if start < 0 || start > end || end > s.reserved {
-		return dst, errf(ErrInvalidArgument, "slots [%d,%d) but %d positions reserved", start, end, s.reserved)
-	}
-	for p := start; p < end; p++ {
-		dst = append(dst, m.slot(s, p))
-	}
-	return dst, nil
+	return m.SlotMappingGroup(id, 0, start, end, dst)
 }

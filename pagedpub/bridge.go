@@ -121,6 +121,9 @@ func New(m *paged.Manager, cfg Config) (*Bridge, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = wallClock
 	}
+	if cfg.ConvertOptions.Groups == nil {
+		cfg.ConvertOptions.Groups = m.Groups()
+	}
 	b := &Bridge{m: m, cfg: cfg, conv: NewConverter(cfg.ConvertOptions)}
 	// Events queued before now describe a history no subscriber of this Bridge saw:
 	// drop them; a cache that is not empty is announced by the first Step.

@@ -9,9 +9,14 @@ import (
 	"github.com/pagedkv/pagedkv/prefix"
 )
 
-// SpecKindFullAttention is the kv_cache_spec_kind of every BlockStored a Manager's
-// events become: pagedkv manages one full-attention KV-cache group (group_idx 0).
-const SpecKindFullAttention = "full_attention"
+// The kv_cache_spec_kind values vLLM sends for the KV-cache group kinds a Manager has
+// (paged.KVGroup.Kind); a BlockStored of a sliding-window group also carries
+// kv_cache_spec_sliding_window, the window in tokens (vLLM sends no chunk size).
+const (
+	SpecKindFullAttention = "full_attention"
+	SpecKindSlidingWindow = "sliding_window"
+	SpecKindChunkedLocal  = "chunked_local_attention"
+)
 
 // ConvertOptions says how a paged.Manager's events become vLLM's wire events. The
 // zero value is vLLM's default form.
@@ -30,13 +35,18 @@ type ConvertOptions struct {
 	// key on lora_name since vLLM #27211, so an adapter missing here is sent with
 	// lora_id None (nil); a sequence without an adapter has both None, as in vLLM.
 	LoRAIDs map[string]int64
+	// Groups are the Manager's KV-cache groups (paged.Manager.Groups), indexed by
+	// an event's group_idx, for kv_cache_spec_kind and kv_cache_spec_sliding_window.
+	// Nil means one full-attention group; New fills it from the Manager.
+	Groups []paged.KVGroup
 }
 
 // Converter turns a paged.Manager's events into kvevents events exactly as a vLLM
 // engine emits them (BlockStored with every field vLLM at the pinned commit sets:
 // block_hashes, parent_block_hash, token_ids, block_size, lora_id, medium,
-// lora_name, extra_keys, group_idx 0, kv_cache_spec_kind "full_attention";
-// BlockRemoved with medium and group_idx 0; AllBlocksCleared). It is not safe for
+// lora_name, extra_keys, group_idx, kv_cache_spec_kind and, for a sliding-window
+// group, kv_cache_spec_sliding_window; BlockRemoved with medium and group_idx;
+// AllBlocksCleared). It is not safe for
 // concurrent use. In steady state it allocates nothing for sequences without extra
 // keys; each extra key costs a small bounded allocation (its boxing into any).
 type Converter struct {
@@ -135,7 +145,7 @@ func (c *Converter) stored(e *paged.Event) kvevents.Event {
 	if e.Detached {
 		return out // keys unknown: lora_name, lora_id, extra_keys and spec left None
 	}
-	out.KVCacheSpecKind = kvevents.Some(SpecKindFullAttention)
+	c.spec(&out, e.Group)
 	if e.Adapter != "" {
 		out.LoraName = kvevents.Some(e.Adapter)
 		if id, ok := c.opt.LoRAIDs[e.Adapter]; ok {
@@ -259,4 +269,21 @@ func (c *Converter) parent(h prefix.Hash, d []byte) kvevents.BlockHash {
 		c.bytes = binary.BigEndian.AppendUint64(c.bytes, uint64(h))
 	}
 	return kvevents.HashBytes(c.bytes[n:len(c.bytes):len(c.bytes)])
+}
+
+// spec sets the event's kv_cache_spec fields from its group's kind.
+func (c *Converter) spec(out *kvevents.Event, group int) {
+	g := paged.KVGroup{Kind: paged.FullAttention}
+	if group >= 0 && group < len(c.opt.Groups) {
+		g = c.opt.Groups[group]
+	}
+	switch g.Kind {
+	case paged.SlidingWindow:
+		out.KVCacheSpecKind = kvevents.Some(SpecKindSlidingWindow)
+		out.KVCacheSpecSlidingWindow = kvevents.Some(int64(g.Window))
+	case paged.ChunkedLocal:
+		out.KVCacheSpecKind = kvevents.Some(SpecKindChunkedLocal)
+	default:
+		out.KVCacheSpecKind = kvevents.Some(SpecKindFullAttention)
+	}
 }

@@ -19,8 +19,10 @@
 // lora_id when ConvertOptions.LoRAIDs knows the adapter; None otherwise), the medium
 // (GPU, or CPU for a host tier that caches), vLLM's per-block extra keys (adapter
 // name, (multimodal identifier, offset) pairs, cache salt on block 0, the
-// prompt-embedding digest), group_idx 0 and kv_cache_spec_kind "full_attention".
-// BlockRemoved carries one id, the medium and group_idx 0; AllBlocksCleared nothing.
+// prompt-embedding digest), group_idx (the Manager's KV-cache group, paged.KVGroup) and
+// the group's kv_cache_spec_kind ("full_attention", "sliding_window" with
+// kv_cache_spec_sliding_window, or "chunked_local_attention"). BlockRemoved carries one
+// id, the medium and group_idx; AllBlocksCleared nothing.
 //
 // # Never stale
 //

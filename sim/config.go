@@ -46,6 +46,12 @@ type Config struct {
 	// ChunkedPrefill splits prompts across iterations to fit the token budget.
 	// Default off.
 	ChunkedPrefill bool
+	// DisableWindowFreeing (paged only) serves a model with sliding-window layers
+	// (hardware.Model.Window) as if every layer attended fully: one block table,
+	// nothing released (vLLM's --disable-hybrid-kv-cache-manager). Default false:
+	// the layers form KV-cache groups and the windows release their blocks (see
+	// paged_groups.go); that does not combine with SwapSpaceGiB.
+	DisableWindowFreeing bool
 	// SwapSpaceGiB (paged only) is host memory for swapped-out KV, in [0,
 	// MaxSwapGiB]: preemption swaps the victim out and swaps it back in before new
 	// requests are admitted, each move costing hardware.Deployment.HostCopyTime
@@ -71,12 +77,14 @@ type Config struct {
 }
 
 // kvBlocks is the paged policy's device blocks: numBlocks, or what the deployment's
-// KV memory holds.
+// KV memory holds (in KV-cache groups' blocks for models with sliding windows:
+// paged_groups.go).
 func (c *Config) kvBlocks() int {
 	if c.numBlocks > 0 {
 		return c.numBlocks
 	}
-	return c.Hardware.KVSlots() / c.BlockSize
+	_, blocks := pagedGroups(c)
+	return blocks
 }
 
 // DefaultConfig is Config{} with its defaults written out: the paged policy with
@@ -130,7 +138,7 @@ func (c *Config) validate() error {
 	case !(c.SwapSpaceGiB >= 0 && c.SwapSpaceGiB <= MaxSwapGiB):
 		return fmt.Errorf("%w: SwapSpaceGiB %v not in [0, %d]", ErrInvalid, c.SwapSpaceGiB, MaxSwapGiB)
 	}
-	return nil
+	return c.validateWindow()
 }
 
 // blockBytes is one KV block's size on one GPU.

@@ -117,6 +117,9 @@ func (m *metrics) result(e *engine, start time.Time) *Result {
 	if r.BlockSize > 0 {
 		r.NumBlocks = r.KVSlots / r.BlockSize
 	}
+	if p, ok := e.pol.(*pagedPolicy); ok {
+		r.NumBlocks = p.numBlocks() // with KV-cache groups a block holds fewer layers
+	}
 	if m.wSum > 0 {
 		r.TokenStatesPct = 100 * m.wToken / m.wSum
 		r.ReservedPct = 100 * m.wRes / m.wSum

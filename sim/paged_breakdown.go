@@ -43,6 +43,10 @@ func newBreakdown(numBlocks int) breakdown {
 // sampleByTables, the O(blocks) walk over the block tables it replaces, checks this
 // in tests.
 func (p *pagedPolicy) sample(running []*reqState, s *memSample) {
+	if p.groups > 1 {
+		p.sampleGroups(running, s)
+		return
+	}
 	bd := &p.bd
 	p.collect(running)
 	var err error
@@ -99,6 +103,10 @@ func (p *pagedPolicy) collect(running []*reqState) {
 // table (one BlockTables call) and classifies each distinct block by the most any
 // of its holders has computed (token states) or will fill (reserved). O(blocks).
 func (p *pagedPolicy) sampleByTables(running []*reqState, s *memSample) {
+	if p.groups > 1 {
+		p.sampleByTablesGroups(running, s)
+		return
+	}
 	bd := &p.bd
 	p.collect(running)
 	var err error

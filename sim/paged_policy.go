@@ -20,6 +20,7 @@ type pagedConfig struct {
 	Seed                 uint64              // beam selection
 	Events               paged.EventOptions  // the manager's event queue (cluster mode)
 	HostCache            paged.HostCacheOptions
+	Groups               []paged.KVGroup // KV-cache groups (paged_groups.go); nil: one
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -37,6 +38,7 @@ type pagedPolicy struct {
 	stBuf   []paged.SeqState
 	beamBuf []seqHandle
 	bd      breakdown
+	groups  int // KV-cache groups (paged_groups.go)
 	// hostCopies counts the device↔host copies the manager returned (host
 	// prefix-cache onloads and offloads) since the engine last took them.
 	hostCopies int
@@ -72,7 +74,7 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
 	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
-	cfg.HostBlocks = c.HostBlocks
+	cfg.HostBlocks, cfg.Groups = c.HostBlocks, c.Groups
 	cfg.Events = c.Events
 	cfg.HostCache = c.HostCache
 	if c.ReleasePolicy != nil {
@@ -82,7 +84,8 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks)}, nil
+	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks),
+		groups: m.NumGroups()}, nil
 }
 
 func (p *pagedPolicy) name() string   { return PolicyPaged }

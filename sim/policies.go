@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"slices"
-
-	"github.com/pagedkv/pagedkv/paged"
-)
+import "slices"
 
 // Policy names accepted by Config.Policy.
 const (
@@ -26,15 +22,7 @@ type policyDef struct {
 // policyDefs is the factory, in PolicyNames order.
 var policyDefs = []policyDef{
 	{name: PolicyPaged, make: func(c *Config) (policy, error) {
-		pc := pagedConfig{
-			NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks() + c.hostCacheBlocks, BlockSize: c.BlockSize,
-			DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
-			Seed: c.Seed, Events: c.events,
-		}
-		if c.hostCacheBlocks > 0 {
-			pc.HostCache.Policy = paged.WriteBack // offload on eviction, onload on a hit
-		}
-		return newPagedPolicy(pc)
+		return newPagedPolicy(pagedPolicyConfig(c))
 	}},
 	{name: PolicyOrcaMax, make: contiguous(PolicyOrcaMax, reserveMax)},
 	{name: PolicyOrcaPow2, make: contiguous(PolicyOrcaPow2, reservePow2)},

@@ -1,17 +1,21 @@
 package sim
 
+import "github.com/pagedkv/pagedkv/hardware"
+
 // batch is one iteration's work.
 type batch struct {
 	scheduled []*reqState // requests computing this iteration, in schedule order
 	budget    int         // tokens left in the iteration's budget
 	tokens    int         // new tokens computed (prefill chunks plus one per decoding sequence)
 	context   int         // cached KV tokens read
+	window    int         // the model's sliding window (0: none); windowed: the tokens its window layers read
+	windowed  int
 }
 
 func (b *batch) reset(budget int) {
 	clear(b.scheduled)
 	b.scheduled = b.scheduled[:0]
-	b.budget, b.tokens, b.context = budget, 0, 0
+	b.budget, b.tokens, b.context, b.windowed = budget, 0, 0, 0
 }
 
 // add schedules r to compute n new tokens over ctx tokens of context.
@@ -24,6 +28,7 @@ func (b *batch) add(r *reqState, kind, n, ctx int) {
 	r.fetchLeft -= loaded
 	b.tokens += n - loaded
 	b.context += ctx
+	b.windowed += hardware.WindowContext(b.window, n, ctx, kind == stepDecode)
 	b.scheduled = append(b.scheduled, r)
 }
 
@@ -46,6 +51,7 @@ func (e *engine) begin() bool {
 	e.swapInHead()
 	b := &e.batch
 	b.reset(e.cfg.MaxBatchTokens)
+	b.window = e.hw.Model.Window
 	preempted := e.scheduleRunning(b)
 	if !preempted && len(e.swapped) == 0 && (!e.static || len(e.running) == 0) {
 		e.admit(b)
@@ -57,7 +63,7 @@ func (e *engine) begin() bool {
 		e.unblock()
 		return false
 	}
-	dt := e.hw.IterationTime(b.tokens, b.context)
+	dt := e.hw.IterationTimeWindowed(b.tokens, b.context, b.windowed)
 	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps and host-cache copies, before the forward pass
 	e.record(dt)
 	e.dt = dt

@@ -29,6 +29,7 @@ type options struct {
 	systemFrac                  float64
 	turns                       int
 	prefixCaching, chunked      bool
+	windowFreeing               bool
 	swapGiB                     float64
 	maxBatchTokens, maxSeqs     int
 	seed                        uint64
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.turns, "turns", 1, fmt.Sprintf("turns per multi-turn session, at most %d", workload.MaxTurns))
 	fs.BoolVar(&o.prefixCaching, "prefix-caching", true, "prefix caching (paged)")
 	fs.BoolVar(&o.chunked, "chunked-prefill", false, "split prompts across iterations")
+	fs.BoolVar(&o.windowFreeing, "window-freeing", true, "models with sliding-window layers: KV-cache groups whose windows release their blocks (paged; false: keep every block, one table)")
 	fs.Float64Var(&o.swapGiB, "swap-gib", 0, fmt.Sprintf("host memory for swapped-out KV in GiB, at most %d (paged; 0: preempt by recompute)", sim.MaxSwapGiB))
 	fs.IntVar(&o.maxBatchTokens, "max-batch-tokens", 0, "token budget per iteration (0: max(2048, model max length))")
 	fs.IntVar(&o.maxSeqs, "max-seqs", defaultMaxSeqs, "cap on running requests")

@@ -54,7 +54,8 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 	defer bar.done()
 	for i, j := range jobs {
 		cfg := sim.Config{Hardware: hw, Policy: j.policy, BlockSize: j.bs, DisablePrefixCaching: !o.prefixCaching,
-			ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed}
+			ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed,
+			DisableWindowFreeing: !o.windowFreeing}
 		if j.policy == sim.PolicyPaged {
 			cfg.SwapSpaceGiB = o.swapGiB
 		}

@@ -12,7 +12,11 @@ import (
 // block tables. With tensor parallelism (TP ranks) every rank has its own cache
 // holding its shard of the KV heads and its own kernel; one block table (one
 // manager) serves them all, as in vLLM, and each rank computes the attention of its
-// query heads.
+// query heads. A hybrid model (NewHybridModel) has one block table per KV-cache
+// group: each layer writes and reads through its group's slots and table, and a
+// sliding-window group's released blocks (paged.NullBlock) are never read. (The
+// cache keeps every layer's arena over the whole pool, so a block id is valid in any
+// layer; a GPU engine would share one page per block id between the groups.)
 type Engine struct {
 	M       *Model
 	Mgr     *paged.Manager
@@ -52,6 +56,7 @@ func NewEngine(m *Model, ec EngineConfig) (*Engine, error) {
 	}
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize = ec.NumBlocks, ec.BlockSize
+	cfg.Groups = m.Groups(ec.DType.Size())
 	mgr, err := paged.New(cfg)
 	if err != nil {
 		return nil, err
@@ -115,13 +120,18 @@ func (e *Engine) attend(l int, slots []int64, q, k, v [][]float32,
 // run computes tokens of one sequence at positions [start, start+len(tokens)) whose
 // slots are reserved: writes their K/V and attends causally (Prefill kernel).
 func (e *Engine) run(id paged.SeqID, tokens []int32, start int) ([][]float32, error) {
-	slots, err := e.Mgr.SlotMapping(id, start, start+len(tokens), nil)
-	if err != nil {
-		return nil, err
-	}
-	table, err := e.Mgr.BlockTable(id, nil)
-	if err != nil {
-		return nil, err
+	var slots [][]int64
+	var tables [][]int32
+	for g := range e.Mgr.NumGroups() {
+		sl, err := e.Mgr.SlotMappingGroup(id, g, start, start+len(tokens), nil)
+		if err != nil {
+			return nil, err
+		}
+		tb, err := e.Mgr.BlockTableGroup(id, g, nil)
+		if err != nil {
+			return nil, err
+		}
+		slots, tables = append(slots, sl), append(tables, tb)
 	}
 	pos := make([]int, len(tokens))
 	for i := range pos {
@@ -129,8 +139,9 @@ func (e *Engine) run(id paged.SeqID, tokens []int32, start int) ([][]float32, er
 	}
 	var kerr error
 	logits := e.M.forward(tokens, pos, func(l int, q, k, v [][]float32) [][]float32 {
-		out, err := e.attend(l, slots, q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
-			return kn.Prefill(c, l, e.M.Params(), q, table, start, len(tokens), out)
+		g := e.M.GroupOf(l)
+		out, err := e.attend(l, slots[g], q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
+			return kn.Prefill(c, l, e.M.Params(l), q, tables[g], start, len(tokens), out)
 		})
 		if err != nil {
 			kerr = err
@@ -182,17 +193,26 @@ func (e *Engine) Step(seqs []*Seq) error {
 	for i, s := range seqs {
 		ids[i], last[i] = s.ID, s.Tokens[len(s.Tokens)-1]
 	}
-	slots := make([]int64, len(seqs))
-	copies, err := e.Mgr.DecodeStep(ids, last, 0, slots, nil)
+	slots := make([][]int64, e.Mgr.NumGroups())
+	slots[0] = make([]int64, len(seqs))
+	copies, err := e.Mgr.DecodeStep(ids, last, 0, slots[0], nil)
 	if err != nil {
 		return err
 	}
 	if err := e.copyBlocks(copies); err != nil {
 		return err
 	}
-	tables, err := e.Mgr.BlockTables(ids, nil)
-	if err != nil {
-		return err
+	tables := make([][][]int32, e.Mgr.NumGroups())
+	for g := range tables {
+		if g > 0 {
+			slots[g] = make([]int64, len(seqs))
+			if err := e.Mgr.DecodeSlotsGroup(ids, g, slots[g]); err != nil {
+				return err
+			}
+		}
+		if tables[g], err = e.Mgr.BlockTablesGroup(ids, g, nil); err != nil {
+			return err
+		}
 	}
 	ctx := make([]int, len(seqs))
 	pos := make([]int, len(seqs))
@@ -201,8 +221,9 @@ func (e *Engine) Step(seqs []*Seq) error {
 	}
 	var kerr error
 	logits := e.M.forward(last, pos, func(l int, q, k, v [][]float32) [][]float32 {
-		out, err := e.attend(l, slots, q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
-			return kn.Decode(c, l, e.M.Params(), q, tables, ctx, out)
+		g := e.M.GroupOf(l)
+		out, err := e.attend(l, slots[g], q, k, v, func(c *attention.Cache, kn *attention.Kernel, q, out []float32) error {
+			return kn.Decode(c, l, e.M.Params(l), q, tables[g], ctx, out)
 		})
 		if err != nil {
 			kerr = err

@@ -3,9 +3,11 @@
 // and speculative decoding with rollback — and checks every generated token and logit
 // against a recomputation without any cache. With -tp 2 (or 4) the KV heads are
 // sharded over tensor-parallel ranks, each with its own cache and kernel; the tokens
-// and logits are exactly those of one rank.
+// and logits are exactly those of one rank. With -window W the model alternates full
+// attention and W-token sliding-window layers: two KV-cache groups, the window's
+// blocks released as the sequences grow, still equal to the recomputation.
 //
-//	go run ./examples/tinylm [-tp 2]
+//	go run ./examples/tinylm [-tp 2] [-window 6]
 package main
 
 import (
@@ -19,8 +21,13 @@ import (
 
 func main() {
 	tp := flag.Int("tp", 1, "tensor-parallel ranks (1, 2 or 4): each holds a shard of the KV heads")
+	window := flag.Int("window", 0, "if > 0, a hybrid model: full-attention layers alternating with sliding-window layers of this window")
 	flag.Parse()
-	report, err := Demo(attention.Float32, *tp)
+	m := NewModel(7)
+	if *window > 0 {
+		m = NewHybridModel(7, *window)
+	}
+	report, err := DemoModel(m, attention.Float32, *tp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tinylm:", err)
 		os.Exit(1)
@@ -42,6 +49,12 @@ type Report struct {
 	CopyOnWrites    uint64
 	CachedTokens    int
 	Accepted        int
+	// WindowReleases and PeakBlocks: blocks the windowed groups released, and the
+	// most blocks in use after any step; PeakBytes is PeakBlocks × the pool's block
+	// bytes (0 for the plain model, whose manager is not told its bytes).
+	WindowReleases uint64
+	PeakBlocks     int
+	PeakBytes      int64
 	// Tokens and Logits are every sequence's final tokens and logits, in order.
 	Tokens [][]int32
 	Logits [][][]float32
@@ -58,9 +71,12 @@ func (r *Report) String() string {
 		r.Checked, r.MaxLogitDiff, r.TokenMismatches, r.FreeAtEnd, r.NumBlocks)
 }
 
-// Demo runs the scenario with KV stored as dt over tp tensor-parallel ranks.
-func Demo(dt attention.DType, tp int) (*Report, error) {
-	m := NewModel(7)
+// Demo runs the scenario on the plain model with KV stored as dt over tp
+// tensor-parallel ranks.
+func Demo(dt attention.DType, tp int) (*Report, error) { return DemoModel(NewModel(7), dt, tp) }
+
+// DemoModel runs the scenario on model m.
+func DemoModel(m *Model, dt attention.DType, tp int) (*Report, error) {
 	const blocks = 64
 	e, err := NewEngine(m, EngineConfig{BlockSize: 4, NumBlocks: blocks, DType: dt, TP: tp})
 	if err != nil {
@@ -69,6 +85,14 @@ func Demo(dt attention.DType, tp int) (*Report, error) {
 	defer e.Close()
 	rep := &Report{NumBlocks: blocks}
 	rep.logf("%d tensor-parallel rank(s), KV heads per rank: %d; attention path: %s", tp, e.Caches[0].Config().LocalKVHeads(), attention.Path())
+	if gs := e.Mgr.Groups(); len(gs) > 1 {
+		rep.logf("KV-cache groups: %v", gs)
+	}
+	step := func(seqs ...*Seq) error {
+		err := e.Step(seqs)
+		rep.PeakBlocks = max(rep.PeakBlocks, e.Mgr.Stats().UsedBlocks)
+		return err
+	}
 	promptA := make([]int32, 20)
 	for i := range promptA {
 		promptA[i] = int32((i*7 + 3) % m.Vocab)
@@ -85,7 +109,7 @@ func Demo(dt attention.DType, tp int) (*Report, error) {
 	rep.CachedTokens = b.Cached
 	rep.logf("prompt B shares %d cached tokens with prompt A", b.Cached)
 	for range 5 {
-		if err := e.Step([]*Seq{a, b}); err != nil {
+		if err := step(a, b); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +121,7 @@ func Demo(dt attention.DType, tp int) (*Report, error) {
 	}
 	forkAt := len(c.Tokens) - 1
 	for range 6 {
-		if err := e.Step([]*Seq{a, b, c}); err != nil {
+		if err := step(a, b, c); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +141,7 @@ func Demo(dt attention.DType, tp int) (*Report, error) {
 	rep.Accepted = acc
 	rep.logf("speculative step on B: %d of 3 drafts accepted, 1 rolled back", acc)
 	for range 3 {
-		if err := e.Step([]*Seq{a, b, c}); err != nil {
+		if err := step(a, b, c); err != nil {
 			return nil, err
 		}
 	}
@@ -141,6 +165,11 @@ func Demo(dt attention.DType, tp int) (*Report, error) {
 		if err := e.Free(s); err != nil {
 			return nil, err
 		}
+	}
+	rep.WindowReleases = e.Mgr.Stats().WindowReleases
+	rep.PeakBytes = int64(rep.PeakBlocks) * e.Mgr.Config().BlockBytes()
+	if rep.WindowReleases > 0 {
+		rep.logf("the window groups released %d blocks; at most %d blocks (%d bytes) in use after a step", rep.WindowReleases, rep.PeakBlocks, rep.PeakBytes)
 	}
 	rep.FreeAtEnd = e.Mgr.Stats().FreeBlocks
 	if err := e.Mgr.CheckInvariants(); err != nil {

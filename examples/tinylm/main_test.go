@@ -47,3 +47,44 @@ func TestTensorParallelEqualsSingleRank(t *testing.T) {
 	_, err := Demo(attention.Float32, 3) // 2 KV heads do not shard over 3 ranks
 	require.ErrorIs(t, err, attention.ErrInvalidConfig)
 }
+
+// A hybrid model — full attention alternating with a 6-token sliding window, two
+// KV-cache groups — generates exactly what a recomputation without a cache does
+// (each layer over its own window), through prefix sharing, a fork, speculative
+// rollback and the window's blocks released as the sequences grow; it holds fewer
+// blocks than the same scenario with every block kept.
+func TestHybridGenerationEqualsRecomputation(t *testing.T) {
+	rep, err := DemoModel(NewHybridModel(7, 6), attention.Float32, 1)
+	require.NoError(t, err)
+	t.Log("\n" + rep.String())
+	require.Equal(t, 16, rep.CachedTokens, "prompt B hits A's four full blocks in both groups")
+	require.Positive(t, rep.CopyOnWrites)
+	require.Zero(t, rep.TokenMismatches)
+	require.Less(t, rep.MaxLogitDiff, 1e-4)
+	require.Positive(t, rep.WindowReleases)
+	require.Equal(t, rep.NumBlocks, rep.FreeAtEnd)
+
+	// The same model served from one table that keeps every block (vLLM's
+	// --disable-hybrid-kv-cache-manager) generates the same tokens, with logits
+	// equal within float32 accumulation error, and holds more KV bytes.
+	m := NewHybridModel(7, 6)
+	m.KeepWindowBlocks = true
+	keep, err := DemoModel(m, attention.Float32, 1)
+	require.NoError(t, err)
+	require.Equal(t, rep.Tokens, keep.Tokens)
+	require.Zero(t, keep.TokenMismatches)
+	require.Zero(t, keep.WindowReleases)
+	require.Greater(t, keep.PeakBytes, rep.PeakBytes)
+	t.Logf("peak KV bytes: %d with window release, %d keeping every block", rep.PeakBytes, keep.PeakBytes)
+	// And a model without windows differs: the windows matter.
+	plain := NewHybridModel(7, 6)
+	plain.Windows = []int{0, 0, 0, 0}
+	other, err := DemoModel(plain, attention.Float32, 1)
+	require.NoError(t, err)
+	require.NotEqual(t, other.Logits, rep.Logits)
+	for _, dt := range []attention.DType{attention.BFloat16, attention.FP8E4M3} {
+		r, err := DemoModel(NewHybridModel(7, 6), dt, 1)
+		require.NoError(t, err)
+		require.Equal(t, r.NumBlocks, r.FreeAtEnd)
+	}
+}

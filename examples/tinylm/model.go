@@ -3,8 +3,10 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/pagedkv/pagedkv/attention"
+	"github.com/pagedkv/pagedkv/paged"
 )
 
 // Model is a tiny decoder-only transformer with random weights: token and learned
@@ -13,6 +15,13 @@ import (
 // enough to recompute without a cache in a test.
 type Model struct {
 	Vocab, Dim, Layers, QHeads, KVHeads, HeadDim, Hidden, MaxPos int
+	// Windows[l] is layer l's sliding window (0: full attention); nil: every layer
+	// full (see NewHybridModel).
+	Windows []int
+	// KeepWindowBlocks serves the windowed layers from the full-attention layers'
+	// table (one KV-cache group, nothing released; vLLM's
+	// --disable-hybrid-kv-cache-manager): the same outputs, more memory.
+	KeepWindowBlocks bool
 
 	emb, pos []float32 // [Vocab][Dim], [MaxPos][Dim]
 	layers   []layer
@@ -48,14 +57,78 @@ func NewModel(seed uint64) *Model {
 	return m
 }
 
+// NewHybridModel makes a model of 4 layers alternating full attention and a
+// sliding window of window tokens (Gemma 2's pattern): two KV-cache groups.
+func NewHybridModel(seed uint64, window int) *Model {
+	m := NewModel(seed)
+	m2 := NewModel(seed + 1000) // two more layers
+	m.layers = append(m.layers, m2.layers...)
+	m.Layers = len(m.layers)
+	for l := range m.Layers {
+		m.Windows = append(m.Windows, window*(l%2))
+	}
+	return m
+}
+
+// window returns layer l's sliding window (0: full attention).
+func (m *Model) window(l int) int {
+	if m.Windows == nil {
+		return 0
+	}
+	return m.Windows[l]
+}
+
+// Groups returns the model's KV-cache groups for package paged: nil for a model
+// whose layers all attend fully (the plain single-table manager), else one group
+// per distinct window, in order of first appearance, with its layers' KV bytes per
+// token at elemBytes per element.
+func (m *Model) Groups(elemBytes int) []paged.KVGroup {
+	if m.Windows == nil {
+		return nil
+	}
+	if m.KeepWindowBlocks {
+		return []paged.KVGroup{{BytesPerToken: int64(2 * m.Layers * m.KVHeads * m.HeadDim * elemBytes)}}
+	}
+	var gs []paged.KVGroup
+	for l := range m.Layers {
+		g := m.GroupOf(l)
+		if g == len(gs) {
+			k := paged.KVGroup{Kind: paged.FullAttention}
+			if w := m.window(l); w > 0 {
+				k = paged.KVGroup{Kind: paged.SlidingWindow, Window: w}
+			}
+			gs = append(gs, k)
+		}
+		gs[g].BytesPerToken += int64(2 * m.KVHeads * m.HeadDim * elemBytes)
+	}
+	return gs
+}
+
+// GroupOf returns the KV-cache group of layer l: the index of its window among the
+// distinct windows in order of first appearance (0 without windows).
+func (m *Model) GroupOf(l int) int {
+	if m.Windows == nil || m.KeepWindowBlocks {
+		return 0
+	}
+	var seen []int
+	for _, w := range m.Windows[:l+1] {
+		if !slices.Contains(seen, w) {
+			seen = append(seen, w)
+		}
+	}
+	return slices.Index(seen, m.window(l))
+}
+
 // CacheConfig is the KV-cache shape of one tensor-parallel rank for this model.
 func (m *Model) CacheConfig(ec EngineConfig, rank int) attention.Config {
 	return attention.Config{Layers: m.Layers, KVHeads: m.KVHeads, HeadDim: m.HeadDim, BlockSize: ec.BlockSize,
 		NumBlocks: ec.NumBlocks, DType: ec.DType, TPSize: ec.TP, TPRank: rank}
 }
 
-// Params are the attention parameters.
-func (m *Model) Params() attention.Params { return attention.Params{QHeads: m.QHeads} }
+// Params are layer l's attention parameters.
+func (m *Model) Params(l int) attention.Params {
+	return attention.Params{QHeads: m.QHeads, Window: m.window(l)}
+}
 
 func matvec(x, w []float32, out int) []float32 {
 	y := make([]float32, out)
@@ -138,13 +211,14 @@ func (m *Model) forward(tokens []int32, positions []int, attend attendFunc) [][]
 }
 
 // Recompute runs the whole sequence without any cache (dense float64 attention over
-// every earlier position) and returns the logits at every position: the oracle.
+// every earlier position, or the layer's window) and returns the logits at every
+// position: the oracle.
 func (m *Model) Recompute(tokens []int32) [][]float32 {
 	pos := make([]int, len(tokens))
 	for i := range pos {
 		pos[i] = i
 	}
-	return m.forward(tokens, pos, func(_ int, q, k, v [][]float32) [][]float32 {
+	return m.forward(tokens, pos, func(l int, q, k, v [][]float32) [][]float32 {
 		flat := func(rows [][]float32) []float32 {
 			var out []float32
 			for _, r := range rows {
@@ -153,7 +227,7 @@ func (m *Model) Recompute(tokens []int32) [][]float32 {
 			return out
 		}
 		ref := attention.Reference(flat(q), flat(k), flat(v), m.QHeads, m.KVHeads, m.HeadDim, pos,
-			1/math.Sqrt(float64(m.HeadDim)), 0)
+			1/math.Sqrt(float64(m.HeadDim)), m.window(l))
 		out := make([][]float32, len(q))
 		w := m.QHeads * m.HeadDim
 		for i := range out {
