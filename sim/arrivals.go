@@ -98,13 +98,14 @@ func (e *engine) haveWaiting() bool {
 }
 
 // accept queues an arrived request, rejecting a prompt the model cannot hold and
-// truncating an output that would run past the model's context.
-func (e *engine) accept(req workload.Request) {
+// truncating an output that would run past the model's context. It returns the
+// queued request's state, or nil when it was rejected.
+func (e *engine) accept(req workload.Request) *reqState {
 	maxLen := e.hw.Model.MaxSeqLen
 	if len(req.Prompt) >= maxLen {
 		e.m.rejected++
 		e.m.tooLong++
-		return
+		return nil
 	}
 	if len(req.Prompt)+req.OutputLen > maxLen {
 		e.m.truncated++
@@ -113,11 +114,15 @@ func (e *engine) accept(req workload.Request) {
 	r := &reqState{Request: req, slot: e.slots.get(), firstToken: -1, promptLen: len(req.Prompt)}
 	r.final = len(r.Prompt) + r.OutputLen
 	e.waiting = append(e.waiting, r)
+	return r
 }
 
 // reject drops a queued request the policy cannot serve (already released).
 func (e *engine) reject(r *reqState) {
 	e.m.rejected++
+	if e.onDone != nil {
+		e.onDone(r, false)
+	}
 	e.slots.put(r.slot)
 }
 

@@ -68,6 +68,23 @@ type Config struct {
 	// the policy's, the allocator's) after every checkEvery-th iteration and at the
 	// end of the run (tests).
 	checkEvery int
+	// Cluster mode (RunCluster) sets these per engine: numBlocks, when positive,
+	// replaces the KV blocks the deployment leaves, and hostCacheBlocks adds a host
+	// prefix-cache tier (ClusterConfig.CacheTokens); events turns on the paged
+	// manager's event queue that feeds the cluster index.
+	numBlocks, hostCacheBlocks int
+	events                     paged.EventOptions
+}
+
+// kvBlocks is the paged policy's device blocks: numBlocks, or what the deployment's
+// KV memory holds (in KV-cache groups' blocks for models with sliding windows:
+// paged_groups.go).
+func (c *Config) kvBlocks() int {
+	if c.numBlocks > 0 {
+		return c.numBlocks
+	}
+	_, blocks := pagedGroups(c)
+	return blocks
 }
 
 // DefaultConfig is Config{} with its defaults written out: the paged policy with

@@ -68,7 +68,7 @@ func (c *contiguousPolicy) prefill(r *reqState, chunk int) grant {
 		}
 		*regions = append(*regions, off)
 	}
-	return grant{tokens: n}
+	return grant{tokens: n, first: true}
 }
 
 func (c *contiguousPolicy) decode(*reqState, int) bool { return true } // reserved up front

@@ -85,6 +85,77 @@
 // charged: vLLM copies all of a step's blocks of all layers in one kernel on the
 // GPU, microseconds against an iteration's tens of milliseconds.
 //
+// # Cluster mode
+//
+// RunCluster serves a workload with a fleet: ClusterConfig.Engines engines, each the
+// engine above (its own paged.Manager, time model and continuous batching), behind
+// one cluster.Router — precise (the cluster index), approximate (a paged.Manager
+// replica per engine, no events), load, random or round-robin — whose selector is
+// cluster's Dynamo-style cost or llm-d's weighted scorers (ClusterConfig.Selector).
+// The run is one discrete-event loop over arrivals, prefix transfers and iteration
+// ends in time order (cluster.go); an engine's iteration is scheduled at its start
+// and committed at its end, so a request routed meanwhile sees the engine's cache
+// as it is. Just before each routing decision the engines' prefix-cache events
+// (paged's TakeEvents, through a cluster.ManagerSource per engine) are applied to
+// the index by a cluster.Feed in the simulator's goroutine: the router sees every
+// cache exactly as of that moment (a real fleet's events lag by milliseconds; that
+// lag is not modelled). The index is a cluster.MemoryIndex, or any cluster.Index
+// (a RedisIndex runs the same fleet on the distributed store, deciding exactly
+// alike). ClusterConfig.CacheTokens sizes each engine's cache, device and host
+// tiers together: beyond what the GPUs hold it is a paged host prefix-cache tier
+// (write-back: offloaded on eviction, onloaded on a hit, each copy charged to the
+// iteration as swaps are), whose blocks the index knows as CPU-tier entries.
+//
+// The global cache (CacheGlobal) is modelled as follows, and nothing more. The pool
+// is the union of the engines' caches: a block is in it while some engine caches
+// it, and leaves it when the last one evicts it. When a request is routed, the index
+// gives the longest prefix any engine holds (R tokens) and the chosen engine's own
+// (L); if R > L, the request reaches its engine (R − L) × the model's KV bytes per
+// token / NetGbps later — the load runs on the network beside the engines' compute,
+// without contention between loads — and at admission the prompt tokens up to R
+// that the engine does not find in its own cache are loaded instead of computed:
+// they take KV memory and become cached there (a copy, as Mooncake's prefill nodes
+// keep what they load), but cost no FLOPs. Not modelled: the store's own capacity,
+// eviction and replicas, an SSD tier, NIC contention, a holder evicting the block
+// during the load, and layer-wise overlap of a load with the prefill that follows.
+//
+// llm-d's 37-capacity benchmark (TestClusterLLMD37Capacity; workload.LLMD37Capacity
+// on 4 engines of Llama-3.1-70B, 4×H100 each, 461,376 KV tokens per engine, llm-d's
+// scorer weights, stages drained between as inference-perf runs them): output
+// tokens/s at 3 / 6 / 12 / 20 req/s are 2,639 / 4,625 / 6,420 / 7,992 for precise
+// (published 2,590 / 4,640 / 6,766 / 8,004) and 2,610 / 2,997 / 2,971 / 3,074 for
+// random (2,506 / 2,956 / 3,141 / 3,241); random's TTFT p90 is 0.7 / 57 / 107 / 183 s
+// (2.0 / 56 / 96 / 197 s); over the whole ladder (kvsim -workload llmd-37, the
+// stages' mean) precise / random = 1.76 (published 1.80). Where it disagrees: precise's TTFT p90 is 0.06–0.15 s against 0.4 s — the
+// simulation has no tokenizer, HTTP or gateway in the path and prefills a 1,000-token
+// suffix in ~70 ms; and the approximate router is much better than llm-d's
+// (p90 ≤ 0.7 s up to 15 req/s against 2.2–104 s): its replica is a real paged.Manager
+// hashing the exact tokens, whose LRU follows the engine's block by block, while
+// llm-d's estimator hashed 256-character blocks and kept an LRU of 2,200 block keys
+// per pod (the size given to the replica here) that knows nothing of what the engine
+// evicts — so the simulated approximate router is the best an approximate router can
+// do, and it only breaks down at 20 req/s.
+//
+// Mooncake FAST'25 Fig. 10 (TestClusterMooncakeFig10: 10 prefill-only engines with
+// 3M-token caches — the GPUs' 1.46M tokens and a host tier — and 256-token blocks):
+// the global cache's hit rate is 36% on the
+// conversation trace and 64% on the synthetic one (published ≈ 38% and 62%), with
+// random and with cache-aware routing alike. Local caches depend on the routing the
+// paper does not spell out: random routing gives 11% and 17%, cache-aware (precise)
+// routing 30% and 61%, and the published 17% and 27% lie between — Mooncake's
+// Conductor weighs queueing against prefix reuse, which neither policy is — and so do
+// the published global/local ratios (2.22×, 2.36×; here 1.2× to 3.4× and 1.1× to 3.8×)
+// and prefill-time ratios (0.76×, 0.52×).
+//
+// The cluster index matches hashes, as vLLM's does; paged confirms each hit by its
+// parent block, so where a prefix was computed twice at once (two copies of a block)
+// the manager's chain can break where the hashes still chain, and the index then
+// promises a longer prefix than the engine finds (the fleet's invariants check the
+// index block by block and allow exactly this). Prefill compute saved
+// (ClusterResult.PrefillSavedPct) counts causal attention exactly, while the
+// engine's time model charges attention per request, not per query–key pair, which
+// understates long prompts' prefill.
+//
 // # Calibration
 //
 // Two constants were fitted to the vLLM paper, and nothing else: the per-iteration

@@ -65,6 +65,11 @@ type engine struct {
 	swapped []*reqState // swapped out, in preemption order; swapped in first; empty without a swapper
 	batch   batch       // this iteration's work, reused
 	moved   int         // blocks copied to or from the host this iteration
+	dt      float64     // the scheduled iteration's duration (begin to end)
+
+	// onDone, if set (cluster mode), is called when a request finishes (true) or is
+	// rejected (false), after the engine has recorded it.
+	onDone func(r *reqState, finished bool)
 
 	m metrics
 }

@@ -3,6 +3,8 @@ package sim
 import (
 	"math"
 	"time"
+
+	"github.com/pagedkv/pagedkv/hardware"
 )
 
 // metrics accumulates a run's figures as the engine reports iterations and
@@ -20,6 +22,35 @@ type metrics struct {
 	completed, rejected, tooLong, truncated, preemptions, swapOuts int
 	latencySum, ttftSum, outTokens                                 float64
 	lastFinish                                                     float64
+
+	// Prefix-cache queries (one per first reservation of a request, recomputations
+	// included, as vLLM counts them): prompt tokens asked for, tokens found locally,
+	// tokens loaded from other engines (cluster mode, global cache), and the prefill
+	// FLOPs the queries needed against what they would have needed with no cache.
+	queried, hitTokens, hostHitTokens, fetchedTokens int64
+	prefillFLOPs, prefillFLOPsNoCache                float64
+}
+
+// query records a request's prefix-cache query: hits of its promptLen tokens were
+// cached locally (hostHits of them in the host tier) and r.fetchLeft are loaded
+// from elsewhere.
+func (m *metrics) query(e *engine, r *reqState, hits, hostHits int) {
+	cached := hits + r.fetchLeft
+	m.queried += int64(r.promptLen)
+	m.hitTokens += int64(hits)
+	m.hostHitTokens += int64(hostHits)
+	m.fetchedTokens += int64(r.fetchLeft)
+	m.prefillFLOPs += prefillFLOPs(&e.hw, r.promptLen-cached, cached)
+	m.prefillFLOPsNoCache += prefillFLOPs(&e.hw, r.promptLen, 0)
+}
+
+// prefillFLOPs is the compute of a prefill of n new tokens after cached ones: 2 ×
+// params per token for the linear layers plus 4 × hidden × layers per query–key
+// pair of causal attention (each new token attends to the cached tokens and the new
+// ones before it).
+func prefillFLOPs(hw *hardware.Deployment, n, cached int) float64 {
+	pairs := float64(n)*float64(cached) + float64(n)*float64(n+1)/2
+	return 2*hw.Model.Params*float64(n) + 4*float64(hw.Model.Hidden*hw.Model.Layers)*pairs
 }
 
 func (m *metrics) init(span sourceSpan) {

@@ -41,12 +41,16 @@ func pagedGroups(c *Config) ([]paged.KVGroup, int) {
 
 // pagedPolicyConfig is the paged policy's configuration for c.
 func pagedPolicyConfig(c *Config) pagedConfig {
-	groups, blocks := pagedGroups(c)
-	return pagedConfig{
-		NumBlocks: blocks, HostBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
+	groups, _ := pagedGroups(c)
+	pc := pagedConfig{
+		NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks() + c.hostCacheBlocks, BlockSize: c.BlockSize,
 		DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
-		Seed: c.Seed, Groups: groups,
+		Seed: c.Seed, Groups: groups, Events: c.events,
 	}
+	if c.hostCacheBlocks > 0 { // cluster mode's host prefix-cache tier
+		pc.HostCache.Policy = paged.WriteBack // offload on eviction, onload on a hit
+	}
+	return pc
 }
 
 // validateWindow refuses what window freeing does not combine with: swapping (the

@@ -18,7 +18,9 @@ type pagedConfig struct {
 	Watermark            float64
 	ReleasePolicy        paged.ReleasePolicy // nil: paged's default
 	Seed                 uint64              // beam selection
-	Groups               []paged.KVGroup     // KV-cache groups (paged_groups.go); nil: one
+	Events               paged.EventOptions  // the manager's event queue (cluster mode)
+	HostCache            paged.HostCacheOptions
+	Groups               []paged.KVGroup // KV-cache groups (paged_groups.go); nil: one
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -37,6 +39,25 @@ type pagedPolicy struct {
 	beamBuf []seqHandle
 	bd      breakdown
 	groups  int // KV-cache groups (paged_groups.go)
+	// hostCopies counts the device↔host copies the manager returned (host
+	// prefix-cache onloads and offloads) since the engine last took them.
+	hostCopies int
+}
+
+// countHost adds the device↔host copies of a copy list to p.hostCopies.
+func (p *pagedPolicy) countHost(copies []paged.BlockCopy) {
+	for _, c := range copies {
+		if c.Dir != paged.DeviceToDevice {
+			p.hostCopies++
+		}
+	}
+}
+
+// takeHostCopies implements hostCopier.
+func (p *pagedPolicy) takeHostCopies() int {
+	n := p.hostCopies
+	p.hostCopies = 0
+	return n
 }
 
 // pagedReq is the paged policy's state of one request.
@@ -54,6 +75,8 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
 	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
 	cfg.HostBlocks, cfg.Groups = c.HostBlocks, c.Groups
+	cfg.Events = c.Events
+	cfg.HostCache = c.HostCache
 	if c.ReleasePolicy != nil {
 		cfg.ReleasePolicy = c.ReleasePolicy
 	}
@@ -98,10 +121,12 @@ func (p *pagedPolicy) prefill(r *reqState, chunk int) grant {
 	}
 	id := p.seq(q, 0)
 	if !q.reserved {
-		adm, err := p.m.Admit(id, chunk, 0, nil)
+		adm, err := p.m.Admit(id, chunk, 0, p.copies[:0])
 		if err != nil {
 			panic(err)
 		}
+		p.copies = adm.Copies
+		p.countHost(adm.Copies)
 		switch adm.Admission {
 		case paged.AdmitNever:
 			p.release(r)
@@ -110,14 +135,17 @@ func (p *pagedPolicy) prefill(r *reqState, chunk int) grant {
 			return grant{status: grantLater}
 		}
 		q.reserved = true
-		return grant{tokens: adm.N, hits: adm.Start}
+		return grant{tokens: adm.N, hits: adm.Start, hostHits: adm.Hit.Host, first: true}
 	}
 	n := min(chunk, r.promptLen-r.prefilled)
-	if _, err := p.m.Reserve(id, n, 0, nil); errors.Is(err, paged.ErrNoSpace) {
+	res, err := p.m.Reserve(id, n, 0, p.copies[:0])
+	if errors.Is(err, paged.ErrNoSpace) {
 		return grant{status: grantLater}
 	} else if err != nil {
 		panic(err)
 	}
+	p.copies = res.Copies
+	p.countHost(res.Copies)
 	return grant{tokens: n}
 }
 
@@ -173,6 +201,7 @@ func (p *pagedPolicy) decode(r *reqState, iter int) bool {
 	} else if err != nil {
 		panic(err)
 	}
+	p.countHost(p.copies)
 	return true
 }
 

@@ -34,6 +34,11 @@ type grant struct {
 	// hits is how many prompt tokens the policy found already computed (prefix-cache
 	// hits) when it first reserved memory for r; the engine skips them.
 	hits int
+	// hostHits are the hits found in the host prefix-cache tier (onloaded).
+	hostHits int
+	// first marks the grant that made r's first reservation (the one that looked
+	// up the prefix cache).
+	first bool
 }
 
 type grantStatus int
@@ -58,6 +63,14 @@ type memSample struct {
 // invariants (tests).
 type sampleVerifier interface {
 	verifySample(running []*reqState, s *memSample) error
+}
+
+// hostCopier is implemented by policies whose allocator returns device↔host copies
+// besides swaps (paged with a host prefix-cache tier: onloads of host hits, offloads
+// of evicted blocks); the engine charges them to the iteration like swaps.
+type hostCopier interface {
+	// takeHostCopies returns the block copies since the last call.
+	takeHostCopies() int
 }
 
 // swapper is implemented by policies that can move a request's KV to a host tier.

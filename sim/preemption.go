@@ -44,5 +44,6 @@ func (e *engine) requeue(victim *reqState) {
 	}
 	victim.promptLen = len(victim.Prompt) + victim.generated
 	victim.prefilled, victim.computed = 0, 0
+	victim.remote, victim.fetchLeft = 0, 0 // recomputed from what is cached locally
 	e.waiting = append([]*reqState{victim}, e.waiting...)
 }

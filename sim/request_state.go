@@ -24,6 +24,14 @@ type reqState struct {
 
 	stepKind   int // what this iteration does for it: stepNone, stepPrefill, stepDecode
 	stepTokens int // new tokens computed this iteration (all sequences)
+
+	// Cluster mode with a global cache: remote is the prompt prefix (tokens) some
+	// engine held when the request was routed; fetchLeft the prompt tokens still to
+	// load from there rather than compute (set at the first reservation, consumed as
+	// the prefill is scheduled). Both 0 otherwise, and after a preemption.
+	remote, fetchLeft int
+	// route is the cluster's bookkeeping of the request (cluster mode only).
+	route routeInfo
 }
 
 const (

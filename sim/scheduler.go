@@ -19,10 +19,14 @@ func (b *batch) reset(budget int) {
 }
 
 // add schedules r to compute n new tokens over ctx tokens of context.
+// Prompt tokens loaded from another engine's cache (r.fetchLeft: cluster mode,
+// global cache) are reserved and committed like computed ones but cost no compute.
 func (b *batch) add(r *reqState, kind, n, ctx int) {
 	r.stepKind, r.stepTokens = kind, n
 	b.budget -= n
-	b.tokens += n
+	loaded := min(n, r.fetchLeft)
+	r.fetchLeft -= loaded
+	b.tokens += n - loaded
 	b.context += ctx
 	b.windowed += hardware.WindowContext(b.window, n, ctx, kind == stepDecode)
 	b.scheduled = append(b.scheduled, r)
@@ -32,6 +36,16 @@ func (b *batch) add(r *reqState, kind, n, ctx int) {
 // (preempting when memory runs out), admit waiting ones if nothing was preempted,
 // advance the clock by the iteration's time, and commit what was computed.
 func (e *engine) step() {
+	if e.begin() {
+		e.end()
+	}
+}
+
+// begin schedules one iteration at e.now and sets e.dt to its duration; it reports
+// false when nothing could be scheduled (after unblocking what it could). The
+// cluster (cluster.go) runs begin and end at their own simulated times, so requests
+// routed while the iteration runs see the state before its commit.
+func (e *engine) begin() bool {
 	e.iter++
 	e.moved = 0
 	e.swapInHead()
@@ -42,15 +56,25 @@ func (e *engine) step() {
 	if !preempted && len(e.swapped) == 0 && (!e.static || len(e.running) == 0) {
 		e.admit(b)
 	}
+	if hc, ok := e.pol.(hostCopier); ok {
+		e.moved += hc.takeHostCopies() // host prefix-cache onloads and offloads, as swaps
+	}
 	if len(b.scheduled) == 0 {
 		e.unblock()
-		return
+		return false
 	}
 	dt := e.hw.IterationTimeWindowed(b.tokens, b.context, b.windowed)
-	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps, before the forward pass
+	dt += e.hw.HostCopyTime(e.moved, e.cfg.BlockSize) // swaps and host-cache copies, before the forward pass
 	e.record(dt)
-	e.now += dt
-	e.commit(b.scheduled)
+	e.dt = dt
+	return true
+}
+
+// end finishes the iteration begin scheduled: the clock advances by e.dt and what
+// was computed is committed.
+func (e *engine) end() {
+	e.now += e.dt
+	e.commit(e.batch.scheduled)
 }
 
 // scheduleRunning gives each running request, oldest first, its work: the next chunk
@@ -126,7 +150,17 @@ func (e *engine) admit(b *batch) {
 }
 
 // skipHits advances r past the prompt tokens the policy found already computed.
+// On a request's first reservation (a prefix-cache query) it also records the
+// query, and in cluster mode with a global cache sets how many of the prompt tokens
+// after the local hits are loaded from other engines (r.remote; the last prompt
+// token is always computed).
 func (e *engine) skipHits(r *reqState, g grant) {
+	if g.first {
+		if r.remote > 0 {
+			r.fetchLeft = max(0, min(r.remote-g.hits, r.promptLen-1-g.hits))
+		}
+		e.m.query(e, r, g.hits, g.hostHits)
+	}
 	if g.hits > 0 {
 		r.prefilled += g.hits
 		r.computed = r.prefilled
@@ -195,5 +229,8 @@ func (e *engine) finish(r *reqState) {
 	}
 	r.finish = e.now
 	e.m.finish(r)
+	if e.onDone != nil {
+		e.onDone(r, true)
+	}
 	e.slots.put(r.slot)
 }

@@ -1,6 +1,8 @@
 // Package workload is where the simulator's and the benchmark suite's requests come
-// from: synthetic workloads drawn from published length profiles, and public traces
-// (Azure LLM inference 2023 CSV, Mooncake FAST'25 JSONL).
+// from: synthetic workloads drawn from published length profiles, the shared-prefix
+// workload of inference-perf that llm-d's routing benchmarks use (SharedPrefix, and
+// its 37-capacity preset LLMD37Capacity), and public traces (Azure LLM inference
+// 2023 CSV, Mooncake FAST'25 JSONL).
 //
 // It sits at the bottom of the stack beside attention: it imports no pagedkv package,
 // and sim, bench, cmd/kvsim and cmd/kvctl (its simulated engine) import it, so none

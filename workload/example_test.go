@@ -39,3 +39,17 @@ func ExampleParseMooncake() {
 	// request 0 with 600 tokens
 	// workload: invalid input: trace.jsonl:2: arrival 1e+305 s not in [0, 1e+08] s
 }
+
+// llm-d's 37-capacity benchmark workload: 83 groups of an 8,000-token shared prefix,
+// 3 questions each, on a ladder of constant-rate stages.
+func ExampleLLMD37Capacity() {
+	w := workload.LLMD37Capacity()
+	reqs, err := workload.Collect(w.Source())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(reqs), "requests of", len(reqs[0].Prompt), "prompt tokens;", len(w.Stages), "stages starting at", w.StageStarts()[:3], "...")
+	// Output:
+	// 6810 requests of 9000 prompt tokens; 10 stages starting at [0 25 235] ...
+}

@@ -38,6 +38,7 @@ type options struct {
 
 	profile workload.Profile
 	hw      hardware.Deployment // model, GPU, TP, memory and element size from the flags
+	cl      clusterOptions      // cluster mode and the shared-prefix workload (cluster_flags.go)
 }
 
 // The defaults of the flags that define the vLLM paper's setting (see paper.go).
@@ -60,7 +61,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("kvsim", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by run; -help prints usage
-	fs.StringVar(&o.workload, "workload", "sharegpt", "synthetic length profile: "+strings.Join(workload.ProfileNames(), ", "))
+	fs.StringVar(&o.workload, "workload", "sharegpt", "synthetic workload: a length profile ("+strings.Join(workload.ProfileNames(), ", ")+
+		"), "+workloadSharedPrefix+" (groups sharing a system prompt) or "+workloadLLMD37+" (llm-d's 37-capacity benchmark)")
 	fs.StringVar(&o.trace, "trace", "", "replay a trace file instead ("+traceFormats()+")")
 	fs.StringVar(&o.model, "model", "opt-13b", "model: "+strings.Join(hardware.ModelNames(), ", "))
 	fs.StringVar(&o.gpu, "gpu", "a100-40", "GPU: "+strings.Join(hardware.GPUNames(), ", "))
@@ -87,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.outDir, "out", "kvsim-out", "directory for charts (SVG and PNG); empty: no charts")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr when it is a terminal")
+	routers, stages := addClusterFlags(fs, &o.cl)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -105,6 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := o.checkRanges(); err != nil {
 		return nil, err
 	}
+	if err := o.resolveCluster(fs, *routers, *stages); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -112,9 +118,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 // sizes.
 func (o *options) resolveNames(policies, blocks string) error {
 	var err error
-	if o.trace == "" {
+	if o.trace == "" && !o.isSharedPrefix() {
 		if o.profile, err = workload.LookupProfile(o.workload); err != nil {
-			return usagef("unknown -workload %q (want %s)", o.workload, strings.Join(workload.ProfileNames(), ", "))
+			return usagef("unknown -workload %q (want %s, %s or %s)", o.workload, strings.Join(workload.ProfileNames(), ", "),
+				workloadSharedPrefix, workloadLLMD37)
 		}
 	}
 	o.hw = hardware.Default()

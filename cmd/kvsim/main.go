@@ -55,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("-out %s: %w", opts.outDir, err))
 		}
 	}
+	if opts.cl.on {
+		return runCluster(opts, stdout, stderr, fail)
+	}
 	report, err := simulate(opts, stderr)
 	if err != nil {
 		return fail(err)

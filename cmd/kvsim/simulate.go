@@ -83,6 +83,9 @@ func (o *options) source() (workload.Source, string, error) {
 		src, err := workload.OpenTrace(o.trace, workload.TraceOptions{Seed: o.seed})
 		return src, o.trace, err
 	}
+	if o.isSharedPrefix() {
+		return o.cl.sharedPrefix.Source(), o.workload, nil
+	}
 	n := o.requests
 	if n == 0 {
 		n = max(1, int(o.rate*o.duration))
