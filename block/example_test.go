@@ -12,7 +12,7 @@ func Example() {
 	copies := []block.Copy{
 		{Src: 7, Dst: 3, Dir: block.DeviceToHost}, // offload: device 7 → host 3
 		{Src: 5, Dst: 7, Dir: block.HostToDevice}, // onload into the block just offloaded
-		{Src: 2, Dst: 9},                          // copy-on-write (the zero Dir)
+		{Src: 2, Dst: 9}, // copy-on-write (the zero Dir)
 	}
 	for _, c := range copies {
 		fmt.Printf("%v %d→%d\n", c.Dir, c.Src, c.Dst)
