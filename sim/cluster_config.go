@@ -55,10 +55,11 @@ type ClusterConfig struct {
 	// CacheTokens is each engine's prefix-cache capacity in tokens, device and host
 	// tiers together. Up to the deployment's KV capacity it sizes the device pool
 	// (which is then smaller than the GPU memory allows); beyond it the device pool
-	// is the deployment's and the rest is a host prefix-cache tier (paged's
-	// write-back host cache: evicted device blocks are copied to host memory, and a
-	// prefix hit there is copied back, each copy charged to the engine's iteration
-	// as swaps are: hardware.Deployment.HostCopyTime). The tiers are inclusive (an
+	// is the deployment's and the rest is a host prefix-cache tier (paged's host
+	// cache, write-back unless Engine.HostCachePolicy says otherwise: evicted device
+	// blocks are copied to host memory, and a prefix hit there is copied back, each
+	// copy charged to the engine's iteration as swaps are:
+	// hardware.Deployment.HostCopyTime). Engine.HostCacheGiB must be 0 here. The tiers are inclusive (an
 	// onloaded block keeps its host copy), so the distinct blocks cached are
 	// between the larger tier and the sum. Default 0: the deployment's KV capacity,
 	// no host tier.
@@ -154,6 +155,12 @@ func (c *ClusterConfig) validate() error {
 		return bad("CacheTokens %d is less than one block of %d tokens", c.CacheTokens, c.Engine.BlockSize)
 	case !(c.NetGbps > 0 && c.NetGbps <= MaxNetGbps):
 		return bad("NetGbps %v not in (0, %g]", c.NetGbps, float64(MaxNetGbps))
+	}
+	switch e := &c.Engine; {
+	case e.HostCacheGiB > 0:
+		return bad("Engine.HostCacheGiB %v: size the engines' host tier with CacheTokens (device and host tiers together)", e.HostCacheGiB)
+	case e.hostCacheTierOption() != "" && c.hostCacheBlocks() == 0:
+		return bad("Engine.%s without a host tier (CacheTokens beyond what the GPUs hold)", e.hostCacheTierOption())
 	}
 	if c.DrainWindows && len(c.Windows) == 0 {
 		return bad("DrainWindows needs Windows")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pagedkv/pagedkv/cluster"
+	"github.com/pagedkv/pagedkv/paged"
 )
 
 // ClusterResult holds a fleet run's metrics; its JSON form is kvsim's cluster
@@ -38,6 +39,11 @@ type ClusterResult struct {
 	// PrefillSavedPct is the prefill compute (FLOPs, causal attention included)
 	// that the hits saved: 100 × (1 − needed / needed with no cache).
 	PrefillSavedPct float64 `json:"prefill_saved_pct"`
+	// The host tier's policy ("off" without one) and the blocks all engines copied
+	// host → device (onloads) and device → host (offloads), as in CacheDetail.
+	HostCachePolicy string `json:"host_cache_policy"`
+	OnloadedBlocks  uint64 `json:"onloaded_blocks"`
+	OffloadedBlocks uint64 `json:"offloaded_blocks"`
 
 	TTFTMeanS      float64 `json:"ttft_mean_s"`
 	TTFTP50S       float64 `json:"ttft_p50_s"`
@@ -210,10 +216,17 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 		fetched += float64(m.fetchedTokens)
 		flops += m.prefillFLOPs
 		flopsNoCache += m.prefillFLOPsNoCache
+		st := ce.pol.m.Stats()
+		r.OnloadedBlocks += st.Onloads
+		r.OffloadedBlocks += st.Offloads
 		meanSum += er.MeanOutstanding
 		meanMax = max(meanMax, er.MeanOutstanding)
 	}
 	r.HitRatePct, r.RemoteHitPct, r.HostHitPct = pct(hits+fetched, queried), pct(fetched, queried), pct(hostHits, queried)
+	r.HostCachePolicy = paged.HostCacheOff.String()
+	if cfg.hostCacheBlocks() > 0 {
+		r.HostCachePolicy = cfg.Engine.hostCachePolicyName()
+	}
 	if flopsNoCache > 0 {
 		r.PrefillSavedPct = 100 - pct(flops, flopsNoCache)
 	}

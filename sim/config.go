@@ -59,6 +59,27 @@ type Config struct {
 	// added to the iteration. 0 (the default) means recompute; a victim that does
 	// not fit in the host tier is recomputed too.
 	SwapSpaceGiB float64
+	// HostCacheGiB (paged only) is a host prefix-cache tier of this many GiB per
+	// engine (the host memory of all its tensor-parallel GPUs together, as vLLM's
+	// --kv-offloading-size), in [0, MaxHostCacheGiB]: cached prefix blocks leaving
+	// the GPU are kept there and copied back on a hit instead of being recomputed,
+	// each copy charged to the iteration like a swap (host_cache.go). It shares one
+	// host pool with SwapSpaceGiB (swapped KV never takes more than SwapSpaceGiB of
+	// it). Needs prefix caching; a model with sliding-window layers needs
+	// DisableWindowFreeing. 0 (the default): no host prefix cache.
+	HostCacheGiB float64
+	// HostCachePolicy (with HostCacheGiB) is when blocks are copied to the host, one
+	// of HostCachePolicyNames(). Default HostCacheWriteBack.
+	HostCachePolicy string
+	// HostCacheMinHits (HostCacheWriteThroughSelective only) is how many prompts
+	// must have hit a block before it is copied, in [0, paged.MaxMinHits]. 0 means
+	// DefaultSelectiveMinHits (1).
+	HostCacheMinHits int
+	// AsyncOffload (with a host prefix-cache tier) lets device → host copies
+	// overlap the forward pass, as vLLM's OffloadingConnector and HiCache do: they
+	// are not charged to iterations. Default false: every copy is charged as a swap
+	// is (the conservative choice). Onloads are always charged.
+	AsyncOffload bool
 	// Seed drives the simulator's own random choices (beam selection).
 	Seed uint64
 	// Progress, if set, is called now and then with the fraction of requests done.
@@ -138,6 +159,9 @@ func (c *Config) validate() error {
 	case !(c.SwapSpaceGiB >= 0 && c.SwapSpaceGiB <= MaxSwapGiB):
 		return fmt.Errorf("%w: SwapSpaceGiB %v not in [0, %d]", ErrInvalid, c.SwapSpaceGiB, MaxSwapGiB)
 	}
+	if err := c.validateHostCache(); err != nil {
+		return err
+	}
 	return c.validateWindow()
 }
 
@@ -146,7 +170,7 @@ func (c *Config) blockBytes() float64 {
 	return float64(c.BlockSize) * c.Hardware.KVBytesPerTokenPerGPU()
 }
 
-// hostBlocks is the host tier's size in blocks.
+// hostBlocks is the swap space's size in blocks (SwapSpaceGiB per GPU).
 func (c *Config) hostBlocks() int {
 	return int(c.SwapSpaceGiB * hardware.GiB / c.blockBytes())
 }

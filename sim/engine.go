@@ -18,6 +18,9 @@ func Run(cfg Config, src workload.Source) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.validateHostCachePolicy(); err != nil {
+		return nil, err
+	}
 	span, err := scan(src)
 	if err != nil {
 		return nil, err

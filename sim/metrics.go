@@ -22,6 +22,7 @@ type metrics struct {
 	completed, rejected, tooLong, truncated, preemptions, swapOuts int
 	latencySum, ttftSum, outTokens                                 float64
 	lastFinish                                                     float64
+	ttfts                                                          []float64 // of the completed requests, in completion order
 
 	// Prefix-cache queries (one per first reservation of a request, recomputations
 	// included, as vLLM counts them): prompt tokens asked for, tokens found locally,
@@ -104,6 +105,7 @@ func (m *metrics) finish(r *reqState) {
 	m.lastFinish = r.finish
 	m.latencySum += (r.finish - r.Arrival) / float64(r.OutputLen)
 	m.ttftSum += r.firstToken - r.Arrival
+	m.ttfts = append(m.ttfts, r.firstToken-r.Arrival)
 	m.outTokens += float64(r.OutputLen * r.Width())
 }
 
@@ -141,6 +143,7 @@ func (m *metrics) result(e *engine, start time.Time) *Result {
 	if m.shareLogical > 0 {
 		r.SharingSavingsPct = 100 * (1 - m.sharePhysical/m.shareLogical)
 	}
+	r.CacheDetail = m.cacheDetail(e)
 	r.WallS = time.Since(start).Seconds()
 	return r
 }

@@ -43,12 +43,13 @@ func pagedGroups(c *Config) ([]paged.KVGroup, int) {
 func pagedPolicyConfig(c *Config) pagedConfig {
 	groups, _ := pagedGroups(c)
 	pc := pagedConfig{
-		NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks() + c.hostCacheBlocks, BlockSize: c.BlockSize,
+		NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks() + c.hostTierBlocks(), SwapBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
 		DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
 		Seed: c.Seed, Groups: groups, Events: c.events,
 	}
-	if c.hostCacheBlocks > 0 { // cluster mode's host prefix-cache tier
-		pc.HostCache.Policy = paged.WriteBack // offload on eviction, onload on a hit
+	if c.hostTierBlocks() > 0 { // a host prefix-cache tier (host_cache.go)
+		pc.HostCache = c.hostCacheOptions()
+		pc.AsyncOffload = c.AsyncOffload
 	}
 	return pc
 }

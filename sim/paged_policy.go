@@ -12,7 +12,8 @@ import (
 // pagedConfig configures the paged policy.
 type pagedConfig struct {
 	NumBlocks            int // device blocks
-	HostBlocks           int // host tier for swapping; 0: none
+	HostBlocks           int // host tier (swap space and host prefix cache); 0: none
+	SwapBlocks           int // of them, what swapped-out sequences may own
 	BlockSize            int
 	DisablePrefixCaching bool
 	Watermark            float64
@@ -21,6 +22,7 @@ type pagedConfig struct {
 	Events               paged.EventOptions  // the manager's event queue (cluster mode)
 	HostCache            paged.HostCacheOptions
 	Groups               []paged.KVGroup // KV-cache groups (paged_groups.go); nil: one
+	AsyncOffload         bool            // offloads overlap the forward pass: not charged
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -28,6 +30,7 @@ type pagedConfig struct {
 type pagedPolicy struct {
 	m    *paged.Manager
 	bs   int
+	swap int // pagedConfig.SwapBlocks
 	rng  *rand.Rand
 	reqs []pagedReq // per-request state, indexed by reqState.slot
 	// scratch, reused across calls
@@ -40,24 +43,11 @@ type pagedPolicy struct {
 	bd      breakdown
 	groups  int // KV-cache groups (paged_groups.go)
 	// hostCopies counts the device↔host copies the manager returned (host
-	// prefix-cache onloads and offloads) since the engine last took them.
-	hostCopies int
-}
-
-// countHost adds the device↔host copies of a copy list to p.hostCopies.
-func (p *pagedPolicy) countHost(copies []paged.BlockCopy) {
-	for _, c := range copies {
-		if c.Dir != paged.DeviceToDevice {
-			p.hostCopies++
-		}
-	}
-}
-
-// takeHostCopies implements hostCopier.
-func (p *pagedPolicy) takeHostCopies() int {
-	n := p.hostCopies
-	p.hostCopies = 0
-	return n
+	// prefix-cache onloads and offloads) that the engine has not charged yet;
+	// charged counts those charged so far; asyncOffload leaves offloads uncharged
+	// (host_cache.go).
+	hostCopies, charged int
+	asyncOffload        bool
 }
 
 // pagedReq is the paged policy's state of one request.
@@ -84,8 +74,8 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return &pagedPolicy{m: m, bs: c.BlockSize, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks),
-		groups: m.NumGroups()}, nil
+	return &pagedPolicy{m: m, bs: c.BlockSize, swap: c.SwapBlocks, rng: rand.New(rand.NewPCG(c.Seed, 0xBEA3)), bd: newBreakdown(c.NumBlocks),
+		groups: m.NumGroups(), asyncOffload: c.AsyncOffload}, nil
 }
 
 func (p *pagedPolicy) name() string   { return PolicyPaged }

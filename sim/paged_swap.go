@@ -3,14 +3,18 @@ package sim
 import "github.com/pagedkv/pagedkv/paged"
 
 // swapOut moves every sequence of r to the host tier and returns the blocks moved, or
-// -1 (nothing changed) when the host tier cannot take them all. Each sequence's
+// -1 (nothing changed) when the swap space cannot take them all. Each sequence's
 // blocks holding computed tokens are copied, shared ones included (paged.SwapOut).
+// With a host prefix cache in the same pool, swapped-out sequences may own at most
+// the swap space's blocks (the rest stays the cache's); paged evicts cached host
+// copies to make room.
 func (p *pagedPolicy) swapOut(r *reqState) int {
 	need := 0
 	for _, st := range p.states(r) {
 		need += (st.Computed + p.bs - 1) / p.bs
 	}
-	if need > p.m.Stats().HostFree {
+	st := p.m.Stats()
+	if owned := st.HostBlocks - st.HostFree; need > st.HostFree || need > p.swap-owned {
 		return -1
 	}
 	q := p.state(r)

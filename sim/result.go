@@ -47,6 +47,11 @@ type Result struct {
 	SimulatedS        float64 `json:"simulated_s"`
 	WallS             float64 `json:"wall_s"`
 	BatchSeries       []Point `json:"-"`
+	// CacheDetail (never nil in a Result of Run) adds the prefix cache by tier,
+	// prefill compute saved, host-tier copies and TTFT percentiles; its fields are
+	// promoted into the JSON object. kvsim prints them only with its host-cache
+	// flags, so its default JSON keeps its earlier form.
+	*CacheDetail
 }
 
 // Ran reports whether anything ran (some request was admitted).

@@ -44,6 +44,12 @@ func simulateCluster(o *options, stderr io.Writer) (*clusterReport, error) {
 	}
 	engine := sim.Config{Hardware: o.hw, Policy: sim.PolicyPaged, BlockSize: o.blockSizes[0], DisablePrefixCaching: !o.prefixCaching,
 		ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed, SwapSpaceGiB: o.swapGiB}
+	if o.host.on { // a host-cache flag for the -cache-tokens host tier (resolveHostCache checked there is one)
+		engine.HostCachePolicy, engine.AsyncOffload = o.host.policy, o.host.async
+		if o.host.policy == sim.HostCacheWriteThroughSelective {
+			engine.HostCacheMinHits = o.host.minHits
+		}
+	}
 	rep := &clusterReport{Workload: name, Model: o.hw.Model.Name, GPU: o.hw.GPU.Name, TP: o.hw.TP, Engines: c.engines,
 		CacheMode: c.cacheMode, Selector: c.selector, context: o.hw.Model.MaxSeqLen}
 	var windows []float64

@@ -39,6 +39,7 @@ type options struct {
 	profile workload.Profile
 	hw      hardware.Deployment // model, GPU, TP, memory and element size from the flags
 	cl      clusterOptions      // cluster mode and the shared-prefix workload (cluster_flags.go)
+	host    hostCacheOptions    // the host prefix-cache tier (host_cache.go)
 }
 
 // The defaults of the flags that define the vLLM paper's setting (see paper.go).
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr when it is a terminal")
 	routers, stages := addClusterFlags(fs, &o.cl)
+	hostGiB := addHostCacheFlags(fs, &o.host)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -109,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.resolveCluster(fs, *routers, *stages); err != nil {
+		return nil, err
+	}
+	if err := o.resolveHostCache(fs, *hostGiB); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -11,14 +11,16 @@ type paperRef struct {
 
 // paperSetting reports whether the flags describe the vLLM paper's experiment: its
 // model and GPU, one hour of synthetic arrivals, the default engine limits and
-// memory split, no sampling, beams, shared prompts, turns, swapping or chunking.
+// memory split, no sampling, beams, shared prompts, turns, swapping, host prefix
+// cache or chunking.
 // The policies, block sizes, seed and prefix caching (the sharegpt and alpaca
 // workloads share no prefixes) may differ; outputs (-json, -out) do not matter.
 func paperSetting(o *options) bool {
 	return o.trace == "" && o.model == "opt-13b" && o.gpu == "a100-40" && o.tp == 1 && o.memUtil == defaultMemUtil &&
 		o.kvBits == 16 && o.n == 1 && o.beam == 0 && o.systemPrompt == 0 && o.turns == 1 &&
 		o.duration == defaultDuration && o.requests == 0 && (o.maxBatchTokens == 0 || o.maxBatchTokens == 2048) &&
-		o.maxSeqs == defaultMaxSeqs && o.swapGiB == 0 && !o.chunked
+		o.maxSeqs == defaultMaxSeqs && o.swapGiB == 0 && !o.chunked &&
+		!anyHostGiB(o.host.gib)
 }
 
 // paperFigures returns the paper's numbers for the run's setting, if it is one the

@@ -18,6 +18,7 @@ type report struct {
 	Runs     []*sim.Result `json:"runs"`
 	context  int           // the model's context length
 	paper    map[string]paperRef
+	detail   bool // print sim.CacheDetail (the host-cache flags were given)
 }
 
 func (r *report) anyRan() bool {
@@ -41,7 +42,9 @@ func (r *report) ref(res *sim.Result) (paperRef, bool) {
 func (r *report) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	out := *r
+	out.Runs = r.jsonRuns()
+	return enc.Encode(&out)
 }
 
 func (r *report) writeTable(w io.Writer) error {
@@ -85,6 +88,11 @@ func (r *report) writeTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.detail {
+		if err := r.writeCacheTable(w); err != nil {
+			return err
+		}
 	}
 	var wall float64
 	for _, res := range r.Runs {

@@ -35,19 +35,23 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Workload: name, Model: hw.Model.Name, GPU: hw.GPU.Name, context: hw.Model.MaxSeqLen, paper: paperFigures(o)}
+	rep := &report{Workload: name, Model: hw.Model.Name, GPU: hw.GPU.Name, context: hw.Model.MaxSeqLen, paper: paperFigures(o),
+		detail: o.host.on}
 	type job struct {
-		policy string
-		bs     int
+		policy  string
+		bs      int
+		hostGiB float64
 	}
 	var jobs []job
 	for _, p := range o.policies {
 		if p == sim.PolicyPaged {
 			for _, bs := range o.blockSizes {
-				jobs = append(jobs, job{p, bs})
+				for _, gib := range o.hostSizes() {
+					jobs = append(jobs, job{p, bs, gib})
+				}
 			}
 		} else {
-			jobs = append(jobs, job{p, 0})
+			jobs = append(jobs, job{p, 0, 0})
 		}
 	}
 	bar := newProgress(stderr, o.progress)
@@ -58,6 +62,7 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 			DisableWindowFreeing: !o.windowFreeing}
 		if j.policy == sim.PolicyPaged {
 			cfg.SwapSpaceGiB = o.swapGiB
+			o.setHostCache(&cfg, j.hostGiB)
 		}
 		label := fmt.Sprintf("%s (%d/%d)", j.policy, i+1, len(jobs))
 		cfg.Progress = func(f float64) { bar.update(label, (float64(i)+f)/float64(len(jobs))) }
