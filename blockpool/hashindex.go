@@ -91,12 +91,13 @@ func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 		x.link(x.kids, x.kidPrev, x.kidNext, childKey(k.Parent, k.Tokens[0]), id)
 	}
 	ik := indexKey(k.Hash, k.Group)
-	h, ok := x.head.get(ik)
+	i, ok := x.head.find(ik)
 	if !ok {
 		b.dupPrev, b.dupNext = id, id
-		x.head.set(ik, id)
+		x.head.fill(i, ik, id)
 		return true
 	}
+	h := x.head.slots[i].val
 	first = !x.groupIn(h, NoBlock, k.Group)
 	hb := &x.blocks[h]
 	tail := hb.dupPrev
@@ -122,12 +123,13 @@ func (x *hashIndex) groupIn(h, skip BlockID, g uint32) bool {
 
 // link appends id to the circular list t maps key to (prev/next are its links).
 func (x *hashIndex) link(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
-	h, ok := t.get(key)
+	i, ok := t.find(key)
 	if !ok {
 		prev[id], next[id] = id, id
-		t.set(key, id)
+		t.fill(i, key, id)
 		return
 	}
+	h := t.slots[i].val
 	tail := prev[h]
 	prev[id], next[id] = tail, h
 	next[tail] = id
@@ -136,13 +138,14 @@ func (x *hashIndex) link(t *hashTable, prev, next []BlockID, key uint64, id Bloc
 
 // unlink removes id from the circular list t maps key to.
 func (x *hashIndex) unlink(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
+	i, _ := t.find(key) // present: id is listed under key
 	if next[id] == id {
-		t.del(key)
+		t.delAt(i)
 	} else {
 		next[prev[id]] = next[id]
 		prev[next[id]] = prev[id]
-		if h, _ := t.get(key); h == id {
-			t.set(key, next[id])
+		if s := &t.slots[i]; s.val == id {
+			s.val = next[id]
 		}
 	}
 	prev[id], next[id] = NoBlock, NoBlock
@@ -157,15 +160,16 @@ func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	if x.kids != nil {
 		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.conf[id].parent, x.tokens[int(id)*x.blockSize]), id)
 	}
+	i, _ := x.head.find(ik) // present: id is cached under ik
 	if b.dupNext == id {
-		x.head.del(ik)
+		x.head.delAt(i)
 		last = true
 	} else {
 		last = !x.groupIn(id, id, x.conf[id].group)
 		x.blocks[b.dupPrev].dupNext = b.dupNext
 		x.blocks[b.dupNext].dupPrev = b.dupPrev
-		if h, _ := x.head.get(ik); h == id {
-			x.head.set(ik, b.dupNext)
+		if s := &x.head.slots[i]; s.val == id {
+			s.val = b.dupNext
 		}
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock

@@ -12,6 +12,8 @@ import "fmt"
 //     DefaultLevel's list); no block in a
 //     list other than DefaultLevel's has expired (SetTime moved it), and each one
 //     with an expiry has a live decay entry;
+//   - the hash tables are well formed (every entry reachable from its home slot,
+//     no key twice, at most half full);
 //   - a block is cached ⇔ it is on the dup list of the index head for its hash; every
 //     dup list is well formed and holds only blocks with that hash; cached blocks
 //     have a nonzero identity, uncached ones none;
@@ -109,6 +111,9 @@ func (p *Pool) CheckInvariants() error {
 
 func (p *Pool) checkIndex(cached int) error {
 	n := p.NumBlocks()
+	if err := p.index.head.check(); err != nil {
+		return err
+	}
 	listed := 0
 	var listErr error
 	p.index.head.each(func(h uint64, head BlockID) {
@@ -146,6 +151,9 @@ func (p *Pool) checkChildren(cached int) error {
 	x := &p.index
 	if x.kids == nil {
 		return nil
+	}
+	if err := x.kids.check(); err != nil {
+		return err
 	}
 	listed := 0
 	var err error
