@@ -8,6 +8,7 @@ import "fmt"
 //     circular list, the non-empty bitmap matches, and together they hold exactly
 //     NumFree blocks;
 //   - free + referenced = NumBlocks;
+//   - a block kept at no level or at DefaultLevel has no expiry;
 //   - retention is ordered: every block in level l's list has level l (or none, in
 //     DefaultLevel's list); no block in a
 //     list other than DefaultLevel's has expired (SetTime moved it), and each one
@@ -82,18 +83,21 @@ func (p *Pool) CheckInvariants() error {
 		if b.level != levelNone && int(b.level) >= p.levels {
 			return fmt.Errorf("block %d has level %d of %d", i, b.level, p.levels)
 		}
+		if (b.level == levelNone || int(b.level) == p.defLevel) && p.exp[i] != 0 {
+			return fmt.Errorf("block %d at level %d (default %d) has expiry %d", i, b.level, p.defLevel, p.exp[i])
+		}
 		if b.ref == 0 && b.list > 0 && b.level != levelNone && int(b.level) != p.defLevel && p.exp[i] != 0 && !live[BlockID(i)] {
 			return fmt.Errorf("block %d at level %d expires at %d but no decay is scheduled", i, b.level, p.exp[i])
 		}
 		if (b.dupPrev == NoBlock) != (b.dupNext == NoBlock) {
 			return fmt.Errorf("block %d: half-linked dup list", i)
 		}
-		if b.cached() != (p.index.conf[i].ident != 0) {
-			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), p.index.conf[i].ident)
+		if b.cached() != (b.ident != 0) {
+			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), b.ident)
 		}
 		if b.cached() {
 			cached++
-			if _, ok := p.index.head.get(indexKey(b.hash, p.index.conf[i].group)); !ok {
+			if _, ok := p.index.head.get(indexKey(b.hash, b.group)); !ok {
 				return fmt.Errorf("block %d cached under %x but the index lacks the hash", i, b.hash)
 			}
 		} else if b.level != levelNone || p.exp[i] != 0 {
@@ -121,7 +125,7 @@ func (p *Pool) checkIndex(cached int) error {
 		for id := head; listErr == nil; {
 			b := &p.blocks[id]
 			switch {
-			case !b.cached() || indexKey(b.hash, p.index.conf[id].group) != h:
+			case !b.cached() || indexKey(b.hash, b.group) != h:
 				listErr = fmt.Errorf("index %x lists block %d (cached %v, hash %x)", h, id, b.cached(), b.hash)
 			case b.dupPrev != prev:
 				listErr = fmt.Errorf("dup list of %x broken at %d", h, id)
@@ -161,7 +165,7 @@ func (p *Pool) checkChildren(cached int) error {
 		prev := x.kidPrev[head]
 		for id := head; err == nil; {
 			switch {
-			case !p.blocks[id].cached() || childKey(x.conf[id].parent, x.blockTokens(id)[0]) != key:
+			case !p.blocks[id].cached() || childKey(p.blocks[id].parent, x.blockTokens(id)[0]) != key:
 				err = fmt.Errorf("child list %x holds block %d (cached %v)", key, id, p.blocks[id].cached())
 			case x.kidPrev[id] != prev:
 				err = fmt.Errorf("child list %x broken at %d", key, id)

@@ -14,9 +14,11 @@ type Pool struct {
 	ev       Eviction // scratch passed to onEvict
 	levels   int
 	defLevel int
-	// exp[id] is block id's retention expiry (0: never). Invariant: a free block in a
-	// level list other than DefaultLevel's has exp == 0 or exp > now (SetTime moves
-	// it when it expires), and then a live entry in decay.
+	// exp[id] is block id's retention expiry (0: never). Invariants: exp is 0 for a
+	// block kept at no level or at DefaultLevel (so forgetting such a level writes
+	// nothing here); a free block in a level list other than DefaultLevel's has
+	// exp == 0 or exp > now (SetTime moves it when it expires), and then a live
+	// entry in decay.
 	exp       []int64
 	now       int64
 	decay     decayHeap
@@ -92,7 +94,7 @@ func (p *Pool) Identity(id BlockID) uint64 {
 	if !p.inRange(id) {
 		return 0
 	}
-	return p.index.conf[id].ident
+	return p.blocks[id].ident
 }
 
 // CachedKey returns a cached block's key and identity. Key.Tokens aliases the pool's
@@ -102,9 +104,8 @@ func (p *Pool) CachedKey(id BlockID) (k Key, ident uint64, ok bool) {
 	if !p.inRange(id) || !p.blocks[id].cached() {
 		return Key{}, 0, false
 	}
-	x := &p.index
-	c := &x.conf[id]
-	return Key{Hash: p.blocks[id].hash, Parent: c.parent, Tokens: x.blockTokens(id), Extra: c.extra, Group: c.group}, c.ident, true
+	b := &p.blocks[id]
+	return Key{Hash: b.hash, Parent: b.parent, Tokens: p.index.blockTokens(id), Extra: b.extra, Group: b.group}, b.ident, true
 }
 
 // Writable reports whether block id can be written in place by its holder: it is
@@ -163,9 +164,8 @@ func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
 func (p *Pool) evict(id BlockID, b *blockMeta) {
 	if p.onEvict != nil {
 		e := &p.ev
-		c := &p.index.conf[id]
-		e.ID, e.Ident, e.Level, e.Last = id, c.ident, p.levelOf(id), !p.index.groupIn(id, id, c.group)
-		e.Key = Key{Hash: b.hash, Parent: c.parent, Tokens: p.index.blockTokens(id), Extra: c.extra, Group: c.group}
+		e.ID, e.Ident, e.Level, e.Last = id, b.ident, p.levelOf(id), !p.index.groupIn(id, id, b.group)
+		e.Key = Key{Hash: b.hash, Parent: b.parent, Tokens: p.index.blockTokens(id), Extra: b.extra, Group: b.group}
 		p.onEvict(e)
 		e.Key.Tokens = nil
 	}
@@ -307,7 +307,7 @@ func (p *Pool) LookupIdentity(k Key) (BlockID, uint64, bool) {
 	if !ok {
 		return NoBlock, 0, false
 	}
-	return id, p.index.conf[id].ident, true
+	return id, p.blocks[id].ident, true
 }
 
 // DefaultPartialScan is the number of candidates Partial examines when asked for 0.

@@ -103,7 +103,7 @@ type Config struct {
 	// match a cached block (same parent, same leading tokens, no extra keys), copies
 	// that block into a fresh one and reuses its k tokens instead of recomputing them
 	// (TensorRT-LLM's copy-on-partial-reuse). Costs a child index in the pool (about
-	// 56 bytes per block) and one block copy per reuse. Default false.
+	// 72 bytes per block) and one block copy per reuse. Default false.
 	PartialBlockReuse bool
 	// RegisterAtReserve registers a sequence's blocks in the prefix cache when the
 	// reservation that fills them is made (vLLM V1), not when MarkComputed reports
