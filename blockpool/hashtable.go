@@ -39,6 +39,14 @@ func newHashTable(maxEntries int) hashTable {
 // low bits still spreads.
 func (t *hashTable) home(h uint64) int { return int((h * 0x9E3779B97F4A7C15) >> t.shift) }
 
+// touch reads the slots where a probe for h starts — its home and the next one, on
+// the next cache line a quarter of the time, where lookups and backward-shift
+// deletion continue — and returns what it read, so that a caller can prefetch them.
+func (t *hashTable) touch(h uint64) BlockID {
+	i := t.home(h)
+	return t.slots[i].val | t.slots[(i+1)&t.mask].val
+}
+
 // find returns the slot holding h, or the empty slot where it would go.
 func (t *hashTable) find(h uint64) (int, bool) {
 	for i := t.home(h); ; i = (i + 1) & t.mask {

@@ -180,7 +180,7 @@ func (p *Pool) prefetchEvictions(id, s BlockID, k int) int {
 	for ; i < k && id != s; i++ {
 		b := &p.blocks[id]
 		if b.dupPrev != NoBlock {
-			sink |= t.slots[t.home(indexKey(b.hash, b.group))].val
+			sink |= t.touch(indexKey(b.hash, b.group))
 		}
 		id = b.next
 	}
@@ -260,14 +260,14 @@ func (p *Pool) release(ids []BlockID, reversed bool, r Retention) error {
 	}
 	for i := range ids {
 		id := at(i)
-		if err := p.check(id); err != nil || p.blocks[id].ref == 0 {
+		if !p.inRange(id) || p.blocks[id].ref == 0 { // inlined: no call per block
 			for j := range i { // undo
 				p.blocks[at(j)].ref++
 			}
-			if err == nil {
-				err = fmt.Errorf("%w: block %d is already free", ErrInvalidBlock, id)
+			if err := p.check(id); err != nil {
+				return err
 			}
-			return err
+			return fmt.Errorf("%w: block %d is already free", ErrInvalidBlock, id)
 		}
 		p.blocks[id].ref--
 	}
@@ -318,14 +318,18 @@ func (p *Pool) Cache(id BlockID, k Key, ident uint64) (first bool, err error) {
 	return p.index.insert(id, &k, ident), nil
 }
 
-// Prefetch is a hint that a block of group with content hash hash is about to be
-// cached or looked up: it reads the index slot where that probe starts. A caller
-// about to cache or look up a run of blocks prefetches them first (a few dozen at a
-// time), so the CPU overlaps the cache misses of the independent reads instead of
-// taking them one call after another. It changes nothing.
-func (p *Pool) Prefetch(hash uint64, group uint32) {
-	t := &p.index.head
-	p.sink += t.slots[t.home(indexKey(hash, group))].val
+// PrefetchCache is a hint that block id is about to be cached under content hash
+// hash in group (Cache): it reads the block's record, the first line of its token
+// storage and the index slots where the probe starts. A caller about to cache a run
+// of blocks prefetches them first (a dozen or two at a time), so the CPU overlaps the
+// cache misses of these independent reads instead of each Cache call taking its own
+// in turn. It changes nothing; an out-of-range id is ignored.
+func (p *Pool) PrefetchCache(id BlockID, hash uint64, group uint32) {
+	if !p.inRange(id) {
+		return
+	}
+	p.sink += p.blocks[id].ref + BlockID(p.index.tokens[int(id)*p.index.blockSize])
+	p.sink += p.index.head.touch(indexKey(hash, group))
 }
 
 // Lookup returns the oldest cached block whose hash, group, tokens, extra fingerprint

@@ -27,7 +27,8 @@ func observe(p *Pool) poolState {
 	return st
 }
 
-// Prefetch changes nothing, whatever the hash and group, cached or not; and
+// PrefetchCache changes nothing, whatever the block, hash and group, cached or not,
+// an out-of-range id included; and
 // Allocate, which prefetches the index slots of the blocks it is about to evict,
 // evicts exactly the head of the free queue, in order, however many it takes.
 func TestPrefetchChangesNothing(t *testing.T) {
@@ -42,8 +43,8 @@ func TestPrefetchChangesNothing(t *testing.T) {
 	require.NoError(t, p.ReleaseTable(ids[:70]))
 	before := observe(p)
 	for range 1000 {
-		p.Prefetch(r.Uint64(), r.Uint32())
-		p.Prefetch(mix64(uint64(r.IntN(60))), uint32(r.IntN(3)))
+		p.PrefetchCache(BlockID(r.IntN(110)-5), r.Uint64(), r.Uint32())
+		p.PrefetchCache(BlockID(r.IntN(100)), mix64(uint64(r.IntN(60))), uint32(r.IntN(3)))
 	}
 	require.Equal(t, before, observe(p))
 	must(t, p)

@@ -87,7 +87,7 @@ func (m *Manager) register(s *sequence, full int) {
 	runStart := -1 // first block of the current run of reported registrations
 	for j := s.numCached; j < full; j++ {
 		if (j-s.numCached)%prefetchRun == 0 {
-			m.prefetch(&s.chain, j, full, 0)
+			m.prefetch(&s.chain, s.table, j, full, 0)
 		}
 		var parent uint64
 		if j > 0 {
@@ -112,12 +112,12 @@ func (m *Manager) register(s *sequence, full int) {
 // blocks it caches (blockpool.Pool.Prefetch).
 const prefetchRun = 16
 
-// prefetch reads, for blocks j up to prefetchRun of chain c (not beyond full), the
-// index slots caching them in group g will probe: their cache misses overlap instead
-// of each Cache call taking its own in turn.
-func (m *Manager) prefetch(c *prefix.Chain, j, full int, g uint32) {
+// prefetch reads ahead what caching blocks j up to prefetchRun of table (not beyond
+// full; chain c holds their hashes) in group g touches (blockpool.PrefetchCache):
+// the cache misses overlap instead of each Cache call taking its own in turn.
+func (m *Manager) prefetch(c *prefix.Chain, table []blockpool.BlockID, j, full int, g uint32) {
 	for end := min(full, j+prefetchRun); j < end; j++ {
-		m.pool.Prefetch(uint64(c.Hash(j)), g)
+		m.pool.PrefetchCache(table[j], uint64(c.Hash(j)), g)
 	}
 }
 

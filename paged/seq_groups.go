@@ -124,7 +124,7 @@ func (m *Manager) registerGroup(s *sequence, g, full int) {
 	runStart := -1
 	for j := s.numCached; j < full; j++ {
 		if (j-s.numCached)%prefetchRun == 0 {
-			m.prefetch(&s.chain, j, full, uint32(g))
+			m.prefetch(&s.chain, tab, j, full, uint32(g))
 		}
 		var parent, ident uint64
 		switch {
