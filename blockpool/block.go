@@ -9,7 +9,9 @@ type BlockID = block.ID
 // NoBlock is the "no block" link value.
 const NoBlock BlockID = -1
 
-// blockMeta is the metadata of one physical block: exactly 32 bytes.
+// blockMeta is the metadata of one physical block: exactly 64 bytes, one cache line
+// (the records' array is line-aligned once it is large), so the free queue, the
+// index and a hit's confirmation touch one line of a block's metadata, not two.
 type blockMeta struct {
 	// ref is the number of holders. ref == 0 ⇔ the block is linked in a free list.
 	ref int32
@@ -28,6 +30,14 @@ type blockMeta struct {
 	_     [2]byte
 	// hash is the content hash; meaningful only while cached.
 	hash uint64
+	// What a cached block is confirmed by besides its tokens (Key.Parent, Key.Extra,
+	// Key.Group) and its identity (see Pool.Cache), meaningful only while cached.
+	// Invariant: ident != 0 ⇔ the block is cached.
+	parent uint64 // parent identity
+	extra  uint64 // extra-key fingerprint
+	ident  uint64 // identity
+	group  uint32 // KV-cache group
+	_      uint32
 }
 
 func (b *blockMeta) cached() bool { return b.dupPrev != NoBlock }

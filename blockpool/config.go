@@ -96,9 +96,8 @@ func MetadataBytes(numBlocks, blockSize int) int64 {
 }
 
 // MetadataBytesFor returns an upper bound on the bytes New(cfg) allocates: the
-// 32-byte block records and free-list sentinels, the hash table (twice the next power
-// of two of NumBlocks slots of 12 bytes), per block its 32-byte confirmation record
-// (parent identity, identity, extra-key fingerprint, group), retention expiry, a
+// 64-byte block records and free-list sentinels, the hash table (twice the next power
+// of two of NumBlocks slots of 16 bytes), per block its retention expiry, a
 // decay-heap entry and BlockSize stored token ids, and with IndexChildren a second
 // table and two links per block.
 // Arguments out of range give math.MaxInt64.
@@ -112,9 +111,9 @@ func MetadataBytesFor(cfg Config) int64 {
 		bs = 16
 	}
 	lists := int64(max(cfg.Levels, 1)) + 1
-	b := (n+lists)*32 + 4*n*12 + n*(32+8) + (2*n+64)*16 + n*bs*4
+	b := (n+lists)*64 + 4*n*16 + n*8 + (2*n+64)*16 + n*bs*4
 	if cfg.IndexChildren {
-		b += 4*n*12 + n*8
+		b += 4*n*16 + n*8
 	}
 	return b
 }

@@ -31,16 +31,15 @@ func indexKey(hash uint64, group uint32) uint64 {
 
 // hashIndex maps a hash to the oldest cached block carrying it; blocks with equal
 // hashes form a circular list through dupPrev/dupNext in insertion order. Each cached
-// block's confirmation data (tokens, parent identity, extra) and identity live in
-// side tables. With the child index, each cached block is also on the circular list
+// block's confirmation data (parent identity, extra, group) and identity live in its
+// record, its tokens in a side table. With the child index, each cached block is also on the circular list
 // of the blocks that share its (parent identity, first token), in insertion order.
 type hashIndex struct {
 	blocks    []blockMeta
 	head      hashTable // hash → oldest block carrying it
 	blockSize int
-	tokens    []int32   // tokens[id*blockSize:(id+1)*blockSize] of cached block id
-	conf      []confirm // conf[id] of cached block id
-	count     int       // number of cached blocks
+	tokens    []int32 // tokens[id*blockSize:(id+1)*blockSize] of cached block id
+	count     int     // number of cached blocks
 
 	// child index (nil without IndexChildren)
 	kids             *hashTable // childKey(parent, first token) → oldest block
@@ -52,22 +51,12 @@ func (x *hashIndex) init(blocks []blockMeta, numBlocks, blockSize int, children 
 	x.head = newHashTable(numBlocks)
 	x.blockSize = blockSize
 	x.tokens = make([]int32, numBlocks*blockSize)
-	x.conf = make([]confirm, numBlocks)
 	if children {
 		t := newHashTable(numBlocks)
 		x.kids = &t
 		x.kidPrev = make([]BlockID, numBlocks)
 		x.kidNext = make([]BlockID, numBlocks)
 	}
-}
-
-// confirm is what a cached block is confirmed by besides its tokens, and its own
-// identity, side by side so a lookup touches one record.
-type confirm struct {
-	parent uint64 // parent identity
-	extra  uint64 // extra-key fingerprint
-	ident  uint64 // identity (never 0 while cached)
-	group  uint32 // KV-cache group (Key.Group)
 }
 
 // childKey is the child-index key of a block with parent identity parent whose first
@@ -85,18 +74,19 @@ func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 	b := &x.blocks[id]
 	b.hash = k.Hash
 	copy(x.tokens[int(id)*x.blockSize:], k.Tokens)
-	x.conf[id] = confirm{parent: k.Parent, extra: k.Extra, ident: ident, group: k.Group}
+	b.parent, b.extra, b.ident, b.group = k.Parent, k.Extra, ident, k.Group
 	x.count++
 	if x.kids != nil {
 		x.link(x.kids, x.kidPrev, x.kidNext, childKey(k.Parent, k.Tokens[0]), id)
 	}
 	ik := indexKey(k.Hash, k.Group)
-	h, ok := x.head.get(ik)
+	i, ok := x.head.find(ik)
 	if !ok {
 		b.dupPrev, b.dupNext = id, id
-		x.head.set(ik, id)
+		x.head.fill(i, ik, id)
 		return true
 	}
+	h := x.head.slots[i].val
 	first = !x.groupIn(h, NoBlock, k.Group)
 	hb := &x.blocks[h]
 	tail := hb.dupPrev
@@ -111,7 +101,7 @@ func (x *hashIndex) insert(id BlockID, k *Key, ident uint64) (first bool) {
 // block is almost always of the same group.
 func (x *hashIndex) groupIn(h, skip BlockID, g uint32) bool {
 	for id := h; ; {
-		if id != skip && x.conf[id].group == g {
+		if id != skip && x.blocks[id].group == g {
 			return true
 		}
 		if id = x.blocks[id].dupNext; id == h {
@@ -122,12 +112,13 @@ func (x *hashIndex) groupIn(h, skip BlockID, g uint32) bool {
 
 // link appends id to the circular list t maps key to (prev/next are its links).
 func (x *hashIndex) link(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
-	h, ok := t.get(key)
+	i, ok := t.find(key)
 	if !ok {
 		prev[id], next[id] = id, id
-		t.set(key, id)
+		t.fill(i, key, id)
 		return
 	}
+	h := t.slots[i].val
 	tail := prev[h]
 	prev[id], next[id] = tail, h
 	next[tail] = id
@@ -136,13 +127,14 @@ func (x *hashIndex) link(t *hashTable, prev, next []BlockID, key uint64, id Bloc
 
 // unlink removes id from the circular list t maps key to.
 func (x *hashIndex) unlink(t *hashTable, prev, next []BlockID, key uint64, id BlockID) {
+	i, _ := t.find(key) // present: id is listed under key
 	if next[id] == id {
-		t.del(key)
+		t.delAt(i)
 	} else {
 		next[prev[id]] = next[id]
 		prev[next[id]] = prev[id]
-		if h, _ := t.get(key); h == id {
-			t.set(key, next[id])
+		if s := &t.slots[i]; s.val == id {
+			s.val = next[id]
 		}
 	}
 	prev[id], next[id] = NoBlock, NoBlock
@@ -153,24 +145,24 @@ func (x *hashIndex) unlink(t *hashTable, prev, next []BlockID, key uint64, id Bl
 func (x *hashIndex) remove(id BlockID) (hash uint64, last bool) {
 	b := &x.blocks[id]
 	hash = b.hash
-	ik := indexKey(hash, x.conf[id].group)
+	ik := indexKey(hash, b.group)
 	if x.kids != nil {
-		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(x.conf[id].parent, x.tokens[int(id)*x.blockSize]), id)
+		x.unlink(x.kids, x.kidPrev, x.kidNext, childKey(b.parent, x.tokens[int(id)*x.blockSize]), id)
 	}
+	i, _ := x.head.find(ik) // present: id is cached under ik
 	if b.dupNext == id {
-		x.head.del(ik)
+		x.head.delAt(i)
 		last = true
 	} else {
-		last = !x.groupIn(id, id, x.conf[id].group)
+		last = !x.groupIn(id, id, b.group)
 		x.blocks[b.dupPrev].dupNext = b.dupNext
 		x.blocks[b.dupNext].dupPrev = b.dupPrev
-		if h, _ := x.head.get(ik); h == id {
-			x.head.set(ik, b.dupNext)
+		if s := &x.head.slots[i]; s.val == id {
+			s.val = b.dupNext
 		}
 	}
 	b.dupPrev, b.dupNext = NoBlock, NoBlock
-	b.hash = 0
-	x.conf[id].ident = 0
+	b.hash, b.ident = 0, 0
 	x.count--
 	return hash, last
 }
@@ -184,11 +176,11 @@ func (x *hashIndex) lookup(k *Key) (BlockID, bool) {
 		return NoBlock, false
 	}
 	for id := h; ; {
-		if c := &x.conf[id]; c.parent == k.Parent && c.extra == k.Extra && c.group == k.Group && slices.Equal(x.blockTokens(id), k.Tokens) {
+		c := &x.blocks[id]
+		if c.parent == k.Parent && c.extra == k.Extra && c.group == k.Group && slices.Equal(x.blockTokens(id), k.Tokens) {
 			return id, true
 		}
-		id = x.blocks[id].dupNext
-		if id == h {
+		if id = c.dupNext; id == h {
 			return NoBlock, false
 		}
 	}
@@ -207,7 +199,7 @@ func (x *hashIndex) partial(parent, extra uint64, tokens []int32, maxScan int) (
 		return best, 0
 	}
 	for id, scanned := h, 0; scanned < maxScan; scanned++ {
-		if c := &x.conf[id]; c.parent == parent && c.extra == extra && c.group == 0 {
+		if c := &x.blocks[id]; c.parent == parent && c.extra == extra && c.group == 0 {
 			bt := x.blockTokens(id)
 			k := 0
 			for k < len(tokens) && bt[k] == tokens[k] {
@@ -230,8 +222,7 @@ func (x *hashIndex) clear() {
 		for id := h; ; {
 			next := x.blocks[id].dupNext
 			b := &x.blocks[id]
-			b.dupPrev, b.dupNext, b.hash = NoBlock, NoBlock, 0
-			x.conf[id].ident = 0
+			b.dupPrev, b.dupNext, b.hash, b.ident = NoBlock, NoBlock, 0, 0
 			if x.kids != nil {
 				x.kidPrev[id], x.kidNext[id] = NoBlock, NoBlock
 			}

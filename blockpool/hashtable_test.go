@@ -34,6 +34,9 @@ func TestHashTableAgainstMap(t *testing.T) {
 				delete(ref, h)
 			}
 			require.Equal(t, len(ref), tb.len())
+			if keys < 1000 || r.IntN(64) == 0 {
+				require.NoError(t, tb.check())
+			}
 		}
 		for h, id := range ref {
 			got, ok := tb.get(h)

@@ -8,10 +8,13 @@ import "fmt"
 //     circular list, the non-empty bitmap matches, and together they hold exactly
 //     NumFree blocks;
 //   - free + referenced = NumBlocks;
+//   - a block kept at no level or at DefaultLevel has no expiry;
 //   - retention is ordered: every block in level l's list has level l (or none, in
 //     DefaultLevel's list); no block in a
 //     list other than DefaultLevel's has expired (SetTime moved it), and each one
 //     with an expiry has a live decay entry;
+//   - the hash tables are well formed (every entry reachable from its home slot,
+//     no key twice, at most half full);
 //   - a block is cached ⇔ it is on the dup list of the index head for its hash; every
 //     dup list is well formed and holds only blocks with that hash; cached blocks
 //     have a nonzero identity, uncached ones none;
@@ -80,18 +83,21 @@ func (p *Pool) CheckInvariants() error {
 		if b.level != levelNone && int(b.level) >= p.levels {
 			return fmt.Errorf("block %d has level %d of %d", i, b.level, p.levels)
 		}
+		if (b.level == levelNone || int(b.level) == p.defLevel) && p.exp[i] != 0 {
+			return fmt.Errorf("block %d at level %d (default %d) has expiry %d", i, b.level, p.defLevel, p.exp[i])
+		}
 		if b.ref == 0 && b.list > 0 && b.level != levelNone && int(b.level) != p.defLevel && p.exp[i] != 0 && !live[BlockID(i)] {
 			return fmt.Errorf("block %d at level %d expires at %d but no decay is scheduled", i, b.level, p.exp[i])
 		}
 		if (b.dupPrev == NoBlock) != (b.dupNext == NoBlock) {
 			return fmt.Errorf("block %d: half-linked dup list", i)
 		}
-		if b.cached() != (p.index.conf[i].ident != 0) {
-			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), p.index.conf[i].ident)
+		if b.cached() != (b.ident != 0) {
+			return fmt.Errorf("block %d: cached %v with identity %d", i, b.cached(), b.ident)
 		}
 		if b.cached() {
 			cached++
-			if _, ok := p.index.head.get(indexKey(b.hash, p.index.conf[i].group)); !ok {
+			if _, ok := p.index.head.get(indexKey(b.hash, b.group)); !ok {
 				return fmt.Errorf("block %d cached under %x but the index lacks the hash", i, b.hash)
 			}
 		} else if b.level != levelNone || p.exp[i] != 0 {
@@ -109,6 +115,9 @@ func (p *Pool) CheckInvariants() error {
 
 func (p *Pool) checkIndex(cached int) error {
 	n := p.NumBlocks()
+	if err := p.index.head.check(); err != nil {
+		return err
+	}
 	listed := 0
 	var listErr error
 	p.index.head.each(func(h uint64, head BlockID) {
@@ -116,7 +125,7 @@ func (p *Pool) checkIndex(cached int) error {
 		for id := head; listErr == nil; {
 			b := &p.blocks[id]
 			switch {
-			case !b.cached() || indexKey(b.hash, p.index.conf[id].group) != h:
+			case !b.cached() || indexKey(b.hash, b.group) != h:
 				listErr = fmt.Errorf("index %x lists block %d (cached %v, hash %x)", h, id, b.cached(), b.hash)
 			case b.dupPrev != prev:
 				listErr = fmt.Errorf("dup list of %x broken at %d", h, id)
@@ -147,13 +156,16 @@ func (p *Pool) checkChildren(cached int) error {
 	if x.kids == nil {
 		return nil
 	}
+	if err := x.kids.check(); err != nil {
+		return err
+	}
 	listed := 0
 	var err error
 	x.kids.each(func(key uint64, head BlockID) {
 		prev := x.kidPrev[head]
 		for id := head; err == nil; {
 			switch {
-			case !p.blocks[id].cached() || childKey(x.conf[id].parent, x.blockTokens(id)[0]) != key:
+			case !p.blocks[id].cached() || childKey(p.blocks[id].parent, x.blockTokens(id)[0]) != key:
 				err = fmt.Errorf("child list %x holds block %d (cached %v)", key, id, p.blocks[id].cached())
 			case x.kidPrev[id] != prev:
 				err = fmt.Errorf("child list %x broken at %d", key, id)

@@ -216,11 +216,11 @@ func TestConfigMisuse(t *testing.T) {
 		require.Equal(t, int64(math.MaxInt64), MetadataBytes(v, 16))
 		require.Equal(t, int64(math.MaxInt64), MetadataBytes(16, v))
 	}
-	// One block and two sentinels (head zone, one level), the hash table, four 8-byte
-	// side tables, the decay heap's bound and two token ids.
-	require.Equal(t, int64(3*32+4*12+5*8+(2+64)*16+2*4), MetadataBytes(1, 2))
-	require.Equal(t, MetadataBytes(1, 2)+4*12+8, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, IndexChildren: true}))
-	require.Equal(t, MetadataBytes(1, 2)+254*32, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, Levels: MaxLevels}))
+	// One block and two sentinels (head zone, one level), the hash table, the expiry,
+	// the decay heap's bound and two token ids.
+	require.Equal(t, int64(3*64+4*16+8+(2+64)*16+2*4), MetadataBytes(1, 2))
+	require.Equal(t, MetadataBytes(1, 2)+4*16+8, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, IndexChildren: true}))
+	require.Equal(t, MetadataBytes(1, 2)+254*64, MetadataBytesFor(Config{NumBlocks: 1, BlockSize: 2, Levels: MaxLevels}))
 	require.Equal(t, int64(math.MaxInt64), MetadataBytesFor(Config{NumBlocks: 1, Levels: MaxLevels + 1}))
 	// The largest pool of 16-token blocks still fits the limit.
 	_, err := New(Config{NumBlocks: MaxNumBlocks, BlockSize: 16, Levels: MaxLevels, IndexChildren: true})

@@ -14,13 +14,16 @@ type Pool struct {
 	ev       Eviction // scratch passed to onEvict
 	levels   int
 	defLevel int
-	// exp[id] is block id's retention expiry (0: never). Invariant: a free block in a
-	// level list other than DefaultLevel's has exp == 0 or exp > now (SetTime moves
-	// it when it expires), and then a live entry in decay.
+	// exp[id] is block id's retention expiry (0: never). Invariants: exp is 0 for a
+	// block kept at no level or at DefaultLevel (so forgetting such a level writes
+	// nothing here); a free block in a level list other than DefaultLevel's has
+	// exp == 0 or exp > now (SetTime moves it when it expires), and then a live
+	// entry in decay.
 	exp       []int64
 	now       int64
 	decay     decayHeap
 	evictions uint64
+	sink      BlockID // what prefetches read (kept so the reads are not dropped)
 }
 
 // New validates cfg (see Config for the defaults and limits) and returns a pool whose
@@ -92,7 +95,7 @@ func (p *Pool) Identity(id BlockID) uint64 {
 	if !p.inRange(id) {
 		return 0
 	}
-	return p.index.conf[id].ident
+	return p.blocks[id].ident
 }
 
 // CachedKey returns a cached block's key and identity. Key.Tokens aliases the pool's
@@ -102,9 +105,8 @@ func (p *Pool) CachedKey(id BlockID) (k Key, ident uint64, ok bool) {
 	if !p.inRange(id) || !p.blocks[id].cached() {
 		return Key{}, 0, false
 	}
-	x := &p.index
-	c := &x.conf[id]
-	return Key{Hash: p.blocks[id].hash, Parent: c.parent, Tokens: x.blockTokens(id), Extra: c.extra, Group: c.group}, c.ident, true
+	b := &p.blocks[id]
+	return Key{Hash: b.hash, Parent: b.parent, Tokens: p.index.blockTokens(id), Extra: b.extra, Group: b.group}, b.ident, true
 }
 
 // Writable reports whether block id can be written in place by its holder: it is
@@ -139,7 +141,10 @@ func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
 		l := q.first()
 		s := q.sentinel(l)
 		id := p.blocks[s].next
-		for ; n > 0 && id != s; n-- {
+		for ahead := 0; n > 0 && id != s; n-- {
+			if ahead--; ahead < 0 && n > 1 {
+				ahead = p.prefetchEvictions(id, s, min(n, prefetchRun)) - 1
+			}
 			b := &p.blocks[id]
 			next := b.next
 			b.prev, b.next = NoBlock, NoBlock
@@ -159,13 +164,36 @@ func (p *Pool) Allocate(dst []BlockID, n int) ([]BlockID, error) {
 	return dst, nil
 }
 
+// prefetchRun is how many blocks ahead Allocate reads the index slots of the cached
+// blocks it is about to evict.
+const prefetchRun = 16
+
+// prefetchEvictions reads the free-list records of up to k blocks from id on (list
+// sentinel s ends the list) and the index slot each cached one is filed under, and
+// returns how many blocks it covered. The reads are independent of each other, so
+// the CPU overlaps their cache misses; the evictions that follow find the lines in
+// the cache instead of missing on each in turn.
+func (p *Pool) prefetchEvictions(id, s BlockID, k int) int {
+	t := &p.index.head
+	var sink BlockID
+	i := 0
+	for ; i < k && id != s; i++ {
+		b := &p.blocks[id]
+		if b.dupPrev != NoBlock {
+			sink |= t.touch(indexKey(b.hash, b.group))
+		}
+		id = b.next
+	}
+	p.sink += sink
+	return i
+}
+
 // evict drops a popped cached block's cache entry, telling OnEvict first.
 func (p *Pool) evict(id BlockID, b *blockMeta) {
 	if p.onEvict != nil {
 		e := &p.ev
-		c := &p.index.conf[id]
-		e.ID, e.Ident, e.Level, e.Last = id, c.ident, p.levelOf(id), !p.index.groupIn(id, id, c.group)
-		e.Key = Key{Hash: b.hash, Parent: c.parent, Tokens: p.index.blockTokens(id), Extra: c.extra, Group: c.group}
+		e.ID, e.Ident, e.Level, e.Last = id, b.ident, p.levelOf(id), !p.index.groupIn(id, id, b.group)
+		e.Key = Key{Hash: b.hash, Parent: b.parent, Tokens: p.index.blockTokens(id), Extra: b.extra, Group: b.group}
 		p.onEvict(e)
 		e.Key.Tokens = nil
 	}
@@ -232,14 +260,14 @@ func (p *Pool) release(ids []BlockID, reversed bool, r Retention) error {
 	}
 	for i := range ids {
 		id := at(i)
-		if err := p.check(id); err != nil || p.blocks[id].ref == 0 {
+		if !p.inRange(id) || p.blocks[id].ref == 0 { // inlined: no call per block
 			for j := range i { // undo
 				p.blocks[at(j)].ref++
 			}
-			if err == nil {
-				err = fmt.Errorf("%w: block %d is already free", ErrInvalidBlock, id)
+			if err := p.check(id); err != nil {
+				return err
 			}
-			return err
+			return fmt.Errorf("%w: block %d is already free", ErrInvalidBlock, id)
 		}
 		p.blocks[id].ref--
 	}
@@ -290,6 +318,20 @@ func (p *Pool) Cache(id BlockID, k Key, ident uint64) (first bool, err error) {
 	return p.index.insert(id, &k, ident), nil
 }
 
+// PrefetchCache is a hint that block id is about to be cached under content hash
+// hash in group (Cache): it reads the block's record, the first line of its token
+// storage and the index slots where the probe starts. A caller about to cache a run
+// of blocks prefetches them first (a dozen or two at a time), so the CPU overlaps the
+// cache misses of these independent reads instead of each Cache call taking its own
+// in turn. It changes nothing; an out-of-range id is ignored.
+func (p *Pool) PrefetchCache(id BlockID, hash uint64, group uint32) {
+	if !p.inRange(id) {
+		return
+	}
+	p.sink += p.blocks[id].ref + BlockID(p.index.tokens[int(id)*p.index.blockSize])
+	p.sink += p.index.head.touch(indexKey(hash, group))
+}
+
 // Lookup returns the oldest cached block whose hash, group, tokens, extra fingerprint
 // and parent identity all equal k's. It changes nothing.
 func (p *Pool) Lookup(k Key) (BlockID, bool) {
@@ -307,7 +349,7 @@ func (p *Pool) LookupIdentity(k Key) (BlockID, uint64, bool) {
 	if !ok {
 		return NoBlock, 0, false
 	}
-	return id, p.index.conf[id].ident, true
+	return id, p.blocks[id].ident, true
 }
 
 // DefaultPartialScan is the number of candidates Partial examines when asked for 0.

@@ -24,8 +24,8 @@ func key(h uint64, parent uint64, toks ...int32) Key {
 	return Key{Hash: h, Parent: parent, Tokens: toks}
 }
 
-func TestBlockMetadataIs32Bytes(t *testing.T) {
-	require.Equal(t, uintptr(32), unsafe.Sizeof(blockMeta{}))
+func TestBlockMetadataIs64Bytes(t *testing.T) {
+	require.Equal(t, uintptr(64), unsafe.Sizeof(blockMeta{}))
 }
 
 func TestConfigValidation(t *testing.T) {

@@ -45,7 +45,9 @@ func (p *Pool) retain(id BlockID, r Retention) {
 	cur := int(b.level)
 	if r.Level == p.defLevel {
 		switch {
-		case cur == levelNone || cur < p.defLevel:
+		case cur == levelNone: // no expiry to clear (see Pool.exp)
+			b.level = uint8(r.Level)
+		case cur < p.defLevel:
 			b.level, p.exp[id] = uint8(r.Level), 0
 		case cur > p.defLevel && p.exp[id] != 0 && p.exp[id] <= p.now: // the kept level expired
 			b.level, p.exp[id] = uint8(r.Level), 0
@@ -67,9 +69,15 @@ func (p *Pool) retain(id BlockID, r Retention) {
 	}
 }
 
-// resetLevel forgets a block's retention (evicted, uncached or decayed).
+// resetLevel forgets a block's retention (evicted, uncached or decayed). A block kept
+// at no level or the default one has no expiry to clear (see Pool.exp), so the
+// common case touches only the block's record.
 func (p *Pool) resetLevel(id BlockID) {
-	p.blocks[id].level, p.exp[id] = levelNone, 0
+	b := &p.blocks[id]
+	if b.level != levelNone && int(b.level) != p.defLevel {
+		p.exp[id] = 0
+	}
+	b.level = levelNone
 }
 
 // levelOf is the level block id is placed at now.

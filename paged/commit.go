@@ -1,6 +1,9 @@
 package paged
 
-import "github.com/pagedkv/pagedkv/blockpool"
+import (
+	"github.com/pagedkv/pagedkv/blockpool"
+	"github.com/pagedkv/pagedkv/prefix"
+)
 
 // MarkComputed records that the engine wrote KV for the next n reserved tokens
 // (positions [computed, computed+n)), 0 ≤ n ≤ min(reserved, tokens) − computed.
@@ -83,6 +86,9 @@ func (m *Manager) register(s *sequence, full int) {
 	ev := &m.events
 	runStart := -1 // first block of the current run of reported registrations
 	for j := s.numCached; j < full; j++ {
+		if (j-s.numCached)%prefetchRun == 0 {
+			m.prefetch(&s.chain, s.table, j, full, 0)
+		}
 		var parent uint64
 		if j > 0 {
 			parent = m.pool.Identity(s.table[j-1])
@@ -100,6 +106,19 @@ func (m *Manager) register(s *sequence, full int) {
 		ev.stored(s, runStart, full)
 	}
 	s.numCached = full
+}
+
+// prefetchRun is how many blocks ahead register prefetches the index slots of the
+// blocks it caches (blockpool.Pool.Prefetch).
+const prefetchRun = 16
+
+// prefetch reads ahead what caching blocks j up to prefetchRun of table (not beyond
+// full; chain c holds their hashes) in group g touches (blockpool.PrefetchCache):
+// the cache misses overlap instead of each Cache call taking its own in turn.
+func (m *Manager) prefetch(c *prefix.Chain, table []blockpool.BlockID, j, full int, g uint32) {
+	for end := min(full, j+prefetchRun); j < end; j++ {
+		m.pool.PrefetchCache(table[j], uint64(c.Hash(j)), g)
+	}
 }
 
 // storedRun extends or closes the run of blocks of s reported in one BlockStored

@@ -66,6 +66,20 @@ type Config struct {
 	// full-attention group do not combine with HostBlocks, PartialBlockReuse,
 	// RegisterAtReserve or DropLastHitBlock (ErrInvalidConfig), and Pin refuses them.
 	Groups []KVGroup
+	// GroupedEviction makes the blocks holding one prefix position in every
+	// KV-cache group leave the prefix cache together. Free then releases a
+	// sequence's blocks position by position, every group's block of a position side
+	// by side, the last position first; and the blocks its windowed groups released
+	// mid-sequence that are still cached and free (or another free copy of the same
+	// content) rejoin the free queue at their positions among them. By default
+	// (vLLM's order) Free releases each group's table in turn, and window blocks stay
+	// where their mid-sequence release put them, ahead of the full-attention blocks of
+	// the same prefix: they are evicted first, and since a hybrid hit needs the
+	// window's blocks before the hit point as well as every full-attention block, the
+	// prefix's hits collapse while its full-attention blocks still take cache space
+	// (vLLM issue 48435). Costs one cache lookup per released window block at Free.
+	// No effect without a windowed group (Groups). Default false.
+	GroupedEviction bool
 	// DisablePrefixCaching turns off sharing of full blocks between sequences with
 	// equal prefixes. Default false: prefix caching is on.
 	DisablePrefixCaching bool
@@ -103,7 +117,7 @@ type Config struct {
 	// match a cached block (same parent, same leading tokens, no extra keys), copies
 	// that block into a fresh one and reuses its k tokens instead of recomputing them
 	// (TensorRT-LLM's copy-on-partial-reuse). Costs a child index in the pool (about
-	// 56 bytes per block) and one block copy per reuse. Default false.
+	// 72 bytes per block) and one block copy per reuse. Default false.
 	PartialBlockReuse bool
 	// RegisterAtReserve registers a sequence's blocks in the prefix cache when the
 	// reservation that fills them is made (vLLM V1), not when MarkComputed reports

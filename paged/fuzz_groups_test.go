@@ -23,7 +23,8 @@ func FuzzGroups(f *testing.F) {
 }
 
 // TestRandomGroupOperations runs FuzzGroups' seeds over every group set, half of
-// them with prefix caching forced on (hits, windows released while cached).
+// them with prefix caching forced on (hits, windows released while cached), half
+// with GroupedEviction.
 func TestRandomGroupOperations(t *testing.T) {
 	for i, seed := range fuzzSeeds() {
 		for _, caching := range []bool{false, true} {
@@ -33,6 +34,7 @@ func TestRandomGroupOperations(t *testing.T) {
 				seed[2] &^= flagNoCaching
 				seed[0] |= 0x80 // a larger pool
 			}
+			seed[1] = seed[1]&^0x80 | byte(i/2%2)<<7 // GroupedEviction in every other pair
 			t.Run(fmt.Sprint(i, caching), func(t *testing.T) { runFuzzGroups(t, seed, false, true) })
 		}
 	}

@@ -91,6 +91,7 @@ func runFuzzGroups(t testing.TB, data []byte, tiers, groups bool) {
 		if gs != nil {
 			c.Groups, c.HostBlocks = gs, 0
 			c.MatchDuplicateParents = flags&flagHost != 0 // the host flag's bit, reused
+			c.GroupedEviction = data[1]&0x80 != 0         // the block size's high bit
 		}
 	})
 	f := &fuzzer{t: t, m: m, bs: bs, kv: make([]uint64, n*bs), host: make([]uint64, max(1, m.cfg.HostBlocks)*bs), data: data, pos: pos,

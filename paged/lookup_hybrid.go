@@ -140,7 +140,7 @@ func (m *Manager) claimHybrid(s *sequence, l *lookup) Reservation {
 		}
 		*tab = append(*tab, l.gids[g][skip:n]...)
 	}
-	s.computed, s.numCached, s.claimed, s.relAt = n*m.bs, n, true, n*m.bs
+	s.computed, s.numCached, s.claimed, s.relAt, s.claimAt = n*m.bs, n, true, n*m.bs, n*m.bs
 	s.nextRel = m.nextRelease(s)
 	if m.caching() {
 		m.stats.record(len(s.tokens), s.computed)

@@ -190,7 +190,7 @@ func (m *Manager) Fork(parent SeqID) (SeqID, error) {
 		}
 	}
 	c.computed, c.numCached, c.claimed, c.extras, c.exRef, c.relAt = p.computed, p.numCached, p.claimed, p.extras, p.exRef, p.relAt
-	c.nextRel = p.nextRel
+	c.nextRel, c.claimAt = p.nextRel, p.relAt
 	c.priority, c.priorityDur = p.priority, p.priorityDur
 	c.chain.CopyFrom(&p.chain)
 	p.reserved, c.reserved = p.computed, p.computed
@@ -211,6 +211,8 @@ func (m *Manager) Free(id SeqID) error {
 	switch {
 	case s.swapped:
 		err = m.host.ReleaseTable(s.table)
+	case m.hybrid && m.windowed && m.cfg.GroupedEviction && m.caching():
+		err = m.releaseGrouped(s)
 	case m.hybrid:
 		err = m.releaseGroups(s)
 	default:

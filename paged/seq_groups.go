@@ -123,6 +123,9 @@ func (m *Manager) registerGroup(s *sequence, g, full int) {
 	windowed := m.grp[g].kind != FullAttention
 	runStart := -1
 	for j := s.numCached; j < full; j++ {
+		if (j-s.numCached)%prefetchRun == 0 {
+			m.prefetch(&s.chain, tab, j, full, uint32(g))
+		}
 		var parent, ident uint64
 		switch {
 		case windowed:

@@ -129,6 +129,12 @@ type sequence struct {
 	// they no longer need (at the claim and at every reservation: vLLM's
 	// remove_skipped_blocks at scheduling). Invariant: relAt ≤ computed.
 	relAt int
+	// claimAt is relAt when the sequence started (its hit at the claim, the
+	// parent's relAt for a fork, else 0): a windowed group's entries before
+	// skipBlocks(g, min(claimAt, relAt)) never held a block of this sequence, those
+	// from there to skipBlocks(g, relAt) are the blocks it released itself
+	// (Config.GroupedEviction brings those back at Free).
+	claimAt int
 	// nextRel is the least computed count at which some windowed group would
 	// release another block (nextRelease), so a reservation before it has nothing to
 	// release: one comparison per sequence on the decode path.
@@ -227,7 +233,7 @@ func (m *Manager) newSeq() (*sequence, SeqID) {
 		}
 		s.fps = s.fps[:0]
 	}
-	s.computed, s.reserved, s.numCached, s.claimed, s.swapped, s.relAt = 0, 0, 0, false, false, 0
+	s.computed, s.reserved, s.numCached, s.claimed, s.swapped, s.relAt, s.claimAt = 0, 0, 0, false, false, 0, 0
 	s.nextRel = m.nextRelease(s)
 	s.priority, s.priorityDur = 0, 0
 	m.live++
