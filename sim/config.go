@@ -52,6 +52,12 @@ type Config struct {
 	// the layers form KV-cache groups and the windows release their blocks (see
 	// paged_groups.go); that does not combine with SwapSpaceGiB.
 	DisableWindowFreeing bool
+	// GroupedEviction (paged, with window freeing) keeps a prefix's blocks of
+	// every KV-cache group together in the eviction order
+	// (paged.Config.GroupedEviction): window blocks a request released
+	// mid-sequence no longer leave the cache before the prefix's full-attention
+	// blocks, which collapses hybrid prefix hits. Default false (vLLM's order).
+	GroupedEviction bool
 	// SwapSpaceGiB (paged only) is host memory for swapped-out KV, in [0,
 	// MaxSwapGiB]: preemption swaps the victim out and swaps it back in before new
 	// requests are admitted, each move costing hardware.Deployment.HostCopyTime

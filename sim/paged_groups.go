@@ -45,7 +45,7 @@ func pagedPolicyConfig(c *Config) pagedConfig {
 	pc := pagedConfig{
 		NumBlocks: c.kvBlocks(), HostBlocks: c.hostBlocks() + c.hostTierBlocks(), SwapBlocks: c.hostBlocks(), BlockSize: c.BlockSize,
 		DisablePrefixCaching: c.DisablePrefixCaching, Watermark: c.Watermark, ReleasePolicy: c.ReleasePolicy,
-		Seed: c.Seed, Groups: groups, Events: c.events,
+		Seed: c.Seed, Groups: groups, Events: c.events, GroupedEviction: c.GroupedEviction,
 	}
 	if c.hostTierBlocks() > 0 { // a host prefix-cache tier (host_cache.go)
 		pc.HostCache = c.hostCacheOptions()

@@ -84,3 +84,22 @@ func TestWindowFreeingConfig(t *testing.T) {
 		require.Equal(t, c.Hardware.GroupedNumBlocks(16), r.NumBlocks, name)
 	}
 }
+
+// GroupedEviction reaches the manager: with window freeing on a multi-turn
+// workload that fills the cache, it changes which prefixes stay cached (so the
+// hit rate) while every invariant holds.
+func TestGroupedEvictionReachesManager(t *testing.T) {
+	reqs := generate(t, workload.Synthetic{Profile: workload.ShareGPT(), Rate: 40, Requests: horizon(600, 300), Seed: 21, Turns: 4,
+		SystemPrompt: 300, SystemFraction: 0.5})
+	hits := map[bool]float64{}
+	for _, on := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Hardware, cfg.GroupedEviction = tinyWindowed(), on
+		cfg.checkEvery = horizon(5, 61)
+		r := run(t, cfg, reqs)
+		require.Equal(t, len(reqs), r.RequestsCompleted+r.RequestsRejected)
+		hits[on] = r.PrefixHitRate
+		t.Logf("GroupedEviction %v: hit %.2f%%, batch %.1f", on, 100*r.PrefixHitRate, r.MeanBatch)
+	}
+	require.NotEqual(t, hits[false], hits[true], "the eviction order differs, and with it the hits")
+}

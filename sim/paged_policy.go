@@ -23,6 +23,7 @@ type pagedConfig struct {
 	HostCache            paged.HostCacheOptions
 	Groups               []paged.KVGroup // KV-cache groups (paged_groups.go); nil: one
 	AsyncOffload         bool            // offloads overlap the forward pass: not charged
+	GroupedEviction      bool            // paged.Config.GroupedEviction
 }
 
 // pagedPolicy drives the real paged.Manager: one sequence per sample or beam, forked
@@ -66,7 +67,7 @@ func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
 	cfg.HostBlocks, cfg.Groups = c.HostBlocks, c.Groups
 	cfg.Events = c.Events
-	cfg.HostCache = c.HostCache
+	cfg.HostCache, cfg.GroupedEviction = c.HostCache, c.GroupedEviction
 	if c.ReleasePolicy != nil {
 		cfg.ReleasePolicy = c.ReleasePolicy
 	}

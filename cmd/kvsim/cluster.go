@@ -43,7 +43,8 @@ func simulateCluster(o *options, stderr io.Writer) (*clusterReport, error) {
 		return nil, err
 	}
 	engine := sim.Config{Hardware: o.hw, Policy: sim.PolicyPaged, BlockSize: o.blockSizes[0], DisablePrefixCaching: !o.prefixCaching,
-		ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed, SwapSpaceGiB: o.swapGiB}
+		ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed, SwapSpaceGiB: o.swapGiB,
+		DisableWindowFreeing: !o.windowFreeing, GroupedEviction: o.groupedEviction}
 	if o.host.on { // a host-cache flag for the -cache-tokens host tier (resolveHostCache checked there is one)
 		engine.HostCachePolicy, engine.AsyncOffload = o.host.policy, o.host.async
 		if o.host.policy == sim.HostCacheWriteThroughSelective {

@@ -30,6 +30,7 @@ type options struct {
 	turns                       int
 	prefixCaching, chunked      bool
 	windowFreeing               bool
+	groupedEviction             bool
 	swapGiB                     float64
 	maxBatchTokens, maxSeqs     int
 	seed                        uint64
@@ -83,6 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.prefixCaching, "prefix-caching", true, "prefix caching (paged)")
 	fs.BoolVar(&o.chunked, "chunked-prefill", false, "split prompts across iterations")
 	fs.BoolVar(&o.windowFreeing, "window-freeing", true, "models with sliding-window layers: KV-cache groups whose windows release their blocks (paged; false: keep every block, one table)")
+	fs.BoolVar(&o.groupedEviction, "grouped-eviction", false, "with window freeing: a prefix's blocks of every KV-cache group leave the prefix cache together "+
+		"(default: vLLM's order, where window blocks are evicted first and take the prefix's hits with them)")
 	fs.Float64Var(&o.swapGiB, "swap-gib", 0, fmt.Sprintf("host memory for swapped-out KV in GiB, at most %d (paged; 0: preempt by recompute)", sim.MaxSwapGiB))
 	fs.IntVar(&o.maxBatchTokens, "max-batch-tokens", 0, "token budget per iteration (0: max(2048, model max length))")
 	fs.IntVar(&o.maxSeqs, "max-seqs", defaultMaxSeqs, "cap on running requests")

@@ -59,7 +59,7 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 	for i, j := range jobs {
 		cfg := sim.Config{Hardware: hw, Policy: j.policy, BlockSize: j.bs, DisablePrefixCaching: !o.prefixCaching,
 			ChunkedPrefill: o.chunked, MaxBatchTokens: o.maxBatchTokens, MaxSeqs: o.maxSeqs, Seed: o.seed,
-			DisableWindowFreeing: !o.windowFreeing}
+			DisableWindowFreeing: !o.windowFreeing, GroupedEviction: o.groupedEviction}
 		if j.policy == sim.PolicyPaged {
 			cfg.SwapSpaceGiB = o.swapGiB
 			o.setHostCache(&cfg, j.hostGiB)
