@@ -12,12 +12,13 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
+// label is run i's name in the charts: policyLabel and the block size.
 func (r *report) label(i int) string {
 	res := r.Runs[i]
 	if res.BlockSize > 0 {
-		return fmt.Sprintf("%s/%d", res.Policy, res.BlockSize)
+		return fmt.Sprintf("%s/%d", r.policyLabel(res), res.BlockSize)
 	}
-	return res.Policy
+	return r.policyLabel(res)
 }
 
 // writeCharts writes the memory breakdown (stacked bars) and batch size over time as

@@ -57,6 +57,19 @@ func TestHostCacheSweep(t *testing.T) {
 	require.Equal(t, 0, code, errb.String())
 	require.Contains(t, out.String(), "prefix cache (hit% = device% + host%")
 	require.Contains(t, out.String(), "4 write-through-selective async")
+	require.Contains(t, out.String(), "paged +host 4 write-through-selective async", "the main table names the tier")
+
+	// A sweep's rows are told apart; the runs' shared notes are printed once.
+	out.Reset()
+	code = run(hostCacheArgs("-host-cache-gib", "0,2"), &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	require.Regexp(t, `(?m)^ +paged +16 `, out.String())
+	require.Regexp(t, `(?m)^ +paged \+host 2 +16 `, out.String())
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "paged") {
+			require.Equal(t, 1, strings.Count(out.String(), line+"\n"), "note %q printed more than once", line)
+		}
+	}
 }
 
 // Without a host-cache flag the JSON keeps its earlier form: no cache-detail fields.

@@ -70,7 +70,7 @@ func (r *report) writeTable(w io.Writer) error {
 			block = fmt.Sprint(res.BlockSize)
 		}
 		if !res.Ran() { // every request rejected: no figures
-			fmt.Fprintf(tw, "%s\t%s\tnothing ran\t%s%d\t\n", res.Policy, block, strings.Repeat("\t", cols-4), res.RequestsCompleted)
+			fmt.Fprintf(tw, "%s\t%s\tnothing ran\t%s%d\t\n", r.policyLabel(res), block, strings.Repeat("\t", cols-4), res.RequestsCompleted)
 			continue
 		}
 		p, ok := r.ref(res)
@@ -82,7 +82,7 @@ func (r *report) writeTable(w io.Writer) error {
 			paperBatch = fmt.Sprintf("%.2f", p.batch)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s%.1f\t%.1f\t%.1f\t%.2f\t%s%.2f\t%.0f\t%.3f\t%d\t%.1f\t%d\t\n",
-			res.Policy, block, res.TokenStatesPct, paperCol(paperTok), res.ReservedPct, res.InternalFragPct, res.ExternalFragPct,
+			r.policyLabel(res), block, res.TokenStatesPct, paperCol(paperTok), res.ReservedPct, res.InternalFragPct, res.ExternalFragPct,
 			res.MeanBatch, paperCol(paperBatch), res.ThroughputReqS, res.ThroughputTokS, res.NormalizedLatencyS,
 			res.Preemptions, 100*res.PrefixHitRate, res.RequestsCompleted)
 	}
@@ -95,21 +95,38 @@ func (r *report) writeTable(w io.Writer) error {
 		}
 	}
 	var wall float64
+	seen := map[string]bool{} // a sweep's runs share their notes: each is printed once
+	note := func(format string, args ...any) {
+		if line := fmt.Sprintf(format, args...); !seen[line] {
+			seen[line] = true
+			fmt.Fprint(w, line)
+		}
+	}
 	for _, res := range r.Runs {
 		wall += res.WallS
 		if res.RequestsRejected > 0 || res.RequestsTruncated > 0 {
-			fmt.Fprintf(w, "%s: %s rejected (%d with prompts not shorter than the model's %d-token context, %d too large for KV memory), %s truncated at the context\n",
+			note("%s: %s rejected (%d with prompts not shorter than the model's %d-token context, %d too large for KV memory), %s truncated at the context\n",
 				res.Policy, plural(res.RequestsRejected, "request"), res.RequestsTooLong, r.context,
 				res.RequestsRejected-res.RequestsTooLong, plural(res.RequestsTruncated, "output"))
 		}
 		if res.SwapOuts > 0 {
-			fmt.Fprintf(w, "%s (block %d): %d of %s swapped to the host tier\n", res.Policy, res.BlockSize, res.SwapOuts,
+			note("%s (block %d): %d of %s swapped to the host tier\n", res.Policy, res.BlockSize, res.SwapOuts,
 				plural(res.Preemptions, "preemption"))
 		}
 		if res.SharingSavingsPct > 0 {
-			fmt.Fprintf(w, "%s (block %d): block sharing saves %.1f%% of KV blocks\n", res.Policy, res.BlockSize, res.SharingSavingsPct)
+			note("%s (block %d): block sharing saves %.1f%% of KV blocks\n", res.Policy, res.BlockSize, res.SharingSavingsPct)
 		}
 	}
 	fmt.Fprintf(w, "simulated in %.2fs\n", wall)
 	return nil
+}
+
+// policyLabel is a run's name in the table and the charts: its policy, and its
+// host prefix-cache tier when -host-cache-gib sets one (a sweep's rows would look
+// alike otherwise).
+func (r *report) policyLabel(res *sim.Result) string {
+	if d := res.CacheDetail; r.detail && d != nil && d.HostCacheGiB > 0 {
+		return res.Policy + " +host " + gibLabel(d)
+	}
+	return res.Policy
 }
