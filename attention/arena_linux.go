@@ -15,3 +15,13 @@ func mapHuge(n int) []byte {
 }
 
 func unmapHuge(mem []byte) { _ = syscall.Munmap(mem[:cap(mem)]) }
+
+// physicalMemory returns the machine's RAM and swap in bytes.
+func physicalMemory() (uint64, bool) {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		return 0, false
+	}
+	unit := uint64(max(si.Unit, 1))
+	return (uint64(si.Totalram) + uint64(si.Totalswap)) * unit, true
+}

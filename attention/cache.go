@@ -18,6 +18,16 @@ var (
 	ErrShape = errors.New("attention: shape mismatch")
 )
 
+// Limits a Config is checked against before anything is allocated, so that no
+// Config can end the process with the runtime's unrecoverable out-of-memory error.
+const (
+	// MaxBlockSize bounds Config.BlockSize (blockpool's and paged's limit).
+	MaxBlockSize = 1 << 16
+	// MaxCacheBytes bounds a cache's K and V arenas together (1 TiB). On Linux a
+	// cache is also refused when it is larger than the machine's RAM and swap.
+	MaxCacheBytes = 1 << 40
+)
+
 // Config is the shape of a KV cache. A zero field means its documented default
 // (DefaultConfig): a Config needs only KVHeads, HeadDim and NumBlocks.
 type Config struct {
@@ -27,9 +37,12 @@ type Config struct {
 	KVHeads int
 	// HeadDim is the elements per head vector (required).
 	HeadDim int
-	// BlockSize is the tokens per block (0: 16, vLLM's default).
+	// BlockSize is the tokens per block, at most MaxBlockSize (0: 16, vLLM's
+	// default).
 	BlockSize int
-	// NumBlocks is the number of blocks (required).
+	// NumBlocks is the number of blocks (required). The cache's bytes,
+	// NumBlocks × BytesPerBlock, must not exceed MaxCacheBytes nor, on Linux, the
+	// machine's RAM and swap.
 	NumBlocks int
 	// DType is the stored element type (zero value: Float32).
 	DType DType
@@ -73,6 +86,9 @@ func (c Config) validate() error {
 	if c.Layers <= 0 || c.KVHeads <= 0 || c.HeadDim <= 0 || c.BlockSize <= 0 || c.NumBlocks <= 0 {
 		return fmt.Errorf("%w: KVHeads, HeadDim and NumBlocks are required and no dimension may be negative: %+v", ErrInvalidConfig, c)
 	}
+	if c.BlockSize > MaxBlockSize {
+		return fmt.Errorf("%w: block size %d above MaxBlockSize %d", ErrInvalidConfig, c.BlockSize, MaxBlockSize)
+	}
 	if c.DType.Size() == 0 {
 		return fmt.Errorf("%w: unknown dtype %d", ErrInvalidConfig, int(c.DType))
 	}
@@ -87,6 +103,15 @@ func (c Config) validate() error {
 	if !productFits(2, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType.Size()) {
 		return fmt.Errorf("%w: %d layers of %d blocks × %d KV heads × %d tokens × %d dims of %v: the size overflows an int",
 			ErrInvalidConfig, c.Layers, c.NumBlocks, c.LocalKVHeads(), c.BlockSize, c.HeadDim, c.DType)
+	}
+	bytes := uint64(c.BytesPerBlock()) * uint64(c.NumBlocks)
+	if bytes > MaxCacheBytes {
+		return fmt.Errorf("%w: %d blocks of %d bytes make %d bytes of KV, above MaxCacheBytes %d",
+			ErrInvalidConfig, c.NumBlocks, c.BytesPerBlock(), bytes, uint64(MaxCacheBytes))
+	}
+	if mem, ok := physicalMemory(); ok && bytes > mem {
+		return fmt.Errorf("%w: %d blocks of %d bytes make %d bytes of KV, more than this machine's %d bytes of RAM and swap",
+			ErrInvalidConfig, c.NumBlocks, c.BytesPerBlock(), bytes, mem)
 	}
 	return nil
 }

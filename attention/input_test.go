@@ -22,6 +22,32 @@ func TestNewCacheRefusesOverflowingShapes(t *testing.T) {
 	}
 }
 
+// Shapes that fit in an int but not in memory are refused before anything is
+// allocated (they used to end in the runtime's fatal out-of-memory error).
+func TestNewCacheRefusesHugeCaches(t *testing.T) {
+	for _, cfg := range []Config{
+		{KVHeads: 1, HeadDim: 1, NumBlocks: 1 << 36},               // 8 TiB
+		{KVHeads: 8, HeadDim: 128, NumBlocks: 1 << 20, Layers: 80}, // 5 TiB
+		{KVHeads: 1, HeadDim: 1, BlockSize: MaxBlockSize + 1, NumBlocks: 1},
+	} {
+		var c *Cache
+		var err error
+		alloc := allocatedBy(func() { c, err = NewCache(cfg) })
+		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", cfg)
+		require.Nil(t, c)
+		require.Less(t, alloc, uint64(1<<20), "%+v", cfg)
+	}
+	// Below MaxCacheBytes, more than the machine has: refused where it is known.
+	if mem, ok := physicalMemory(); ok && mem < 512<<30 {
+		_, err := NewCache(Config{KVHeads: 8, HeadDim: 128, NumBlocks: 1 << 19, Layers: 16}) // 512 GiB
+		require.ErrorIs(t, err, ErrInvalidConfig)
+		require.ErrorContains(t, err, "RAM and swap")
+	}
+	c, err := NewCache(Config{KVHeads: 1, HeadDim: 1, BlockSize: MaxBlockSize, NumBlocks: 1})
+	require.NoError(t, err, "the largest block size")
+	require.Equal(t, MaxBlockSize, c.Config().BlockSize)
+}
+
 // smallKernel returns a cache of 2 KV heads of dim 16, a one-worker kernel (closed
 // with the test) and a query for one token of 2 heads.
 func smallKernel(t *testing.T) (*Cache, *Kernel, []float32) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/pagedkv/pagedkv/paged"
 	"github.com/pagedkv/pagedkv/prefix"
 )
 
@@ -55,7 +56,7 @@ type RouteOptions struct {
 	// cache salt, multimodal items).
 	Extras prefix.Extras
 	// ExpectedOutputTokens estimates the output length (its blocks count as the
-	// request's decode load). Default 0.
+	// request's decode load), in [0, MaxRequestTokens − prompt length]. Default 0.
 	ExpectedOutputTokens int
 	// DryRun chooses an engine without recording the request (no load, no replica
 	// update, zero Ticket).
@@ -228,15 +229,21 @@ func (r *Router) Engines() []EngineID { return append([]EngineID(nil), r.engines
 // Predictor returns the policy's predictor (nil for load, random, round-robin).
 func (r *Router) Predictor() Predictor { return r.pred }
 
+// MaxRequestTokens bounds a routed request's prompt plus expected output tokens
+// (paged.MaxSeqLen), so an engine's load in blocks cannot overflow.
+const MaxRequestTokens = paged.MaxSeqLen
+
 // Route chooses an engine for a prompt and, unless opts.DryRun, records the request
 // as started there (its load, and the replica's cache for the approximate policy);
 // call Finish with the Ticket when it ends. An index failure never fails Route: the
 // request is routed on load alone and Decision.Degraded is set. Errors:
-// ErrInvalidArgument (empty prompt, bad options), or the caller's context error.
+// ErrInvalidArgument (empty prompt, prompt plus expected output beyond
+// MaxRequestTokens, bad options), or the caller's context error.
 func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (Decision, error) {
-	if len(tokens) == 0 || opts.ExpectedOutputTokens < 0 {
-		return Decision{}, fmt.Errorf("%w: %d prompt tokens, %d expected output tokens",
-			ErrInvalidArgument, len(tokens), opts.ExpectedOutputTokens)
+	if len(tokens) == 0 || len(tokens) > MaxRequestTokens || opts.ExpectedOutputTokens < 0 ||
+		opts.ExpectedOutputTokens > MaxRequestTokens-len(tokens) {
+		return Decision{}, fmt.Errorf("%w: %d prompt tokens, %d expected output tokens (together at most %d)",
+			ErrInvalidArgument, len(tokens), opts.ExpectedOutputTokens, MaxRequestTokens)
 	}
 	if err := opts.Extras.Validate(); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)

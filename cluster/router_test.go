@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -286,12 +287,17 @@ func TestRouterBadInput(t *testing.T) {
 	}{
 		{nil, RouteOptions{}},
 		{[]int32{1}, RouteOptions{ExpectedOutputTokens: -1}},
+		{[]int32{1}, RouteOptions{ExpectedOutputTokens: math.MaxInt - 10}}, // would overflow the engine's load
+		{[]int32{1, 2}, RouteOptions{ExpectedOutputTokens: MaxRequestTokens - 1}},
 		{[]int32{1}, RouteOptions{Extras: prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 5, Length: 0}}}}},
 	} {
 		_, err := r.Route(context.Background(), c.tokens, c.opts)
 		require.ErrorIs(t, err, ErrInvalidArgument)
 	}
 	require.Zero(t, r.Status().Decisions)
+	d, err := r.Route(context.Background(), []int32{1}, RouteOptions{ExpectedOutputTokens: MaxRequestTokens - 1})
+	require.NoError(t, err, "the largest request")
+	require.NoError(t, r.Finish(d.Ticket, FinishOptions{}))
 	p, err := ParsePolicy("round-robin")
 	require.NoError(t, err)
 	require.Equal(t, PolicyRoundRobin, p)
