@@ -30,14 +30,14 @@ type StatsSource interface {
 //	pagedkv_copy_on_writes_total               counter  block copies for copy-on-write
 //	pagedkv_swaps_total{direction}             counter  sequences swapped out / in
 //	pagedkv_host_free_blocks                   gauge    free host-tier blocks
-//
-// Queue depth of the manager's event queue is not exported yet: paged.Stats has no
-// such field today.
+//	pagedkv_kv_events_queued                   gauge    events waiting for TakeEvents
+//	pagedkv_kv_events_dropped_total            counter  events dropped by a full queue
 type ManagerCollector struct {
 	mu      sync.Mutex
 	sources []managerSource
 
 	usage, usageV0, queries, hits, requests, recent, blocks, seqs, evictions, cows, swaps, hostFree *prometheus.Desc
+	eventsQueued, eventsDropped                                                                     *prometheus.Desc
 }
 
 type managerSource struct {
@@ -53,18 +53,21 @@ func NewManagerCollector(opts CollectorOptions) *ManagerCollector {
 		return prometheus.NewDesc(name, help, append([]string{"engine"}, labels...), opts.ConstLabels)
 	}
 	return &ManagerCollector{
-		usage:     d("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage."),
-		usageV0:   d("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage (vLLM V0 name)."),
-		queries:   d("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens."),
-		hits:      d("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens."),
-		requests:  d("pagedkv_prefix_cache_requests_total", "Requests looked up in the prefix cache."),
-		recent:    d("pagedkv_prefix_cache_recent_hit_rate", "Prefix cache token hit rate over the most recent requests."),
-		blocks:    d("pagedkv_kv_cache_blocks", "KV cache blocks by state (total, used, free, cached).", "state"),
-		seqs:      d("pagedkv_sequences", "Live sequences."),
-		evictions: d("pagedkv_prefix_cache_evictions_total", "Cached blocks that lost their hash by being reused."),
-		cows:      d("pagedkv_copy_on_writes_total", "Block copies returned for copy-on-write."),
-		swaps:     d("pagedkv_swaps_total", "Sequences swapped to (out) or from (in) the host tier.", "direction"),
-		hostFree:  d("pagedkv_host_free_blocks", "Free blocks of the host tier."),
+		usage:        d("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage."),
+		usageV0:      d("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage (vLLM V0 name)."),
+		queries:      d("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens."),
+		hits:         d("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens."),
+		requests:     d("pagedkv_prefix_cache_requests_total", "Requests looked up in the prefix cache."),
+		recent:       d("pagedkv_prefix_cache_recent_hit_rate", "Prefix cache token hit rate over the most recent requests."),
+		blocks:       d("pagedkv_kv_cache_blocks", "KV cache blocks by state (total, used, free, cached).", "state"),
+		seqs:         d("pagedkv_sequences", "Live sequences."),
+		evictions:    d("pagedkv_prefix_cache_evictions_total", "Cached blocks that lost their hash by being reused."),
+		cows:         d("pagedkv_copy_on_writes_total", "Block copies returned for copy-on-write."),
+		swaps:        d("pagedkv_swaps_total", "Sequences swapped to (out) or from (in) the host tier.", "direction"),
+		hostFree:     d("pagedkv_host_free_blocks", "Free blocks of the host tier."),
+		eventsQueued: d("pagedkv_kv_events_queued", "KV events queued in the manager, waiting for TakeEvents."),
+		eventsDropped: d("pagedkv_kv_events_dropped_total",
+			"KV events dropped because the manager's queue was full (subscribers must resync)."),
 	}
 }
 
@@ -85,7 +88,7 @@ func (c *ManagerCollector) Add(engine string, src StatsSource) error {
 // Describe implements prometheus.Collector.
 func (c *ManagerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.usage, c.usageV0, c.queries, c.hits, c.requests, c.recent, c.blocks,
-		c.seqs, c.evictions, c.cows, c.swaps, c.hostFree} {
+		c.seqs, c.evictions, c.cows, c.swaps, c.hostFree, c.eventsQueued, c.eventsDropped} {
 		ch <- d
 	}
 }
@@ -120,5 +123,7 @@ func (c *ManagerCollector) Collect(ch chan<- prometheus.Metric) {
 		k(c.swaps, st.SwapOuts, "out")
 		k(c.swaps, st.SwapIns, "in")
 		g(c.hostFree, float64(st.HostFree))
+		g(c.eventsQueued, float64(st.EventsQueued))
+		k(c.eventsDropped, st.EventsDropped)
 	}
 }

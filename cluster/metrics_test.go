@@ -194,7 +194,7 @@ vllm:prefix_cache_queries_total{engine="0",model_name="m"} 18
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "pagedkv_kv_cache_blocks",
 		"pagedkv_sequences", "vllm:kv_cache_usage_perc", "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"))
-	require.Equal(t, 16, testutil.CollectAndCount(c))
+	require.Equal(t, 18, testutil.CollectAndCount(c))
 	// Lint: only vLLM's colon names are flagged (reserved for recording rules, as in vLLM).
 	problems, err := testutil.CollectAndLint(c)
 	require.NoError(t, err)
@@ -205,4 +205,39 @@ vllm:prefix_cache_queries_total{engine="0",model_name="m"} 18
 	require.NoError(t, reg.Register(c))
 	_, err = reg.Gather()
 	require.NoError(t, err)
+}
+
+// The manager's event queue: its depth and the events a full queue dropped.
+func TestManagerCollectorEvents(t *testing.T) {
+	cfg := paged.DefaultConfig()
+	cfg.NumBlocks, cfg.BlockSize = 16, 4
+	cfg.Events = paged.EventOptions{Enabled: true, QueueSize: 1} // one event queued, the rest dropped
+	m, err := paged.New(cfg)
+	require.NoError(t, err)
+	for i := range 3 {
+		prompt := seqTokens(9, int32(100*i))
+		id, err := m.Add(prompt, paged.SeqOptions{})
+		require.NoError(t, err)
+		_, err = m.Reserve(id, len(prompt), 0, nil)
+		require.NoError(t, err)
+		require.NoError(t, m.MarkComputed(id, len(prompt)))
+	}
+	st := m.Stats()
+	require.Equal(t, 1, st.EventsQueued)
+	require.Equal(t, uint64(2), st.EventsDropped)
+	c := NewManagerCollector(CollectorOptions{})
+	require.NoError(t, c.Add("0", m))
+	want := `
+# HELP pagedkv_kv_events_dropped_total KV events dropped because the manager's queue was full (subscribers must resync).
+# TYPE pagedkv_kv_events_dropped_total counter
+pagedkv_kv_events_dropped_total{engine="0"} 2
+# HELP pagedkv_kv_events_queued KV events queued in the manager, waiting for TakeEvents.
+# TYPE pagedkv_kv_events_queued gauge
+pagedkv_kv_events_queued{engine="0"} 1
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "pagedkv_kv_events_queued", "pagedkv_kv_events_dropped_total"))
+	evs, dropped := m.TakeEvents(nil)
+	require.Len(t, evs, 1)
+	require.Equal(t, uint64(2), dropped)
+	require.Equal(t, 0, m.Stats().EventsQueued)
 }
