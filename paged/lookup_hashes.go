@@ -18,8 +18,9 @@ func (m *Manager) HashScheme() *prefix.Scheme { return m.scheme }
 // the cached blocks as usual, so a chain from another scheme finds nothing rather
 // than wrong blocks. Blocks of prompt beyond c.Len() are not looked up as whole
 // blocks: hash at least (len(prompt)−1)/BlockSize blocks for a full answer. It has
-// no side effects and allocates nothing in steady state; c is only read. A nil chain
-// or a prompt longer than MaxSeqLen gives ErrInvalidArgument.
+// no side effects and allocates nothing in steady state; c is only read. A nil chain,
+// a prompt longer than MaxSeqLen, or multimodal items in c's extras that are not
+// inside the prompt, sorted and apart (as SeqOptions.MM) give ErrInvalidArgument.
 func (m *Manager) LookupChain(c *prefix.Chain, prompt []int32) (int, error) {
 	h, err := m.LookupChainTiers(c, prompt)
 	return h.Tokens, err
@@ -37,6 +38,9 @@ func (m *Manager) LookupChainTiers(c *prefix.Chain, prompt []int32) (PrefixHit, 
 		return PrefixHit{}, nil
 	}
 	ex := c.Extras()
+	if err := validateMM(ex.MM, len(prompt)); err != nil {
+		return PrefixHit{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := min(m.maxHitBlocks(len(prompt)), m.cfg.NumBlocks+m.tier.blocks, c.Len())

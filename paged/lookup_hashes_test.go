@@ -104,6 +104,26 @@ func TestLookupChainArguments(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 12, n)
 	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = m.LookupChain(&c, p) }))
+	// Multimodal items are checked against the prompt as Add and LookupPrompt check
+	// them: outside it, out of order or overlapping, they are refused.
+	for _, mm := range [][]prefix.MMItem{
+		{{ID: "x", Offset: 5, Length: 100}},
+		{{ID: "x", Offset: -1, Length: 2}},
+		{{ID: "x", Offset: 6, Length: 2}, {ID: "y", Offset: 1, Length: 2}},
+		{{ID: "x", Offset: 1, Length: 4}, {ID: "y", Offset: 3, Length: 2}},
+	} {
+		bad := m.HashScheme().NewChain(prefix.Extras{MM: mm})
+		bad.Extend(p)
+		_, err := m.LookupChain(&bad, p)
+		require.ErrorIs(t, err, ErrInvalidArgument, "%+v", mm)
+		_, err = m.LookupPrompt(p, SeqOptions{MM: mm})
+		require.ErrorIs(t, err, ErrInvalidArgument, "%+v", mm)
+	}
+	good := m.HashScheme().NewChain(prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 5, Length: 3}}})
+	good.Extend(p)
+	n, err = m.LookupChain(&good, p)
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "the blocks before the item's")
 }
 
 // sumHasher is a Hasher package prefix does not know (so a manager with windowed groups
