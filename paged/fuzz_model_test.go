@@ -330,6 +330,39 @@ func (f *fuzzer) drainEvents() {
 	}
 }
 
+// resync rebuilds the consumer's view, in sync or not, from ResyncEvents (events
+// off: nothing is appended), and checks it equals the cache.
+func (f *fuzzer) resync() {
+	f.note("resync")
+	before := f.digest()
+	evs := f.m.ResyncEvents(f.evBuf[:0])
+	if f.digest() != before {
+		f.fatalf("ResyncEvents changed the manager")
+	}
+	if f.rec == nil {
+		if len(evs) != 0 {
+			f.fatalf("ResyncEvents with events disabled: %d events", len(evs))
+		}
+		return
+	}
+	f.evBuf = evs
+	if len(evs) == 0 || evs[0].Kind != AllBlocksCleared {
+		f.fatalf("ResyncEvents does not start with AllBlocksCleared: %d events", len(evs))
+	}
+	f.rec.err = nil
+	f.rec.apply(evs)
+	if err := f.rec.err; err != nil {
+		f.fatalf("resync events: %v", err)
+	}
+	if err := f.rec.matches(f.m); err != nil {
+		f.fatalf("view after resync: %v", err)
+	}
+	f.sync = true
+	if q := f.m.Stats().EventsQueued; q != 0 {
+		f.fatalf("%d events queued after ResyncEvents", q)
+	}
+}
+
 // expectErr checks err against the sentinels the model allows (none: success is
 // required) and, when err is not nil and before is a digest (not 0), that nothing
 // changed since it was taken.

@@ -279,6 +279,15 @@ func (f *fuzzer) lookups() {
 		} else if f.expectErr(err, 0); c2 != c {
 			f.fatalf("LookupPrompt %d, CachedPrefix %d", c2, c)
 		}
+		// The same lookup over a chain of the manager's own scheme (a router's path).
+		ch := m.HashScheme().NewChain(s.opts.extras())
+		ch.Extend(s.tokens)
+		hit, err := m.LookupChainTiers(&ch, s.tokens)
+		if outside(s.opts.MM, len(s.tokens)) {
+			f.expectErr(err, 0, ErrInvalidArgument)
+		} else if f.expectErr(err, 0); hit.Tokens != c {
+			f.fatalf("LookupChainTiers %+v, CachedPrefix %d", hit, c)
+		}
 		if c%f.bs != 0 && !m.cfg.PartialBlockReuse {
 			f.fatalf("CachedPrefix %d without partial reuse", c)
 		}

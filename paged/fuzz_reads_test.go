@@ -3,6 +3,7 @@ package paged
 import (
 	"slices"
 
+	"github.com/pagedkv/pagedkv/blockpool"
 	"github.com/pagedkv/pagedkv/prefix"
 )
 
@@ -124,8 +125,34 @@ func (f *fuzzer) reads() {
 	if m.WatermarkBlocks() > st.NumBlocks || m.Config().NumBlocks != st.NumBlocks {
 		f.fatalf("watermark %d, config %+v", m.WatermarkBlocks(), m.Config())
 	}
+	if m.NumGroups() != len(f.groups) || m.HashScheme().BlockSize() != f.bs {
+		f.fatalf("NumGroups %d of %d, scheme block size %d of %d", m.NumGroups(), len(f.groups), m.HashScheme().BlockSize(), f.bs)
+	}
+	f.checkCachedBlocks()
 	if f.digest() != before {
 		f.fatalf("reads changed the manager")
+	}
+}
+
+// checkCachedBlocks compares CachedBlocks with a scan of both pools: every cached
+// block once, device tier first, each tier in id order.
+func (f *fuzzer) checkCachedBlocks() {
+	var want []CachedBlock
+	for _, t := range []struct {
+		medium Medium
+		p      *blockpool.Pool
+	}{{MediumGPU, f.m.Pool()}, {MediumCPU, f.m.host}} {
+		if t.p == nil {
+			continue
+		}
+		for id := range int32(t.p.NumBlocks()) {
+			if ck, _, ok := t.p.CachedKey(id); ok {
+				want = append(want, CachedBlock{Medium: t.medium, ID: id, Hash: prefix.Hash(ck.Hash), Group: int(ck.Group)})
+			}
+		}
+	}
+	if got := f.m.CachedBlocks(nil); !slices.Equal(got, want) {
+		f.fatalf("CachedBlocks %v, pools %v", got, want)
 	}
 }
 

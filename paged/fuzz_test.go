@@ -328,9 +328,12 @@ func (f *fuzzer) op(op int) {
 		f.markIDs(batch, ids, k, dup)
 	case 14: // batched reads and block observation, with full-range arguments
 		f.reads()
-	case 15: // drain events
+	case 15: // drain events, sometimes rebuilding the consumer's view (ResyncEvents)
 		f.note("take events")
 		f.drainEvents()
+		if f.next()%4 == 0 {
+			f.resync()
+		}
 	case 16:
 		f.pin()
 	case 17:

@@ -20,10 +20,11 @@ import (
 // adapter, extra keys, digests); then every other cached block (free, kept for
 // later hits), each in its own BlockStored after its parent when that is still
 // cached, with its hash, parent hash (HasParent false when the parent is no longer
-// cached), tokens and medium only, marked Detached: such a block's adapter, extra
-// keys and full digest are not kept, so they are empty and FirstBlock is 0. In the
-// per-distinct-hash form (EventOptions.PerDistinctHash) each hash is announced once
-// (per KV-cache group). The queue's limits do not apply: the result grows with the
+// cached, or for a device block when it is cached only on the host), tokens and
+// medium only, marked Detached: such a block's adapter, extra keys and full digest
+// are not kept, so they are empty and FirstBlock is 0. In the per-distinct-hash
+// form (EventOptions.PerDistinctHash) each hash is announced once per tier (and
+// KV-cache group). The queue's limits do not apply: the result grows with the
 // cache (one event and BlockSize token ids per cached block at most). Events carry
 // their blocks' group.
 //
@@ -78,6 +79,9 @@ func (m *Manager) ResyncEvents(dst []Event) []Event {
 	if m.host != nil {
 		r.pool, r.medium, r.tier = m.host, MediumCPU, 1
 		r.emitted = make([]uint64, (m.host.NumBlocks()+63)/64)
+		if q.distinct { // each hash once per tier: the host's copies are announced too
+			r.seen = make(map[groupHash]struct{})
+		}
 		for id := range m.host.NumBlocks() {
 			r.announce(blockpool.BlockID(id))
 		}
@@ -167,14 +171,16 @@ func (r *resync) announce(id blockpool.BlockID) {
 	}
 }
 
-// parentHash returns the hash of a cached block carrying identity ident, in either
-// tier (the tier being walked first), and whether there is one.
+// parentHash returns the hash of a cached block carrying identity ident, and
+// whether there is one already announced: in the tier being walked, or (for a host
+// block) on the device, walked first. A device block whose parent is cached only on
+// the host is announced without one, as no consumer has seen that parent yet.
 func (r *resync) parentHash(ident uint64) (uint64, bool) {
 	if ident == 0 {
 		return 0, false
 	}
 	pools := [2]*blockpool.Pool{r.m.pool, r.m.host}
-	for _, t := range [2]int{r.tier, 1 - r.tier} {
+	for t := r.tier; t >= 0; t-- {
 		if id, ok := r.idents[t][ident]; ok {
 			return pools[t].Hash(id)
 		}

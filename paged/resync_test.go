@@ -3,7 +3,9 @@ package paged
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/pagedkv/pagedkv/prefix"
@@ -207,4 +209,30 @@ func TestCachedBlocks(t *testing.T) {
 	require.Len(t, m.CachedBlocks(nil), 2, "freed blocks stay cached")
 	require.NoError(t, m.ResetPrefixCache())
 	require.Empty(t, m.CachedBlocks(nil))
+}
+
+// With a host prefix cache, a block cached in both tiers (an onloaded block keeps
+// its host copy) is announced in both by ResyncEvents, in the per-distinct-hash form
+// too; and a device block is never announced with a parent only the host holds
+// (no consumer has seen it yet at that point of the events).
+func TestResyncEventsBothTiers(t *testing.T) {
+	for _, distinct := range []bool{false, true} {
+		m := newMgr(t, 4, 4, hostCache(WriteBack, 4), eventsOn(distinct), noWatermark)
+		a, _ := admitAll(t, m, span(0, 9), SeqOptions{})
+		require.NoError(t, m.Free(a))
+		b, _ := admitAll(t, m, span(100, 11), SeqOptions{}) // evicts a's second block to the host
+		require.NoError(t, m.Free(b))
+		c, adm := admitAll(t, m, span(0, 9), SeqOptions{}) // onloads it: cached in both tiers
+		require.Equal(t, 4, adm.Onloaded)
+		require.NoError(t, m.Free(c))
+		tiers := map[prefix.Hash]int{}
+		for _, cb := range m.CachedBlocks(nil) {
+			tiers[cb.Hash] |= map[Medium]int{MediumGPU: 1, MediumCPU: 2}[cb.Medium]
+		}
+		require.Contains(t, slices.Collect(maps.Values(tiers)), 3, "a hash cached in both tiers")
+		fresh := newRecorder(distinct)
+		fresh.apply(m.ResyncEvents(nil))
+		require.NoError(t, fresh.err)
+		require.NoError(t, fresh.matches(m), "distinct %v", distinct)
+	}
 }
