@@ -64,7 +64,8 @@ func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
 	p := &ReplicaPredictor{bs: cfg.BlockSize, blocks: cfg.Blocks, w: cfg.Weights}
 	for range cfg.Engines {
 		mc := paged.DefaultConfig()
-		mc.NumBlocks, mc.BlockSize = cfg.Blocks, cfg.BlockSize
+		// No watermark: the engine has already admitted what Started records.
+		mc.NumBlocks, mc.BlockSize, mc.Watermark, mc.DisableWatermark = cfg.Blocks, cfg.BlockSize, 0, true
 		m, err := paged.New(mc)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -127,14 +128,11 @@ func (p *ReplicaPredictor) Started(engine int, req *Request) uint64 {
 	if err != nil {
 		return 0
 	}
-	hit, err := m.CachedPrefix(id)
-	if err == nil {
-		var res paged.Reservation
-		if res, err = m.Reserve(id, len(req.Tokens)-hit, 0, nil); err == nil {
-			err = m.MarkComputed(id, len(req.Tokens)-res.Start)
-		}
+	adm, err := m.Admit(id, len(req.Tokens), 0, nil)
+	if err == nil && adm.Admission == paged.AdmitNow {
+		err = m.MarkComputed(id, adm.N)
 	}
-	if err != nil {
+	if err != nil || adm.Admission != paged.AdmitNow {
 		_ = m.Free(id)
 		return 0
 	}
