@@ -9,7 +9,7 @@
 // report changes as numbered batches of events — Stored(hashes, tier),
 // Removed(hashes, tier), Cleared — which is exactly what vLLM's KV events carry
 // (BlockStored, BlockRemoved, AllBlocksCleared, with medium and a per-publisher
-// sequence number), and what paged.Manager's EventSink reports. Adapters turn those
+// sequence number), and what paged.Manager's TakeEvents returns. Adapters turn those
 // into Batch values:
 //
 //	vLLM BlockStored{block_hashes, parent_block_hash, medium} → Event{Kind: Stored, Hashes, Parent, Tier}

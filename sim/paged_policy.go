@@ -64,7 +64,7 @@ type seqHandle = uint64
 func newPagedPolicy(c pagedConfig) (*pagedPolicy, error) {
 	cfg := paged.DefaultConfig()
 	cfg.NumBlocks, cfg.BlockSize, cfg.DisablePrefixCaching, cfg.Watermark = c.NumBlocks, c.BlockSize, c.DisablePrefixCaching, c.Watermark
-	cfg.DisableWatermark = c.Watermark == 0 // sim's zero watermark means none
+	cfg.DisableWatermark = c.Watermark == 0 // a pagedConfig built without one (tests): none (Config.Watermark 0 became 0.01 before)
 	cfg.HostBlocks, cfg.Groups = c.HostBlocks, c.Groups
 	cfg.Events = c.Events
 	cfg.HostCache, cfg.GroupedEviction = c.HostCache, c.GroupedEviction
