@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	blocks := fs.String("block-sizes", "16", fmt.Sprintf("comma-separated block sizes to sweep (paged), each in [1, %d]", sim.MaxBlockSize))
 	fs.Float64Var(&o.rate, "rate", 2, "Poisson arrival rate, requests/s (0: all at once)")
 	fs.Float64Var(&o.duration, "duration", defaultDuration, fmt.Sprintf("seconds of arrivals, at most %g (synthetic; requests = rate × duration)", float64(workload.MaxArrival)))
-	fs.IntVar(&o.requests, "requests", 0, fmt.Sprintf("number of requests, at most %d (overrides -duration; required with -rate 0)", workload.MaxRequests))
+	fs.IntVar(&o.requests, "requests", 0, fmt.Sprintf("number of requests, at most %d (overrides -duration; required with -rate 0; with -trace: its first requests)", workload.MaxRequests))
 	fs.IntVar(&o.n, "n", 1, fmt.Sprintf("parallel samples per request, at most %d", workload.MaxWidth))
 	fs.IntVar(&o.beam, "beam", 0, fmt.Sprintf("beam-search width, at most %d (0: none)", workload.MaxWidth))
 	fs.IntVar(&o.systemPrompt, "system-prompt", 0, "tokens of a shared system prompt (shorter than the model's context)")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -229,5 +230,32 @@ func TestBadInput(t *testing.T) {
 		require.Empty(t, out.String(), c.args)
 		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%v allocated too much", c.args)
 		t.Logf("%-40q %d in %v: %s", strings.Join(c.args, " "), code, elapsed.Round(time.Millisecond), msg)
+	}
+}
+
+// -requests with -trace replays the trace's first requests only.
+func TestRequestsCapsTrace(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "t.csv")
+	body := "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+	for i := range 6 {
+		body += fmt.Sprintf("2023-11-16 18:17:0%d.0000000,%d,5\n", i, 100+i)
+	}
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 6}, {[]string{"-requests", "2"}, 2}, {[]string{"-requests", "100"}, 6},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"-trace", p, "-policies", "paged", "-json", "-out", "", "-progress=false"}, c.args...), &out, &errb)
+		require.Equal(t, 0, code, errb.String())
+		var doc struct {
+			Requests int              `json:"requests"`
+			Runs     []map[string]any `json:"runs"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &doc))
+		require.Equal(t, c.want, doc.Requests, "%v", c.args)
+		require.Equal(t, float64(c.want), doc.Runs[0]["requests_completed"], "%v", c.args)
 	}
 }

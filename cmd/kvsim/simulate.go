@@ -86,6 +86,9 @@ func simulate(o *options, stderr io.Writer) (*report, error) {
 func (o *options) source() (workload.Source, string, error) {
 	if o.trace != "" {
 		src, err := workload.OpenTrace(o.trace, workload.TraceOptions{Seed: o.seed})
+		if err == nil && o.requests > 0 { // the trace's first requests
+			src = workload.Take(src, o.requests)
+		}
 		return src, o.trace, err
 	}
 	if o.isSharedPrefix() {
