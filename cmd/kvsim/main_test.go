@@ -181,6 +181,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-rate", "abc"}, 2, "invalid value"},
 		{[]string{"-no-such-flag"}, 2, "not defined"},
 		{[]string{"-model", "llama-2-70b"}, 1, "GiB for KV"},
+		{[]string{"-mem-util", "0.3"}, 1, "-model opt-13b -gpu a100-40 -tp 1 -mem-util 0.3 (-kv-bits 16): hardware: invalid deployment"},
 		// cluster mode
 		{[]string{"-engines", "0"}, 2, "-engines 0"},
 		{[]string{"-engines", "100000"}, 2, "-engines 100000"},

@@ -13,7 +13,7 @@ import (
 // memory (a flag error).
 func (o *options) checkDeployment() error {
 	if err := o.hw.Validate(); err != nil {
-		return err
+		return fmt.Errorf("-model %s -gpu %s -tp %d -mem-util %g (-kv-bits %d): %w", o.model, o.gpu, o.hw.TP, o.memUtil, o.kvBits, err)
 	}
 	if !contains(o.policies, sim.PolicyPaged) {
 		return nil
