@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"strconv"
 
 	"github.com/pagedkv/pagedkv/prefix"
 )
@@ -59,7 +61,7 @@ type hashRequest struct {
 	} `json:"prompt_embeds"`
 }
 
-// hashResult is kvctl hash's output.
+// hashResult is kvctl hash's output (written by writeHashResult).
 type hashResult struct {
 	Digests  []string `json:"digests"`
 	EventIDs []uint64 `json:"event_ids"`
@@ -81,15 +83,43 @@ func runHash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "hash", exitFailure, "%v", err)
 	}
-	res, err := hashBlocks(req)
+	c, err := hashBlocks(req)
 	if err != nil {
 		return failf(stderr, "hash", exitFailure, "%v", err)
 	}
-	out, _ := json.Marshal(res)
-	if _, err := fmt.Fprintf(stdout, "%s\n", out); err != nil {
+	if err := writeHashResult(stdout, c); err != nil {
 		return failf(stderr, "hash", exitFailure, "write: %v", err)
 	}
 	return exitOK
+}
+
+// writeHashResult writes c's blocks as one hashResult JSON line (json.Marshal's
+// form), streamed: the memory it needs does not grow with the number of blocks.
+func writeHashResult(w io.Writer, c *prefix.Chain) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"digests":[`)
+	var d, hx []byte
+	for i := range c.Len() {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		d = c.AppendDigest(d[:0], i)
+		hx = hex.AppendEncode(hx[:0], d)
+		bw.WriteByte('"')
+		bw.Write(hx)
+		bw.WriteByte('"')
+	}
+	bw.WriteString(`],"event_ids":[`)
+	var num []byte
+	for i := range c.Len() {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		num = strconv.AppendUint(num[:0], uint64(c.Hash(i)), 10)
+		bw.Write(num)
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush() // bufio keeps the first write error
 }
 
 var errBadRequest = errors.New("bad request")
@@ -141,8 +171,9 @@ func jsonKind(k reflect.Kind) string {
 	return k.String()
 }
 
-// hashBlocks hashes the request the way a vLLM engine would.
-func hashBlocks(req *hashRequest) (*hashResult, error) {
+// hashBlocks hashes the request the way a vLLM engine would, returning the chain of
+// its full blocks.
+func hashBlocks(req *hashRequest) (*prefix.Chain, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, a...))
 	}
@@ -216,12 +247,5 @@ func hashBlocks(req *hashRequest) (*hashResult, error) {
 		all = append(all, t)
 		c.Extend(all)
 	}
-	res := &hashResult{Digests: make([]string, c.Len()), EventIDs: make([]uint64, c.Len())}
-	var d []byte
-	for i := range c.Len() {
-		d = c.AppendDigest(d[:0], i)
-		res.Digests[i] = hex.EncodeToString(d)
-		res.EventIDs[i] = uint64(c.Hash(i))
-	}
-	return res, nil
+	return &c, nil
 }

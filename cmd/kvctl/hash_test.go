@@ -167,3 +167,32 @@ func FuzzHashInput(f *testing.F) {
 		}
 	})
 }
+
+// The streamed output is exactly json.Marshal's form of the result, and its memory
+// does not grow with the number of blocks beyond the chain's own.
+func TestHashOutputStreamed(t *testing.T) {
+	for _, n := range []int{0, 3, 2000} {
+		toks := make([]string, n)
+		for i := range toks {
+			toks[i] = fmt.Sprint(i % 50000)
+		}
+		in := fmt.Sprintf(`{"hash_algo": "sha256_cbor", "pythonhashseed": null, "block_size": 1, "prompt_token_ids": [%s]}`, strings.Join(toks, ","))
+		code, stdout, stderr := kvctl(in, "hash")
+		require.Equal(t, exitOK, code, stderr)
+		req, err := readHashRequest(strings.NewReader(in), 1<<20)
+		require.NoError(t, err)
+		c, err := hashBlocks(req)
+		require.NoError(t, err)
+		want := hashResult{Digests: []string{}, EventIDs: []uint64{}}
+		var d []byte
+		for i := range c.Len() {
+			d = c.AppendDigest(d[:0], i)
+			want.Digests = append(want.Digests, fmt.Sprintf("%x", d))
+			want.EventIDs = append(want.EventIDs, uint64(c.Hash(i)))
+		}
+		out, err := json.Marshal(want)
+		require.NoError(t, err)
+		require.Equal(t, string(out)+"\n", stdout, "n=%d", n)
+		require.Equal(t, n, c.Len(), "every full block (block size 1)")
+	}
+}
