@@ -25,6 +25,8 @@ const (
 	// accepts: 2^28 (sums of three such counts still fit a 32-bit int). Slot numbers
 	// (block id × BlockSize + offset) are below 2^40 and returned as int64.
 	MaxSeqLen = 1 << 28
+	// MaxPreallocTokens bounds the token room SeqOptions.Capacity preallocates.
+	MaxPreallocTokens = 1 << 20
 	// MaxEventQueueSize is the largest EventOptions.QueueSize: 2^20 events.
 	MaxEventQueueSize = 1 << 20
 	// MaxEventQueueTokens is the largest EventOptions.QueueTokens: 2^26 token ids.

@@ -143,7 +143,7 @@ func (m *Manager) Add(prompt []int32, opts SeqOptions) (SeqID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, id := m.newSeq()
-	if c := max(len(prompt), min(opts.Capacity, m.tokenCap)); cap(s.tokens) < c {
+	if c := max(len(prompt), min(opts.Capacity, m.tokenCap, MaxPreallocTokens)); cap(s.tokens) < c {
 		s.tokens = make([]int32, 0, c)
 	}
 	s.tokens = append(s.tokens, prompt...)

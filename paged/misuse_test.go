@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/pagedkv/pagedkv/prefix"
@@ -335,4 +336,20 @@ func TestMisuse(t *testing.T) {
 			inv(t, f.m)
 		})
 	}
+}
+
+// Capacity preallocates at most MaxPreallocTokens, whatever the pool holds (an Add
+// on a pool of millions of tokens used to allocate up to 1 GiB).
+func TestCapacityPreallocBounded(t *testing.T) {
+	m := newMgr(t, 1<<16, 64) // 4M tokens
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	id, err := m.Add(span(0, 3), SeqOptions{Capacity: MaxSeqLen})
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	s, err := m.seq(id)
+	require.NoError(t, err)
+	require.Equal(t, MaxPreallocTokens, cap(s.tokens))
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20))
+	require.NoError(t, m.Append(id, span(10, MaxPreallocTokens)...), "Append grows past it")
 }

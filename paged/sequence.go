@@ -39,7 +39,8 @@ type SeqOptions struct {
 	// Capacity, if larger than the prompt, preallocates room for that many tokens so
 	// Append does not grow the token slice: 0..MaxSeqLen. Room beyond the pool's
 	// token capacity (NumBlocks × BlockSize) is never preallocated, since no
-	// sequence can compute more tokens than the pool holds.
+	// sequence can compute more tokens than the pool holds, nor beyond
+	// MaxPreallocTokens (4 MiB of token ids per call; Append grows past it).
 	Capacity int
 
 	// Priority is the retention priority of the cached blocks the sequence releases,
