@@ -95,4 +95,10 @@
 // a socket — the publisher's replay ROUTER included — can make the process buffer
 // one message as large as it cares to send. Expose the endpoints only to the
 // fleet's own network, as vLLM's are.
+//
+// zmq4 logs a connection that fails the ZMTP handshake on a listening socket (a
+// peer that is not ZeroMQ) to its own logger, os.Stderr by default. PublisherConfig
+// and SubscriberConfig.Logger route it (log.New(io.Discard, "", 0) silences it);
+// PublisherStats.HandshakeFailures and EngineStats.ConnectFailures count such
+// failures whatever the logger.
 package kvevents

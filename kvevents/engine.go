@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 type engine struct {
 	cfg SubscriberConfig
 	ep  Endpoint
+	log *log.Logger // zmq4's, for every socket
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -35,6 +37,7 @@ type engine struct {
 	replayWG     sync.WaitGroup
 
 	badFrames atomic.Uint64 // counted by the reader goroutine
+	connFails atomic.Uint64 // failed Dials, counted by the reader goroutine
 
 	mu   sync.Mutex
 	snap EngineStatus
@@ -50,9 +53,9 @@ type replyMsg struct {
 
 var errReplayTimeout = errors.New("no reply within ReplayTimeout")
 
-func newEngine(parent context.Context, cfg SubscriberConfig, ep Endpoint) *engine {
+func newEngine(parent context.Context, cfg SubscriberConfig, logger *log.Logger, ep Endpoint) *engine {
 	ctx, cancel := context.WithCancel(parent)
-	e := &engine{cfg: cfg, ep: ep, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	e := &engine{cfg: cfg, ep: ep, log: logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		live: make(chan heldBatch, cfg.QueueSize), replies: make(chan replyMsg, 64)}
 	e.q = syncer{eff: e, hasReplay: ep.Replay != "", maxPending: cfg.MaxPending}
 	e.snap.Engine = ep.Engine
@@ -74,13 +77,14 @@ func (e *engine) status() EngineStatus {
 	s := e.snap
 	e.mu.Unlock()
 	s.Stats.BadFrames = e.badFrames.Load()
+	s.Stats.ConnectFailures = e.connFails.Load()
 	return s
 }
 
 func (e *engine) run() {
 	defer close(e.done)
 	sub := zmq4.NewSub(e.ctx, zmq4.WithDialerRetry(e.cfg.DialRetry), zmq4.WithDialerMaxRetries(-1),
-		zmq4.WithAutomaticReconnect(true))
+		zmq4.WithAutomaticReconnect(true), zmq4.WithLogger(e.log))
 	var readers sync.WaitGroup
 	if err := sub.SetOption(zmq4.OptionSubscribe, e.ep.Topic); err == nil {
 		readers.Go(func() { e.readLive(sub) })
@@ -136,6 +140,9 @@ func (e *engine) readLive(sub zmq4.Socket) {
 		if err == nil {
 			break
 		}
+		if e.ctx.Err() == nil {
+			e.connFails.Add(1)
+		}
 		if !sleepCtx(e.ctx, e.cfg.DialRetry) { // e.g. a peer that is not ZeroMQ
 			return
 		}
@@ -180,7 +187,8 @@ func (e *engine) stopReplay() {
 }
 
 func (e *engine) runReplay(ctx context.Context, id, from uint64) {
-	d := zmq4.NewDealer(ctx, zmq4.WithDialerRetry(e.cfg.DialRetry), zmq4.WithDialerMaxRetries(-1))
+	d := zmq4.NewDealer(ctx, zmq4.WithDialerRetry(e.cfg.DialRetry), zmq4.WithDialerMaxRetries(-1),
+		zmq4.WithLogger(e.log))
 	defer func() {
 		_ = d.Close()
 		drain(d)

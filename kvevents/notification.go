@@ -101,6 +101,11 @@ type EngineStats struct {
 	Restarts        uint64 // publisher restarts detected
 	DroppedPending  uint64 // live batches dropped because MaxPending were held
 	BadFrames       uint64 // live messages not shaped [topic, seq, payload]
+	// ConnectFailures counts failed attempts to connect to the PUB endpoint
+	// other than refused connections (which zmq4 retries unseen): a peer that
+	// failed the ZMTP handshake (not ZeroMQ, or not a PUB socket) or an endpoint
+	// zmq4 cannot dial. The subscriber retries after DialRetry.
+	ConnectFailures uint64
 }
 
 // EngineStatus is a snapshot of one engine's subscription.

@@ -3,6 +3,7 @@ package kvevents
 import (
 	"context"
 	"fmt"
+	"log"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,13 @@ type PublisherConfig struct {
 	// lost messages in tests of subscribers (ours or others'). It is called with
 	// the publisher's lock held and must not call the publisher.
 	SkipSend func(seq uint64) bool
+	// Logger receives what zmq4 logs for the publisher's sockets: a connection
+	// to the PUB or replay socket that failed the ZMTP handshake (a peer that is
+	// not ZeroMQ, a port scanner, a health check), one line each, counted in
+	// PublisherStats.HandshakeFailures either way. Default (nil): zmq4's own
+	// default, os.Stderr with the prefix "zmq4: "; log.New(io.Discard, "", 0)
+	// silences it.
+	Logger *log.Logger
 }
 
 // Defaults of PublisherConfig.
@@ -117,6 +125,9 @@ type PublisherStats struct {
 	ReplayRequests  uint64 // well-formed replay requests served
 	ReplayedBatches uint64 // batches sent in replies
 	BadRequests     uint64 // replay requests that were not [identity, "", seq]
+	// HandshakeFailures counts connections to the PUB or replay socket that
+	// failed the ZMTP handshake (the lines zmq4 logged to Config.Logger).
+	HandshakeFailures uint64
 }
 
 // Publisher publishes KV event batches exactly as vLLM's ZmqEventPublisher does:
@@ -137,6 +148,7 @@ type Publisher struct {
 	router zmq4.Socket // nil without replay
 	addr   string      // resolved PUB endpoint
 	raddr  string      // resolved replay endpoint
+	zlog   *zmqLog     // zmq4's logger for both sockets
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
@@ -176,11 +188,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{cfg: cfg, topic: []byte(cfg.Topic), ctx: ctx, cancel: cancel,
-		ring: newRing(cfg.BufferSteps), addr: cfg.Endpoint, raddr: cfg.ReplayEndpoint}
+		ring: newRing(cfg.BufferSteps), addr: cfg.Endpoint, raddr: cfg.ReplayEndpoint, zlog: newZMQLog(cfg.Logger)}
 	bind := cfg.Mode == Bind || (cfg.Mode == BindAuto && BindsEndpoint(cfg.Endpoint))
 	// Reconnection only for a connecting socket: zmq4 would make a listening one
 	// dial its own endpoint when a subscriber leaves.
-	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithAutomaticReconnect(!bind))
+	p.pub = zmq4.NewPub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithAutomaticReconnect(!bind),
+		zmq4.WithLogger(p.zlog.logger()))
 	if err := p.pub.SetOption(zmq4.OptionHWM, cfg.HWM); err != nil {
 		p.closeSockets()
 		return nil, fmt.Errorf("kvevents: PUB high-water mark: %w", err)
@@ -195,7 +208,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		p.wg.Go(p.connect)
 	}
 	if cfg.ReplayEndpoint != "" {
-		p.router = zmq4.NewRouter(ctx)
+		p.router = zmq4.NewRouter(ctx, zmq4.WithLogger(p.zlog.logger()))
 		if err := p.router.Listen(cfg.ReplayEndpoint); err != nil {
 			p.closeSockets()
 			return nil, fmt.Errorf("%w: replay ROUTER: %w", ErrConfig, err)
@@ -276,6 +289,7 @@ func (p *Publisher) Stats() PublisherStats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Buffered = p.ring.n
+	s.HandshakeFailures = p.zlog.lines.Load()
 	return s
 }
 

@@ -3,6 +3,7 @@ package kvevents
 import (
 	"context"
 	"fmt"
+	"log"
 	"sort"
 	"strconv"
 	"sync"
@@ -31,6 +32,13 @@ type SubscriberConfig struct {
 	QueueSize int
 	// DialRetry is the pause between connection attempts (default 250 ms).
 	DialRetry time.Duration
+	// Logger is given to every socket the subscriber creates (zmq4.WithLogger).
+	// zmq4 v0.17.0 logs only from listening sockets, and the subscriber's only
+	// dial, so nothing reaches it today: a connection that fails the ZMTP
+	// handshake is retried and counted in EngineStats.ConnectFailures instead.
+	// Default (nil): zmq4's own default, os.Stderr with the prefix "zmq4: ";
+	// log.New(io.Discard, "", 0) silences it.
+	Logger *log.Logger
 }
 
 // Defaults of SubscriberConfig.
@@ -124,6 +132,7 @@ func (ep Endpoint) ForRank(r int) (Endpoint, error) {
 // entries instead of routing on stale ones. It is safe for concurrent use.
 type Subscriber struct {
 	cfg    SubscriberConfig
+	zlog   *zmqLog // zmq4's logger for every socket
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -140,7 +149,8 @@ func NewSubscriber(ctx context.Context, cfg SubscriberConfig) (*Subscriber, erro
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &Subscriber{cfg: cfg, ctx: ctx, cancel: cancel, engines: make(map[string]*engine)}, nil
+	return &Subscriber{cfg: cfg, zlog: newZMQLog(cfg.Logger), ctx: ctx, cancel: cancel,
+		engines: make(map[string]*engine)}, nil
 }
 
 // Add starts following ep. It returns at once: connecting and catching up happen
@@ -158,7 +168,7 @@ func (s *Subscriber) Add(ep Endpoint) error {
 	if _, dup := s.engines[ep.Engine]; dup {
 		return fmt.Errorf("%w: engine %q already added", ErrConfig, ep.Engine)
 	}
-	e := newEngine(s.ctx, s.cfg, ep)
+	e := newEngine(s.ctx, s.cfg, s.zlog.logger(), ep)
 	s.engines[ep.Engine] = e
 	e.start()
 	return nil

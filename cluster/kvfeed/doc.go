@@ -37,4 +37,14 @@
 // batches removed; the blocks the engine still holds come back as it stores them
 // again (or at once, if the engine re-announces its cache after a loss, as
 // cluster.ManagerSource does for paged.Manager).
+//
+// Metrics: a Collector exports, for Prometheus, the adapters' Stats
+// (pagedkv_kv_feed_*), every engine's subscription status (pagedkv_kv_subscriber_*)
+// and publishers' stats (pagedkv_kv_publisher_*), so kvevents itself needs no
+// Prometheus client:
+//
+//	c := kvfeed.NewCollector(cluster.CollectorOptions{})
+//	_ = c.Add("router", a)
+//	_ = c.AddSubscriber("main", sub)
+//	prometheus.MustRegister(c)
 package kvfeed

@@ -8,7 +8,9 @@
 //
 // Every command describes itself with -h. Exit status: 0 on success, 1 on bad input
 // or a failure while working, 2 on a bad command line; errors are one line on
-// standard error.
+// standard error. ZeroMQ's own log lines (zmq4 writes a connection that is not
+// ZeroMQ to stderr by default) are dropped unless -v asks for them, one line each
+// prefixed "kvctl COMMAND: zmq4: ".
 //
 // # kvctl hash
 //

@@ -41,7 +41,10 @@ Traces: .csv (Azure LLM inference 2023: lengths only, random tokens) or .jsonl
 By default the simulation runs as fast as it can; -realtime paces it by simulated
 time. After the trace, the sockets stay open for -linger (late subscribers can
 still replay), then it prints one JSON summary line. The first output line gives
-the endpoints actually bound: {"kind":"listening","pub":...,"replay":...}.`
+the endpoints actually bound: {"kind":"listening","pub":...,"replay":...}.
+Connections to the sockets that fail ZeroMQ's handshake (a peer that is not
+ZeroMQ) are counted in the summary (handshake_failures); -v also prints each one
+on standard error.`
 
 // maxEngineRequests bounds -requests. Trace rows are checked by package workload
 // against its limits (workload.MaxTokens per prompt and output, MaxArrival).
@@ -54,11 +57,11 @@ type engineFlags struct {
 	memUtil                                                        float64
 	linger                                                         time.Duration
 	traceSeed                                                      uint64
-	realtime, raw                                                  bool
+	realtime, raw, verbose                                         bool
 }
 
 func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("engine", "engine -trace FILE [-requests N] -pub tcp://HOST:PORT -replay tcp://HOST:PORT [-topic T] [-linger D] [-hash-algo A -seed S] [-model M -gpu G ...]", engineDescription)
+	fs := newFlags("engine", "engine -trace FILE [-requests N] -pub tcp://HOST:PORT -replay tcp://HOST:PORT [-topic T] [-linger D] [-hash-algo A -seed S] [-model M -gpu G ...] [-v]", engineDescription)
 	var f engineFlags
 	fs.StringVar(&f.trace, "trace", "", "the trace `file` (.csv Azure 2023, .jsonl Mooncake; required)")
 	fs.IntVar(&f.requests, "requests", 0, "serve only the first `N` requests (0: all)")
@@ -81,6 +84,7 @@ func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.eventQueue, "event-queue", 0, "the manager's event queue bound in events (0: paged's default)")
 	fs.Uint64Var(&f.traceSeed, "trace-seed", 1, "seed of the token ids of length-only traces (Azure)")
 	fs.BoolVar(&f.realtime, "realtime", false, "pace the steps by simulated time")
+	fs.BoolVar(&f.verbose, "v", false, verboseUsage)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -91,6 +95,7 @@ func runEngine(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "engine", exitUsage, "%v", err)
 	}
+	cfg.pubCfg.Logger = zmqLogger("engine", f.verbose, stderr)
 	src, n, err := openEngineTrace(f.trace, f.traceSeed, f.requests)
 	if err != nil {
 		return failf(stderr, "engine", exitFailure, "%v", err)
@@ -198,6 +203,7 @@ type engineSummary struct {
 	Batches    uint64  `json:"batches"`
 	Events     uint64  `json:"events"`
 	Resyncs    uint64  `json:"resyncs"`
+	Handshakes uint64  `json:"handshake_failures"` // connections that were not ZeroMQ (-v logs them)
 	LastSeq    *uint64 `json:"last_seq"`
 	NumBlocks  int     `json:"num_blocks"`
 	HitRate    float64 `json:"prefix_hit_rate"`

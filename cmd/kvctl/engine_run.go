@@ -121,6 +121,7 @@ func (c *engineConfig) run(ctx context.Context, src workload.Source, total int, 
 	if err := pub.Close(); err != nil {
 		return err
 	}
+	sum.Handshakes = pub.Stats().HandshakeFailures
 	line, _ := json.Marshal(sum)
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		return fmt.Errorf("write: %w", err)

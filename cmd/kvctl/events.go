@@ -47,13 +47,14 @@ its cache is gone), "cleared" (the batch just printed held AllBlocksCleared).
 With -replay the subscriber first replays what the publisher still buffers (from
 sequence 0, or from -from) and fills gaps from it; without, it joins at the first
 live batch and reports gaps as lost. It runs until -n events were printed, -timeout
-passed, or it is interrupted.`
+passed, or it is interrupted. Errors, and with -v what ZeroMQ logs, are one line
+each on standard error.`
 
 // Limits of kvctl events' flags.
 const maxEventsN = 1 << 40
 
 func runEvents(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("events", "events -sub tcp://HOST:PORT [-replay tcp://HOST:PORT] [-n N] [-topic T] [-timeout D]", eventsDescription)
+	fs := newFlags("events", "events -sub tcp://HOST:PORT [-replay tcp://HOST:PORT] [-n N] [-topic T] [-timeout D] [-v]", eventsDescription)
 	sub := fs.String("sub", "", "the publisher's PUB `endpoint` to connect to (required), e.g. tcp://10.0.0.7:5557")
 	replay := fs.String("replay", "", "the publisher's replay (ROUTER) `endpoint`; none: gaps are reported lost")
 	n := fs.Int64("n", 0, "stop after this many events (0: no limit)")
@@ -62,6 +63,7 @@ func runEvents(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	engine := fs.String("engine", "engine", "the engine's `name` in the output")
 	from := fs.Int64("from", -1, "resume at this sequence `number` (a subscriber's saved position); -1: from the start of the replay buffer")
 	noCatchUp := fs.Bool("no-catch-up", false, "with -replay, do not replay the buffered history when joining")
+	verbose := fs.Bool("v", false, verboseUsage)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -96,7 +98,8 @@ func runEvents(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	p := &eventPrinter{w: bufio.NewWriterSize(stdout, 64<<10), limit: uint64(*n), done: make(chan struct{})}
-	s, err := kvevents.NewSubscriber(ctx, kvevents.SubscriberConfig{Handler: p.handle})
+	s, err := kvevents.NewSubscriber(ctx, kvevents.SubscriberConfig{Handler: p.handle,
+		Logger: zmqLogger("events", *verbose, stderr)})
 	if err != nil {
 		return failf(stderr, "events", exitFailure, "%v", err)
 	}
@@ -112,7 +115,8 @@ func runEvents(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	case <-p.done:
 	case <-ctx.Done():
 	}
-	_ = s.Close() // no handler call after this
+	st, _ := s.Remove(*engine) // no handler call after this
+	_ = s.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
@@ -122,7 +126,11 @@ func runEvents(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return failf(stderr, "events", exitFailure, "write: %v", err)
 	}
 	if *n > 0 && p.count < uint64(*n) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return failf(stderr, "events", exitFailure, "%d of %d events within -timeout %v", p.count, *n, *timeout)
+		hint := ""
+		if f := st.Stats.ConnectFailures; f > 0 && st.Stats.Live == 0 {
+			hint = fmt.Sprintf(" (%d connections to -sub failed the ZeroMQ handshake: is it a PUB socket?)", f)
+		}
+		return failf(stderr, "events", exitFailure, "%d of %d events within -timeout %v%s", p.count, *n, *timeout, hint)
 	}
 	return exitOK
 }
