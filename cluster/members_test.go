@@ -62,8 +62,8 @@ func drainingEngines(r *Router) int {
 type customTracker struct{}
 
 func (customTracker) Predict(context.Context, *Request, []Candidate) error { return nil }
-func (customTracker) Started(int, *Request) uint64                       { return 1 }
-func (customTracker) Finished(int, uint64, []int32)                      {}
+func (customTracker) Started(int, *Request) uint64                         { return 1 }
+func (customTracker) Finished(int, uint64, []int32)                        {}
 
 // Every misuse of AddEngine and RemoveEngine is ErrInvalidArgument and leaves the
 // router exactly as it was, whatever the policy and whatever is outstanding.
