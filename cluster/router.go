@@ -116,8 +116,9 @@ type Router struct {
 	local   bool // the predictor never blocks: no timeout context (it allocates)
 	pool    sync.Pool
 
-	// memb orders membership changes against routing: Route and Finish hold it
-	// for reading for their whole call, AddEngine and RemoveEngine for writing.
+	// memb orders membership changes against routing: Route (and Finish with a
+	// Tracker) hold it for reading for their whole call, AddEngine and
+	// RemoveEngine for writing (and mu inside it while they change load).
 	// So the engine set, the positions and the predictor's per-engine state stay
 	// still while a request is predicted, selected, recorded or finished.
 	memb    sync.RWMutex
@@ -236,7 +237,10 @@ func (r *Router) route(ctx context.Context, tokens []int32, opts RouteOptions) (
 		sc.cands = make([]Candidate, n, n+n/2)
 	}
 	cands := sc.cands[:n]
-	now := time.Now()
+	var now time.Time // only predictions degrade
+	if r.pred != nil {
+		now = time.Now()
+	}
 	r.mu.Lock()
 	for i, m := range r.order {
 		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[m], ActiveBlocks: r.load.blocks[m]}
@@ -330,18 +334,21 @@ func (r *Router) putScratch(sc *routeScratch) {
 // removed engine's hidden account; its replica is gone). Errors: ErrUnknownTicket
 // for a ticket that is not outstanding (finished twice, or zero).
 func (r *Router) Finish(t Ticket, opts FinishOptions) error {
-	r.memb.RLock()
-	defer r.memb.RUnlock()
+	if r.track == nil { // only the load changes: mu is enough
+		r.mu.Lock()
+		_, _, err := r.load.finish(t)
+		r.mu.Unlock()
+		return err
+	}
+	r.memb.RLock() // the tracker's positions stay still until it is told
 	r.mu.Lock()
 	pos, handle, err := r.load.finish(t)
 	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if r.track != nil && handle != 0 && pos >= 0 {
+	if err == nil && handle != 0 && pos >= 0 {
 		r.track.Finished(pos, handle, opts.Output)
 	}
-	return nil
+	r.memb.RUnlock()
+	return err
 }
 
 // Status reports the routing mode and counters.
