@@ -237,17 +237,19 @@ func (r *Router) route(ctx context.Context, tokens []int32, opts RouteOptions) (
 		sc.cands = make([]Candidate, n, n+n/2)
 	}
 	cands := sc.cands[:n]
-	var now time.Time // only predictions degrade
-	if r.pred != nil {
-		now = time.Now()
-	}
 	r.mu.Lock()
 	for i, m := range r.order {
 		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[m], ActiveBlocks: r.load.blocks[m]}
 	}
-	wasDegraded := r.degraded
-	skip := wasDegraded && now.Before(r.until)
+	wasDegraded, until := r.degraded, r.until
 	r.mu.Unlock()
+	// The clock is read only around degraded mode (healthy routes do not need it).
+	var now time.Time
+	skip := false
+	if wasDegraded {
+		now = time.Now()
+		skip = now.Before(until)
+	}
 
 	degraded, changed := false, false
 	if r.pred != nil {
@@ -260,6 +262,9 @@ func (r *Router) route(ctx context.Context, tokens []int32, opts RouteOptions) (
 			degraded = true
 			for i := range cands {
 				cands[i].HitBlocks, cands[i].GPUHitBlocks, cands[i].WeightedHit = 0, 0, 0
+			}
+			if now.IsZero() {
+				now = time.Now()
 			}
 			changed = r.setDegraded(err, now)
 		} else if wasDegraded {
