@@ -137,6 +137,14 @@ func TestRouterMembershipMisuse(t *testing.T) {
 		require.NoError(t, err)
 		_, err = NewRouter(RouterConfig{Engines: threeEngines, Predictor: p})
 		require.ErrorIs(t, err, ErrInvalidConfig)
+		sc, err := NewScorer(ScorerConfig{Index: newMem(t, MemoryConfig{})})
+		require.NoError(t, err)
+		_, err = NewRouter(RouterConfig{Engines: threeEngines, Predictor: NewIndexPredictor(sc, []EngineID{"a", "c", "b"})})
+		require.ErrorIs(t, err, ErrInvalidConfig, "another order")
+		r, err := NewRouter(RouterConfig{Engines: threeEngines, Predictor: NewIndexPredictor(sc, threeEngines)})
+		require.NoError(t, err)
+		require.NoError(t, r.AddEngine("d"))
+		require.NoError(t, r.CheckInvariants())
 	})
 }
 

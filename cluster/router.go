@@ -43,7 +43,9 @@ type RouterConfig struct {
 	RetryAfter time.Duration
 	// FirstChunk is the scorer's first query size in blocks (see ScorerConfig).
 	FirstChunk int
-	// Predictor and Selector replace the policy's own (custom policies).
+	// Predictor and Selector replace the policy's own (custom policies). A
+	// ReplicaPredictor or IndexPredictor given here must model exactly Engines, in
+	// order, and belongs to this router: AddEngine and RemoveEngine change it.
 	Predictor Predictor
 	Selector  Selector
 	// OnStatus, if set, is called (outside the router's locks) whenever the router
@@ -105,7 +107,8 @@ type RouterStatus struct {
 	Decisions, DegradedDecisions, HitTokens, PromptTokens uint64
 }
 
-// Router routes requests to engines. All methods are safe for concurrent use.
+// Router routes requests to engines. All methods are safe for concurrent use. Its
+// engine set may change while it routes (AddEngine, RemoveEngine).
 type Router struct {
 	cfg     RouterConfig
 	bs      int
@@ -177,6 +180,9 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 			return nil, fmt.Errorf("%w: the predictor models %d engines, the router has %d",
 				ErrInvalidConfig, s.engineCount(), len(r.engines))
 		}
+		if err := s.checkEngines(r.engines); err != nil {
+			return nil, fmt.Errorf("%w: the predictor's engines: %w", ErrInvalidConfig, err)
+		}
 		r.members = s
 	}
 	r.local = isLocal(r.pred)
@@ -193,7 +199,9 @@ const MaxRequestTokens = paged.MaxSeqLen
 
 // Route chooses an engine for a prompt and, unless opts.DryRun, records the request
 // as started there (its load, and the replica's cache for the approximate policy);
-// call Finish with the Ticket when it ends. An index failure never fails Route: the
+// call Finish with the Ticket when it ends. It chooses among the engines present
+// when it starts (a RemoveEngine that returned before is respected; one that runs
+// meanwhile waits for it). An index failure never fails Route: the
 // request is routed on load alone and Decision.Degraded is set. Errors:
 // ErrInvalidArgument (empty prompt, prompt plus expected output beyond
 // MaxRequestTokens, bad options), or the caller's context error.
