@@ -33,6 +33,11 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}
 	route()
 	require.Zero(t, testing.AllocsPerRun(100, route))
+	// After the engine set grows (the scratch grows once) and shrinks, still none.
+	require.NoError(t, r.AddEngine("extra"))
+	route()
+	require.NoError(t, r.RemoveEngine(ids[3]))
+	require.Zero(t, testing.AllocsPerRun(100, route))
 	var dst []EngineMatch
 	require.Zero(t, testing.AllocsPerRun(100, func() { dst, _ = x.Match(ctx, hs, dst[:0]) }))
 	b := st("e", 0, gpu(hs[:64]...), rmGPU(hs[:64]...))

@@ -81,6 +81,18 @@
 // router's Status (and pagedkv_cluster_router_degraded) saying so — and asks the
 // index again after RetryAfter.
 //
+// # Engines come and go
+//
+// The router's engine set changes with the fleet: AddEngine appends an engine
+// (scale-up; it starts with no load and, for the approximate policy, an empty
+// replica), RemoveEngine takes one out (scale-down, crash; the last engine stays).
+// A removed engine gets no new request; requests already routed to it finish with
+// their Tickets as usual, their load kept out of sight until the last one ends, and
+// a re-added engine of the same name starts afresh. The index is not the router's:
+// the router ignores what it says about removed engines, and the control plane
+// drops them from it (Index.DropEngine, or Feed.Drop). Decision.EngineIndex is a
+// position in Engines() at decision time; Engine is the stable name.
+//
 // # Worked example
 //
 // Block size 4. Engine "b" reports that it stored the first two blocks of the system

@@ -126,6 +126,10 @@ func (c *IndexCollector) Collect(ch chan<- prometheus.Metric) {
 //	prompt_tokens_total               counter  prompt tokens routed
 //	active_requests{engine}           gauge    outstanding requests per engine
 //	active_blocks{engine}             gauge    outstanding blocks per engine (the cost's decode load)
+//
+// The per-engine series cover the present engines at scrape time: a removed
+// engine's series disappear with RemoveEngine (even while requests routed to it
+// are outstanding), an added engine's appear.
 type RouterCollector struct {
 	r                                                                   *Router
 	decisions, degradedDecisions, degraded, hits, prompts, reqs, blocks *prometheus.Desc
@@ -169,9 +173,8 @@ func (c *RouterCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, deg, p)
 	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(s.HitTokens))
 	ch <- prometheus.MustNewConstMetric(c.prompts, prometheus.CounterValue, float64(s.PromptTokens))
-	for i, e := range c.r.engines {
-		n, b := c.r.Load(i)
-		ch <- prometheus.MustNewConstMetric(c.reqs, prometheus.GaugeValue, float64(n), string(e))
-		ch <- prometheus.MustNewConstMetric(c.blocks, prometheus.GaugeValue, float64(b), string(e))
+	for _, l := range c.r.loads(nil) {
+		ch <- prometheus.MustNewConstMetric(c.reqs, prometheus.GaugeValue, float64(l.requests), string(l.engine))
+		ch <- prometheus.MustNewConstMetric(c.blocks, prometheus.GaugeValue, float64(l.blocks), string(l.engine))
 	}
 }

@@ -241,3 +241,36 @@ pagedkv_kv_events_queued{engine="0"} 1
 	require.Equal(t, uint64(2), dropped)
 	require.Equal(t, 0, m.Stats().EventsQueued)
 }
+
+// The collector's per-engine series follow the engine set.
+func TestRouterCollectorMembership(t *testing.T) {
+	r := newRouter(t, RouterConfig{Policy: PolicyLoad, Hash: HashConfig{BlockSize: 4}})
+	c := NewRouterCollector(r, CollectorOptions{})
+	var tickets []Ticket
+	for i := range 3 {
+		tickets = append(tickets, route(t, r, seqTokens(8, int32(10*i)), RouteOptions{}).Ticket)
+	}
+	series := func() string {
+		var b strings.Builder
+		for _, e := range r.Engines() {
+			n, _, _ := r.LoadOf(e)
+			b.WriteString("pagedkv_cluster_router_active_requests{engine=\"" + string(e) + "\"} " + string(rune('0'+n)) + "\n")
+		}
+		return "# HELP pagedkv_cluster_router_active_requests Requests routed to the engine and not finished.\n" +
+			"# TYPE pagedkv_cluster_router_active_requests gauge\n" + b.String()
+	}
+	require.Equal(t, 6, testutil.CollectAndCount(c, "pagedkv_cluster_router_active_requests", "pagedkv_cluster_router_active_blocks"))
+	require.NoError(t, r.RemoveEngine("b")) // b still has a request outstanding
+	require.Equal(t, 4, testutil.CollectAndCount(c, "pagedkv_cluster_router_active_requests", "pagedkv_cluster_router_active_blocks"))
+	require.NoError(t, r.AddEngine("e"))
+	want := series()
+	require.Contains(t, want, `{engine="e"} 0`)
+	require.NotContains(t, want, `"b"`)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "pagedkv_cluster_router_active_requests"))
+	for _, tk := range tickets {
+		require.NoError(t, r.Finish(tk, FinishOptions{}))
+	}
+	problems, err := testutil.CollectAndLint(c)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+}

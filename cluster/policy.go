@@ -75,20 +75,27 @@ type Candidate struct {
 }
 
 // Predictor fills the hit fields of every candidate for a request. An error makes the
-// router route on load alone for a while (degraded) and report it.
+// router route on load alone for a while (degraded) and report it. The candidates
+// are the router's present engines in Engines() order; a custom predictor that keeps
+// per-engine state under a Router whose engine set changes should key it by
+// Candidate.Engine.
 type Predictor interface {
 	Predict(ctx context.Context, req *Request, cands []Candidate) error
 }
 
 // Tracker is implemented by predictors that model engines from routing decisions
 // (the approximate policy): the router tells them where requests started and when
-// they finished.
+// they finished. engine is a position in the router's Engines() at the time of the
+// call (the engine set does not change during it). A Router whose Predictor is a
+// Tracker other than ReplicaPredictor cannot change its engine set (AddEngine,
+// RemoveEngine).
 type Tracker interface {
-	// Started records that req began on engine (an index in the router's engines).
-	// It returns a handle passed back to Finished.
+	// Started records that req began on engine. It returns a handle passed back to
+	// Finished.
 	Started(engine int, req *Request) uint64
 	// Finished records that the request ended; output are its generated tokens
-	// (may be nil), which the engine caches like the prompt.
+	// (may be nil), which the engine caches like the prompt. It is not called for
+	// a request whose engine was removed since it started.
 	Finished(engine int, handle uint64, output []int32)
 }
 
@@ -173,18 +180,26 @@ func (r *RoundRobinSelector) Select(_ *Request, cands []Candidate) int {
 
 // IndexPredictor predicts hits from the cluster index through a Scorer (the precise
 // policy).
+//
+// Engines the index reports that are not among the predictor's engines are ignored:
+// after a Router's RemoveEngine the index may still list the engine, and no hit is
+// ever credited to it.
 type IndexPredictor struct {
 	scorer *Scorer
-	pos    map[EngineID]int
-	pool   sync.Pool
+	// pos maps each engine to its candidate position. It is replaced, never
+	// changed, when a Router adds or removes an engine (copy on write).
+	pos  atomic.Pointer[map[EngineID]int]
+	pool sync.Pool
 }
 
 // NewIndexPredictor returns a predictor for the given engines (in candidate order).
 func NewIndexPredictor(s *Scorer, engines []EngineID) *IndexPredictor {
-	p := &IndexPredictor{scorer: s, pos: make(map[EngineID]int, len(engines))}
+	p := &IndexPredictor{scorer: s}
+	pos := make(map[EngineID]int, len(engines))
 	for i, e := range engines {
-		p.pos[e] = i
+		pos[e] = i
 	}
+	p.pos.Store(&pos)
 	p.pool.New = func() any { return new([]PrefixScore) }
 	return p
 }
@@ -198,10 +213,48 @@ func (p *IndexPredictor) Predict(ctx context.Context, req *Request, cands []Cand
 	if err != nil {
 		return err
 	}
+	pos := *p.pos.Load()
 	for _, s := range scores {
-		if i, ok := p.pos[s.Engine]; ok {
+		if i, ok := pos[s.Engine]; ok && i < len(cands) {
 			cd := &cands[i]
 			cd.HitBlocks, cd.GPUHitBlocks, cd.WeightedHit = s.Blocks, s.GPUBlocks, s.Score
+		}
+	}
+	return nil
+}
+
+func (p *IndexPredictor) addEngine(e EngineID) error {
+	old := *p.pos.Load()
+	pos := make(map[EngineID]int, len(old)+1)
+	for k, v := range old {
+		pos[k] = v
+	}
+	pos[e] = len(old)
+	p.pos.Store(&pos)
+	return nil
+}
+
+func (p *IndexPredictor) removeEngine(i int) {
+	old := *p.pos.Load()
+	pos := make(map[EngineID]int, len(old))
+	for k, v := range old {
+		switch {
+		case v < i:
+			pos[k] = v
+		case v > i:
+			pos[k] = v - 1
+		}
+	}
+	p.pos.Store(&pos)
+}
+
+func (p *IndexPredictor) engineCount() int { return len(*p.pos.Load()) }
+
+func (p *IndexPredictor) checkEngines(engines []EngineID) error {
+	pos := *p.pos.Load()
+	for i, e := range engines {
+		if j, ok := pos[e]; !ok || j != i {
+			return fmt.Errorf("engine %s at position %d, index predictor says %d (known %v)", e, i, j, ok)
 		}
 	}
 	return nil

@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pagedkv/pagedkv/paged"
 	"github.com/pagedkv/pagedkv/prefix"
@@ -35,8 +37,14 @@ type ReplicaConfig struct {
 // prediction hashes the prompt once and asks every replica with the same hashes
 // (paged.Manager.LookupChain). It is safe for concurrent use (each Manager has its
 // own lock).
+//
+// Under a Router, AddEngine appends an empty replica configured like the others and
+// RemoveEngine drops the engine's replica: there is always one replica per present
+// engine, in the router's engine order.
 type ReplicaPredictor struct {
-	ms     []*paged.Manager
+	// ms holds one replica per engine, in candidate order. It is replaced, never
+	// changed, when a Router adds or removes an engine (copy on write).
+	ms     atomic.Pointer[[]*paged.Manager]
 	bs     int
 	blocks int
 	w      TierWeights
@@ -62,17 +70,16 @@ func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
 		return nil, err
 	}
 	p := &ReplicaPredictor{bs: cfg.BlockSize, blocks: cfg.Blocks, w: cfg.Weights}
+	ms := make([]*paged.Manager, 0, cfg.Engines)
 	for range cfg.Engines {
-		mc := paged.DefaultConfig()
-		// No watermark: the engine has already admitted what Started records.
-		mc.NumBlocks, mc.BlockSize, mc.Watermark, mc.DisableWatermark = cfg.Blocks, cfg.BlockSize, 0, true
-		m, err := paged.New(mc)
+		m, err := p.newReplica()
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
-		p.ms = append(p.ms, m)
+		ms = append(ms, m)
 	}
-	p.scheme = p.ms[0].HashScheme()
+	p.ms.Store(&ms)
+	p.scheme = ms[0].HashScheme()
 	p.chains.New = func() any {
 		c := p.scheme.NewChain(prefix.Extras{})
 		return &c
@@ -80,8 +87,47 @@ func NewReplicaPredictor(cfg ReplicaConfig) (*ReplicaPredictor, error) {
 	return p, nil
 }
 
-// Manager returns engine i's replica (for inspection: Stats, LookupPrompt).
-func (p *ReplicaPredictor) Manager(i int) *paged.Manager { return p.ms[i] }
+// newReplica returns an empty replica of one engine's cache.
+func (p *ReplicaPredictor) newReplica() (*paged.Manager, error) {
+	mc := paged.DefaultConfig()
+	// No watermark: the engine has already admitted what Started records.
+	mc.NumBlocks, mc.BlockSize, mc.Watermark, mc.DisableWatermark = p.blocks, p.bs, 0, true
+	return paged.New(mc)
+}
+
+// Manager returns the replica of the engine at position i (for inspection: Stats,
+// LookupPrompt), or nil when there is none.
+func (p *ReplicaPredictor) Manager(i int) *paged.Manager {
+	ms := *p.ms.Load()
+	if i < 0 || i >= len(ms) {
+		return nil
+	}
+	return ms[i]
+}
+
+// Engines returns the number of replicas (one per engine).
+func (p *ReplicaPredictor) Engines() int { return len(*p.ms.Load()) }
+
+func (p *ReplicaPredictor) addEngine(EngineID) error {
+	m, err := p.newReplica()
+	if err != nil {
+		return fmt.Errorf("%w: new replica: %w", ErrInvalidConfig, err)
+	}
+	old := *p.ms.Load()
+	ms := append(slices.Clip(old), m) // a new array: Predict may be reading old
+	p.ms.Store(&ms)
+	return nil
+}
+
+func (p *ReplicaPredictor) removeEngine(i int) {
+	old := *p.ms.Load()
+	ms := slices.Concat(old[:i], old[i+1:])
+	p.ms.Store(&ms)
+}
+
+func (p *ReplicaPredictor) engineCount() int { return p.Engines() }
+
+func (p *ReplicaPredictor) checkEngines([]EngineID) error { return nil } // replicas carry no names
 
 func seqOptions(r *Request) paged.SeqOptions {
 	return paged.SeqOptions{Adapter: r.Extras.Adapter, CacheSalt: r.Extras.CacheSalt, MM: r.Extras.MM}
@@ -107,8 +153,12 @@ func (p *ReplicaPredictor) Predict(_ context.Context, req *Request, cands []Cand
 	if n > 0 {
 		c.Extend(req.Tokens[:min((n-1)/p.bs, p.blocks)*p.bs])
 	}
+	ms := *p.ms.Load()
+	if len(cands) > len(ms) {
+		return fmt.Errorf("%w: %d candidates for %d replicas", ErrInvalidArgument, len(cands), len(ms))
+	}
 	for i := range cands {
-		hit, err := p.ms[i].LookupChain(c, req.Tokens)
+		hit, err := ms[i].LookupChain(c, req.Tokens)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
@@ -123,7 +173,10 @@ func (p *ReplicaPredictor) Predict(_ context.Context, req *Request, cands []Cand
 // until Finished. If the replica has no room (the engine would queue or preempt),
 // nothing is recorded and the handle is 0.
 func (p *ReplicaPredictor) Started(engine int, req *Request) uint64 {
-	m := p.ms[engine]
+	m := p.Manager(engine)
+	if m == nil {
+		return 0
+	}
 	id, err := m.Add(req.Tokens, seqOptions(req))
 	if err != nil {
 		return 0
@@ -145,7 +198,10 @@ func (p *ReplicaPredictor) Finished(engine int, handle uint64, output []int32) {
 	if handle == 0 {
 		return
 	}
-	m, id := p.ms[engine], paged.SeqID(handle)
+	m, id := p.Manager(engine), paged.SeqID(handle)
+	if m == nil {
+		return
+	}
 	if len(output) > 0 && m.Append(id, output...) == nil {
 		if _, err := m.Reserve(id, len(output), 0, nil); err == nil {
 			_ = m.MarkComputed(id, len(output))

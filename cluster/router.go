@@ -18,7 +18,8 @@ import (
 // precise policy and ReplicaBlocks for the approximate one. Zero fields mean the
 // documented defaults.
 type RouterConfig struct {
-	// Engines are the engines to route to, in a fixed order (EngineIndex).
+	// Engines are the engines to route to, in routing order (EngineIndex). The
+	// set may change later (AddEngine, RemoveEngine).
 	Engines []EngineID
 	// Policy is the built-in policy. Default PolicyPrecise.
 	Policy PolicyKind
@@ -42,7 +43,9 @@ type RouterConfig struct {
 	RetryAfter time.Duration
 	// FirstChunk is the scorer's first query size in blocks (see ScorerConfig).
 	FirstChunk int
-	// Predictor and Selector replace the policy's own (custom policies).
+	// Predictor and Selector replace the policy's own (custom policies). A
+	// ReplicaPredictor or IndexPredictor given here must model exactly Engines, in
+	// order, and belongs to this router: AddEngine and RemoveEngine change it.
 	Predictor Predictor
 	Selector  Selector
 	// OnStatus, if set, is called (outside the router's locks) whenever the router
@@ -65,7 +68,11 @@ type RouteOptions struct {
 
 // Decision is where a request goes and what it is expected to find there.
 type Decision struct {
-	Engine      EngineID
+	Engine EngineID
+	// EngineIndex is Engine's position in Engines() as it was when Route ran: the
+	// engine set does not change while a Route is in progress, so it stays
+	// Engine's position until the next AddEngine or RemoveEngine (with a fixed
+	// engine set, for ever). Engine is the stable name.
 	EngineIndex int
 	// HitTokens are the expected cached prefix tokens on Engine (GPUHitTokens of
 	// them on GPU); PromptTokens the prompt length.
@@ -100,19 +107,29 @@ type RouterStatus struct {
 	Decisions, DegradedDecisions, HitTokens, PromptTokens uint64
 }
 
-// Router routes requests to engines. All methods are safe for concurrent use.
+// Router routes requests to engines. All methods are safe for concurrent use. Its
+// engine set may change while it routes (AddEngine, RemoveEngine).
 type Router struct {
 	cfg     RouterConfig
-	engines []EngineID
 	bs      int
 	pred    Predictor
+	members engineSet // the predictor's per-engine state (built-in predictors), or nil
 	track   Tracker
 	sel     Selector
 	local   bool // the predictor never blocks: no timeout context (it allocates)
 	pool    sync.Pool
 
+	// memb orders membership changes against routing: Route (and Finish with a
+	// Tracker) hold it for reading for their whole call, AddEngine and
+	// RemoveEngine for writing (and mu inside it while they change load).
+	// So the engine set, the positions and the predictor's per-engine state stay
+	// still while a request is predicted, selected, recorded or finished.
+	memb    sync.RWMutex
+	engines []EngineID // guarded by memb: the present engines in routing order, unique, ≥ 1
+	order   []int      // guarded by memb: order[i] is engines[i]'s member slot in load
+
 	mu       sync.Mutex
-	load     loads     // guarded by mu
+	load     loads     // guarded by mu (its member table also by memb)
 	degraded bool      // guarded by mu
 	reason   string    // guarded by mu
 	since    time.Time // guarded by mu
@@ -148,83 +165,30 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, engines: append([]EngineID(nil), cfg.Engines...), bs: cfg.Hash.BlockSize,
-		load: newLoads(len(cfg.Engines)), since: time.Now()}
+		load: newLoads(cfg.Engines), since: time.Now()}
+	for i := range r.engines {
+		r.order = append(r.order, i)
+	}
 	if err := r.buildPolicy(); err != nil {
 		return nil, err
 	}
 	if t, ok := r.pred.(Tracker); ok {
 		r.track = t
 	}
+	if s, ok := r.pred.(engineSet); ok {
+		if s.engineCount() != len(r.engines) {
+			return nil, fmt.Errorf("%w: the predictor models %d engines, the router has %d",
+				ErrInvalidConfig, s.engineCount(), len(r.engines))
+		}
+		if err := s.checkEngines(r.engines); err != nil {
+			return nil, fmt.Errorf("%w: the predictor's engines: %w", ErrInvalidConfig, err)
+		}
+		r.members = s
+	}
 	r.local = isLocal(r.pred)
-	n := len(r.engines)
-	r.pool.New = func() any { return &routeScratch{cands: make([]Candidate, n)} }
+	r.pool.New = func() any { return new(routeScratch) }
 	return r, nil
 }
-
-func checkRouterConfig(cfg *RouterConfig) error {
-	if len(cfg.Engines) == 0 {
-		return fmt.Errorf("%w: router needs engines", ErrInvalidConfig)
-	}
-	seen := make(map[EngineID]bool, len(cfg.Engines))
-	for _, e := range cfg.Engines {
-		if err := ValidateEngineID(e); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-		}
-		if seen[e] {
-			return fmt.Errorf("%w: engine %s listed twice", ErrInvalidConfig, e)
-		}
-		seen[e] = true
-	}
-	switch {
-	case cfg.OverlapWeight < 0, cfg.IndexTimeout < 0, cfg.RetryAfter < 0, cfg.Hash.BlockSize < 0, cfg.ReplicaBlocks < 0:
-		return fmt.Errorf("%w: negative OverlapWeight, IndexTimeout, RetryAfter, block size or ReplicaBlocks", ErrInvalidConfig)
-	}
-	if _, err := ParsePolicy(string(cfg.Policy)); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return cfg.Weights.fill()
-}
-
-func (r *Router) buildPolicy() error {
-	cfg := &r.cfg
-	r.sel = CostSelector{OverlapWeight: cfg.OverlapWeight}
-	switch cfg.Policy {
-	case PolicyPrecise:
-		if cfg.Index == nil && cfg.Predictor == nil {
-			return fmt.Errorf("%w: the precise policy needs an Index", ErrInvalidConfig)
-		}
-		if cfg.Index != nil {
-			s, err := NewScorer(ScorerConfig{Index: cfg.Index, Hash: cfg.Hash, Weights: cfg.Weights, FirstChunk: cfg.FirstChunk})
-			if err != nil {
-				return err
-			}
-			r.pred = NewIndexPredictor(s, r.engines)
-		}
-	case PolicyApproximate:
-		if cfg.Predictor == nil {
-			p, err := NewReplicaPredictor(ReplicaConfig{Engines: len(r.engines), Blocks: cfg.ReplicaBlocks,
-				BlockSize: cfg.Hash.BlockSize, Weights: cfg.Weights})
-			if err != nil {
-				return err
-			}
-			r.pred = p
-		}
-	case PolicyRandom:
-		r.sel = NewRandomSelector(cfg.Seed)
-	case PolicyRoundRobin:
-		r.sel = &RoundRobinSelector{}
-	}
-	if cfg.Predictor != nil {
-		r.pred = cfg.Predictor
-	}
-	if cfg.Selector != nil {
-		r.sel = cfg.Selector
-	}
-	return nil
-}
-
-// Engines returns the engines in routing order.
-func (r *Router) Engines() []EngineID { return append([]EngineID(nil), r.engines...) }
 
 // Predictor returns the policy's predictor (nil for load, random, round-robin).
 func (r *Router) Predictor() Predictor { return r.pred }
@@ -235,7 +199,9 @@ const MaxRequestTokens = paged.MaxSeqLen
 
 // Route chooses an engine for a prompt and, unless opts.DryRun, records the request
 // as started there (its load, and the replica's cache for the approximate policy);
-// call Finish with the Ticket when it ends. An index failure never fails Route: the
+// call Finish with the Ticket when it ends. It chooses among the engines present
+// when it starts (a RemoveEngine that returned before is respected; one that runs
+// meanwhile waits for it). An index failure never fails Route: the
 // request is routed on load alone and Decision.Degraded is set. Errors:
 // ErrInvalidArgument (empty prompt, prompt plus expected output beyond
 // MaxRequestTokens, bad options), or the caller's context error.
@@ -251,6 +217,18 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
+	r.memb.RLock()
+	d, changed, err := r.route(ctx, tokens, opts)
+	r.memb.RUnlock()
+	if changed && r.cfg.OnStatus != nil {
+		r.cfg.OnStatus(r.Status())
+	}
+	return d, err
+}
+
+// route is Route's work, under memb held for reading; changed says the degraded
+// mode changed (OnStatus is called once memb is released).
+func (r *Router) route(ctx context.Context, tokens []int32, opts RouteOptions) (Decision, bool, error) {
 	sc := r.pool.Get().(*routeScratch)
 	defer r.putScratch(sc)
 	req := &sc.req
@@ -262,31 +240,43 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 	}
 	req.TieBreak = xxhash.Sum64(sc.buf)
 
-	cands := sc.cands
-	now := time.Now()
-	r.mu.Lock()
-	for i := range cands {
-		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[i], ActiveBlocks: r.load.blocks[i]}
+	n := len(r.engines)
+	if cap(sc.cands) < n {
+		sc.cands = make([]Candidate, n, n+n/2)
 	}
-	wasDegraded := r.degraded
-	skip := wasDegraded && now.Before(r.until)
+	cands := sc.cands[:n]
+	r.mu.Lock()
+	for i, m := range r.order {
+		cands[i] = Candidate{Engine: r.engines[i], ActiveRequests: r.load.requests[m], ActiveBlocks: r.load.blocks[m]}
+	}
+	wasDegraded, until := r.degraded, r.until
 	r.mu.Unlock()
+	// The clock is read only around degraded mode (healthy routes do not need it).
+	var now time.Time
+	skip := false
+	if wasDegraded {
+		now = time.Now()
+		skip = now.Before(until)
+	}
 
-	degraded := false
+	degraded, changed := false, false
 	if r.pred != nil {
 		if skip {
 			degraded = true
 		} else if err := r.predict(ctx, req, cands); err != nil {
 			if ctx.Err() != nil {
-				return Decision{}, ctx.Err()
+				return Decision{}, false, ctx.Err()
 			}
 			degraded = true
 			for i := range cands {
 				cands[i].HitBlocks, cands[i].GPUHitBlocks, cands[i].WeightedHit = 0, 0, 0
 			}
-			r.setDegraded(err, now)
+			if now.IsZero() {
+				now = time.Now()
+			}
+			changed = r.setDegraded(err, now)
 		} else if wasDegraded {
-			r.setDegraded(nil, now)
+			changed = r.setDegraded(nil, now)
 		}
 	}
 
@@ -303,7 +293,7 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 			handle = r.track.Started(i, req)
 		}
 		r.mu.Lock()
-		d.Ticket = r.load.start(i, req.NewBlocks, handle)
+		d.Ticket = r.load.start(r.order[i], req.NewBlocks, handle)
 		r.mu.Unlock()
 	}
 	r.decisions.Add(1)
@@ -312,7 +302,7 @@ func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (
 	}
 	r.hitTokens.Add(uint64(d.HitTokens))
 	r.promptTokens.Add(uint64(d.PromptTokens))
-	return d, nil
+	return d, changed, nil
 }
 
 func (r *Router) predict(ctx context.Context, req *Request, cands []Candidate) error {
@@ -328,8 +318,9 @@ func (r *Router) predict(ctx context.Context, req *Request, cands []Candidate) e
 	return err
 }
 
-// setDegraded enters (err != nil) or leaves degraded mode and reports a change.
-func (r *Router) setDegraded(err error, now time.Time) {
+// setDegraded enters (err != nil) or leaves degraded mode and reports whether the
+// mode changed.
+func (r *Router) setDegraded(err error, now time.Time) bool {
 	r.mu.Lock()
 	changed := r.degraded != (err != nil)
 	if err != nil {
@@ -342,9 +333,7 @@ func (r *Router) setDegraded(err error, now time.Time) {
 		}
 	}
 	r.mu.Unlock()
-	if changed && r.cfg.OnStatus != nil {
-		r.cfg.OnStatus(r.Status())
-	}
+	return changed
 }
 
 func (r *Router) putScratch(sc *routeScratch) {
@@ -353,26 +342,26 @@ func (r *Router) putScratch(sc *routeScratch) {
 }
 
 // Finish records that a started request ended: its load leaves the engine, and the
-// approximate policy's replica caches its output and releases its blocks. Errors:
-// ErrUnknownTicket for a ticket that is not outstanding (finished twice, or zero).
+// approximate policy's replica caches its output and releases its blocks. A request
+// whose engine was removed since it started finishes too (its load leaves the
+// removed engine's hidden account; its replica is gone). Errors: ErrUnknownTicket
+// for a ticket that is not outstanding (finished twice, or zero).
 func (r *Router) Finish(t Ticket, opts FinishOptions) error {
-	r.mu.Lock()
-	engine, handle, err := r.load.finish(t)
-	r.mu.Unlock()
-	if err != nil {
+	if r.track == nil { // only the load changes: mu is enough
+		r.mu.Lock()
+		_, _, err := r.load.finish(t)
+		r.mu.Unlock()
 		return err
 	}
-	if r.track != nil && handle != 0 {
-		r.track.Finished(engine, handle, opts.Output)
-	}
-	return nil
-}
-
-// Load returns engine i's outstanding requests and blocks.
-func (r *Router) Load(i int) (requests, blocks int) {
+	r.memb.RLock() // the tracker's positions stay still until it is told
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.load.requests[i], r.load.blocks[i]
+	pos, handle, err := r.load.finish(t)
+	r.mu.Unlock()
+	if err == nil && handle != 0 && pos >= 0 {
+		r.track.Finished(pos, handle, opts.Output)
+	}
+	r.memb.RUnlock()
+	return err
 }
 
 // Status reports the routing mode and counters.
@@ -383,24 +372,4 @@ func (r *Router) Status() RouterStatus {
 	st.Decisions, st.DegradedDecisions = r.decisions.Load(), r.degradedDecisions.Load()
 	st.HitTokens, st.PromptTokens = r.hitTokens.Load(), r.promptTokens.Load()
 	return st
-}
-
-// CheckInvariants verifies the router's load accounting against its outstanding
-// tickets (for tests).
-func (r *Router) CheckInvariants() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.load.checkInvariants()
-}
-
-// isLocal reports whether p is known never to block (in-process index or replicas).
-func isLocal(p Predictor) bool {
-	switch p := p.(type) {
-	case *IndexPredictor:
-		_, mem := p.scorer.idx.(*MemoryIndex)
-		return mem
-	case *ReplicaPredictor:
-		return true
-	}
-	return false
 }
