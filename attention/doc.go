@@ -17,9 +17,9 @@
 // Kernel.Decode computes one query token per sequence over its cached context;
 // Kernel.Prefill computes a chunk of query tokens causally over the cached prefix and
 // themselves. Both support grouped-query attention (query heads sharing a KV head are
-// computed together), a softmax scale, a sliding window and an online (flash-style)
-// softmax; decode splits long contexts across workers and merges the partial softmax
-// states. On amd64 CPUs with AVX2/FMA/F16C the inner loops are Go assembly
+// computed together), a softmax scale, a sliding window or chunked local attention
+// (Llama 4; chunk.go) and an online (flash-style) softmax; decode splits long
+// contexts across workers and merges the partial softmax states. On amd64 CPUs with AVX2/FMA/F16C the inner loops are Go assembly
 // (score_amd64.s, accum_amd64.s, softmax_amd64.s; see path.go for the paths and how
 // to force one); otherwise portable Go, which uses simd/archsimd (AVX-512) under
 // GOEXPERIMENT=simd. Reference is the float64 oracle the tests use.

@@ -22,6 +22,11 @@ type Params struct {
 	// positions (p − Window, p]. Table entries of blocks wholly before the window of
 	// every query are never read nor checked (window.go).
 	Window int
+	// Chunk, if > 0, is chunked local attention: a query at position p attends to key
+	// positions [⌊p/Chunk⌋·Chunk, p], those of its own chunk. Table entries of
+	// blocks wholly before the chunk of every query are never read nor checked
+	// (chunk.go). Chunk and Window are mutually exclusive.
+	Chunk int
 }
 
 // Kernel runs paged attention over a Cache with a fixed set of worker goroutines and
@@ -122,8 +127,11 @@ func (k *Kernel) setup(c *Cache, layer int, p Params) error {
 	if p.QHeads == 0 {
 		p.QHeads = kv
 	}
-	if p.QHeads < 0 || p.QHeads%kv != 0 || p.QHeads%c.cfg.TPSize != 0 || p.Window < 0 {
-		return fmt.Errorf("%w: %d query heads for %d KV heads over %d ranks, window %d", ErrInvalidConfig, p.QHeads, kv, c.cfg.TPSize, p.Window)
+	if p.QHeads < 0 || p.QHeads%kv != 0 || p.QHeads%c.cfg.TPSize != 0 || p.Window < 0 || p.Chunk < 0 {
+		return fmt.Errorf("%w: %d query heads for %d KV heads over %d ranks, window %d, chunk %d", ErrInvalidConfig, p.QHeads, kv, c.cfg.TPSize, p.Window, p.Chunk)
+	}
+	if p.Window > 0 && p.Chunk > 0 {
+		return fmt.Errorf("%w: window %d and chunk %d: at most one of them", ErrInvalidConfig, p.Window, p.Chunk)
 	}
 	_, k.qh = c.cfg.QHeadRange(p.QHeads)
 	k.c, k.layer, k.p, k.group = c, layer, p, k.qh/c.heads
@@ -173,7 +181,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 		if ctxLens[s] <= 0 {
 			return fmt.Errorf("%w: sequence %d has context length %d", ErrOutOfRange, s, ctxLens[s])
 		}
-		if err := checkTable(c, t, firstKey(ctxLens[s]-1, p.Window), ctxLens[s]); err != nil {
+		if err := checkTable(c, t, p.firstKey(ctxLens[s]-1), ctxLens[s]); err != nil {
 			return fmt.Errorf("sequence %d: %w", s, err)
 		}
 		totalBlocks += (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
@@ -188,10 +196,7 @@ func (k *Kernel) Decode(c *Cache, layer int, p Params, q []float32, tables [][]i
 	k.tasks = k.tasks[:0]
 	for s := range n {
 		nb := (ctxLens[s] + c.cfg.BlockSize - 1) / c.cfg.BlockSize
-		first := 0 // first block inside the sliding window
-		if p.Window > 0 {
-			first = max(0, ctxLens[s]-p.Window) / c.cfg.BlockSize
-		}
+		first := p.firstKey(ctxLens[s]-1) / c.cfg.BlockSize // first block inside the window or chunk
 		span := nb - first
 		for part := range k.parts {
 			k.tasks = append(k.tasks, task{seq: s, part: part, b0: first + span*part/k.parts, b1: first + span*(part+1)/k.parts})
@@ -259,7 +264,7 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 	if start > math.MaxInt-n {
 		return fmt.Errorf("%w: prefill of %d tokens at position %d", ErrOutOfRange, n, start)
 	}
-	if err := checkTable(c, table, firstKey(start, p.Window), start+n); err != nil {
+	if err := checkTable(c, table, p.firstKey(start), start+n); err != nil {
 		return err
 	}
 	k.prepare()
@@ -268,10 +273,7 @@ func (k *Kernel) Prefill(c *Cache, layer int, p Params, q []float32, table []int
 	bs := c.cfg.BlockSize
 	for q0 := 0; q0 < n; q0 += prefillTile {
 		q1 := min(n, q0+prefillTile)
-		lo := 0
-		if p.Window > 0 {
-			lo = max(0, start+q0-p.Window+1)
-		}
+		lo := p.firstKey(start + q0) // the tile's earliest first key
 		for h := range c.heads {
 			k.tasks = append(k.tasks, task{head: h, q0: q0, q1: q1, b0: lo / bs, b1: (start+q1-1)/bs + 1})
 		}

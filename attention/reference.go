@@ -12,14 +12,29 @@ import (
 // position positions[i] and attends to positions (positions[i] − window,
 // positions[i]] (window 0: all earlier positions). The result is [query][qHeads][d].
 func Reference(q, keys, values []float32, qHeads, kvHeads, d int, positions []int, scale float64, window int) []float64 {
+	return reference(q, keys, values, qHeads, kvHeads, d, positions, scale, Params{Window: window})
+}
+
+// ReferenceChunked is Reference under chunked local attention (Params.Chunk): query
+// i attends to positions [⌊positions[i]/chunk⌋·chunk, positions[i]] (chunk 0: all
+// earlier positions).
+func ReferenceChunked(q, keys, values []float32, qHeads, kvHeads, d int, positions []int, scale float64, chunk int) []float64 {
+	return reference(q, keys, values, qHeads, kvHeads, d, positions, scale, Params{Chunk: chunk})
+}
+
+// reference is Reference under the mask of p (its Window or Chunk).
+func reference(q, keys, values []float32, qHeads, kvHeads, d int, positions []int, scale float64, p Params) []float64 {
 	g := qHeads / kvHeads
 	out := make([]float64, len(positions)*qHeads*d)
 	qv := make([]float64, d)
 	kv := make([]float64, d)
 	for i, pos := range positions {
-		lo := 0
-		if window > 0 {
-			lo = max(0, pos-window+1)
+		lo := 0 // written out here, not shared with the kernels: this is the oracle
+		switch {
+		case p.Window > 0:
+			lo = max(0, pos-p.Window+1)
+		case p.Chunk > 0:
+			lo = pos - pos%p.Chunk
 		}
 		for h := range qHeads {
 			for x := range d {

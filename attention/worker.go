@@ -84,10 +84,7 @@ func (w *worker) do(t *task) {
 	if !k.prefill {
 		table = k.tables[t.seq]
 		ctx := k.ctx[t.seq]
-		lo := 0
-		if k.p.Window > 0 {
-			lo = max(0, ctx-k.p.Window)
-		}
+		lo := k.p.firstKey(ctx - 1)
 		w.rows = k.qh
 		for r := range w.rows {
 			w.q[r] = k.q[(t.seq*k.qh+r)*d:][:d]
@@ -106,10 +103,7 @@ func (w *worker) do(t *task) {
 			pos := k.start + i
 			for j := range g {
 				w.q[r] = k.q[((i*k.qh)+t.head*g+j)*d:][:d]
-				w.hi[r], w.lo[r] = pos, 0
-				if k.p.Window > 0 {
-					w.lo[r] = max(0, pos-k.p.Window+1)
-				}
+				w.hi[r], w.lo[r] = pos, k.p.firstKey(pos)
 				r++
 			}
 		}

@@ -1,6 +1,6 @@
 package hardware
 
-// KV-cache groups of a model with sliding-window layers, as vLLM's hybrid allocator
+// KV-cache groups of a model with sliding-window or chunked-local layers, as vLLM's hybrid allocator
 // forms them (kv_cache_utils: one block pool, one block table per group, every
 // group's page the same size).
 
@@ -12,6 +12,9 @@ type LayerGroup struct {
 	// Layers is how many of the model's layers the group holds; the group is sized
 	// for KVLayerGroups' group size, the difference being padding.
 	Layers int
+	// Chunk is the group's attention chunk (chunked local attention); 0 otherwise.
+	// At most one of Window and Chunk is set.
+	Chunk int
 }
 
 // KVLayerGroups splits the model's layers into KV-cache groups of equal size, as
@@ -20,23 +23,29 @@ type LayerGroup struct {
 // full and 13 window layers make 13 + 13, not 12 + 12 + 12 + 1); each kind's layers
 // fill groups of that size, the last one padded. Gemma 2 9B (21 + 21) gives two
 // groups of 21, Mistral 7B v0.1 (32 window layers) one group of 32, a model without
-// a window one full-attention group of all its layers. Every group's block then
-// holds size layers' KV, so one pool serves them all with equal pages.
+// a window one full-attention group of all its layers. Chunked-local layers group
+// the same way (Llama 4 Scout, 12 full and 36 chunked: four groups of 12, three of
+// them chunked). Every group's block then holds size layers' KV, so one pool serves
+// them all with equal pages.
 func (m Model) KVLayerGroups() (groups []LayerGroup, size int) {
-	full, win := m.Layers-m.WindowLayers, m.WindowLayers
-	if m.Window == 0 || win == 0 {
+	if !m.HasLocalAttention() {
 		return []LayerGroup{{Layers: m.Layers}}, m.Layers
 	}
+	full, win := m.Layers-m.LocalLayers(), m.LocalLayers()
+	local := LayerGroup{Window: m.Window, Layers: win}
+	if m.Chunk > 0 {
+		local = LayerGroup{Chunk: m.Chunk, Layers: win}
+	}
 	if full == 0 {
-		return []LayerGroup{{Window: m.Window, Layers: win}}, win
+		return []LayerGroup{local}, win
 	}
 	size = min(full, win)
 	if most := max(full, win); float64(most) < 1.5*float64(size) {
 		size = most
 	}
-	for _, kind := range []LayerGroup{{Layers: full}, {Window: m.Window, Layers: win}} {
+	for _, kind := range []LayerGroup{{Layers: full}, local} {
 		for n := kind.Layers; n > 0; n -= size {
-			groups = append(groups, LayerGroup{Window: kind.Window, Layers: min(n, size)})
+			groups = append(groups, LayerGroup{Window: kind.Window, Chunk: kind.Chunk, Layers: min(n, size)})
 		}
 	}
 	return groups, size

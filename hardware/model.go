@@ -29,6 +29,24 @@ type Model struct {
 	// Window is 0, else 1..Layers (all of them for Mistral 7B v0.1, half for Gemma 2
 	// and gpt-oss). See KVLayerGroups.
 	WindowLayers int
+	// Chunk is the attention chunk of the model's chunked-local layers, in tokens
+	// (Llama 4's local attention: a layer's query at p attends to [⌊p/Chunk⌋·Chunk,
+	// p]); 0: none. A model has a window or a chunk, not both.
+	Chunk int
+	// ChunkLayers is how many of the Layers use chunked local attention: 0 when
+	// Chunk is 0, else 1..Layers−1 (three of every four for Llama 4; the others
+	// attend fully, which paged.ChunkedLocal groups need). See KVLayerGroups.
+	ChunkLayers int
+}
+
+// LocalLayers returns how many layers attend locally (a sliding window or a
+// chunk): WindowLayers + ChunkLayers, of which at most one is non-zero.
+func (m Model) LocalLayers() int { return m.WindowLayers + m.ChunkLayers }
+
+// HasLocalAttention reports whether some layers attend only to a window or a chunk,
+// so that KV-cache groups can release the blocks those layers no longer read.
+func (m Model) HasLocalAttention() bool {
+	return m.Window > 0 && m.WindowLayers > 0 || m.Chunk > 0 && m.ChunkLayers > 0
 }
 
 // MaxModelDim bounds every integer dimension of a Model (layers, heads, head dim,
@@ -65,6 +83,13 @@ var models = map[string]Model{
 		MaxSeqLen: 8192, Window: 4096, WindowLayers: 23},
 	"gpt-oss-20b": {Name: "gpt-oss-20b", Layers: 24, Heads: 64, KVHeads: 8, HeadDim: 64, Hidden: 2880, Params: 20.9e9,
 		ActiveParams: 3.61e9, MaxSeqLen: 131072, Window: 128, WindowLayers: 12},
+	// Chunked-local models. Llama 4 Scout (17B active, 16 experts, 109 B parameters
+	// in all) attends within chunks of 8,192 tokens on three of every four layers
+	// (attention_chunk_size 8192; every fourth layer is a global NoPE layer: 36
+	// chunked, 12 full). Its card advertises a 10M context; MaxSeqLen here is a
+	// practical 1M (1,048,576).
+	"llama-4-scout-17b-16e": {Name: "Llama-4-Scout-17B-16E", Layers: 48, Heads: 40, KVHeads: 8, HeadDim: 128, Hidden: 5120,
+		Params: 109e9, ActiveParams: 17e9, MaxSeqLen: 1 << 20, Chunk: 8192, ChunkLayers: 36},
 }
 
 // LookupModel returns the built-in model with that key (see ModelNames), or
@@ -105,7 +130,9 @@ func (m Model) AttentionHeads() int {
 // Validate checks every dimension is in range: each integer in [1, MaxModelDim],
 // KVHeads ≤ AttentionHeads and dividing it, Params positive and finite, MaxSeqLen in
 // [1, MaxContext], and the window: both Window and WindowLayers 0, or Window in [2,
-// MaxContext] and WindowLayers in [1, Layers].
+// MaxContext] and WindowLayers in [1, Layers]; the chunk likewise: both Chunk and
+// ChunkLayers 0, or Chunk in [1, MaxContext] and ChunkLayers in [1, Layers−1]; not
+// a window and a chunk together.
 func (m Model) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: model %q: %s", ErrInvalid, m.Name, fmt.Sprintf(format, a...))
@@ -134,6 +161,12 @@ func (m Model) Validate() error {
 		return bad("Window %d with %d WindowLayers: both or neither", m.Window, m.WindowLayers)
 	case m.Window != 0 && (m.Window < 2 || m.Window > MaxContext || m.WindowLayers < 0 || m.WindowLayers > m.Layers):
 		return bad("Window %d not in [2, %d] or WindowLayers %d not in [1, %d]", m.Window, MaxContext, m.WindowLayers, m.Layers)
+	case (m.Chunk == 0) != (m.ChunkLayers == 0):
+		return bad("Chunk %d with %d ChunkLayers: both or neither", m.Chunk, m.ChunkLayers)
+	case m.Chunk != 0 && (m.Chunk < 1 || m.Chunk > MaxContext || m.ChunkLayers < 1 || m.ChunkLayers >= m.Layers):
+		return bad("Chunk %d not in [1, %d] or ChunkLayers %d not in [1, %d]", m.Chunk, MaxContext, m.ChunkLayers, m.Layers-1)
+	case m.Window != 0 && m.Chunk != 0:
+		return bad("Window %d and Chunk %d: a model has one or the other", m.Window, m.Chunk)
 	}
 	return nil
 }

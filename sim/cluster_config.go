@@ -173,7 +173,7 @@ func (c *ClusterConfig) validate() error {
 	if blocks := c.engineBlocks() + c.hostCacheBlocks(); blocks > MaxClusterBlocks/c.Engines {
 		return bad("%d engines of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, blocks, MaxClusterBlocks)
 	}
-	if m := c.Engine.Hardware.Model; c.hostCacheBlocks() > 0 && m.Window > 0 && !c.Engine.DisableWindowFreeing {
+	if m := c.Engine.Hardware.Model; c.hostCacheBlocks() > 0 && m.HasLocalAttention() && !c.Engine.DisableWindowFreeing {
 		return bad("CacheTokens %d is more than the GPUs hold, and the rest would be a host tier, which paged does not "+
 			"combine with KV-cache groups (%s has sliding-window layers): set Engine.DisableWindowFreeing", c.CacheTokens, m.Name)
 	}

@@ -47,10 +47,11 @@ type Config struct {
 	// Default off.
 	ChunkedPrefill bool
 	// DisableWindowFreeing (paged only) serves a model with sliding-window layers
-	// (hardware.Model.Window) as if every layer attended fully: one block table,
-	// nothing released (vLLM's --disable-hybrid-kv-cache-manager). Default false:
-	// the layers form KV-cache groups and the windows release their blocks (see
-	// paged_groups.go); that does not combine with SwapSpaceGiB.
+	// (hardware.Model.Window) or chunked-local layers (Model.Chunk) as if every
+	// layer attended fully: one block table, nothing released (vLLM's
+	// --disable-hybrid-kv-cache-manager). Default false: the layers form KV-cache
+	// groups and the windows (chunks) release their blocks (see paged_groups.go);
+	// that does not combine with SwapSpaceGiB.
 	DisableWindowFreeing bool
 	// GroupedEviction (paged, with window freeing) keeps a prefix's blocks of
 	// every KV-cache group together in the eviction order

@@ -138,7 +138,7 @@ func (c *Config) validateHostCache() error {
 			c.hostBlocks()+c.hostCacheGiBBlocks(), c.BlockSize, paged.MaxNumBlocks)
 	case c.DisablePrefixCaching:
 		return bad("HostCacheGiB %v with DisablePrefixCaching: the host tier is a prefix cache", c.HostCacheGiB)
-	case c.Hardware.Model.Window > 0 && !c.DisableWindowFreeing:
+	case c.Hardware.Model.HasLocalAttention() && !c.DisableWindowFreeing:
 		return bad("HostCacheGiB %v with window freeing (model %s has sliding-window layers); set DisableWindowFreeing",
 			c.HostCacheGiB, c.Hardware.Model.Name)
 	}

@@ -6,14 +6,16 @@ import (
 	"github.com/pagedkv/pagedkv/paged"
 )
 
-// Models with sliding-window layers (hardware.Model.Window): window freeing.
+// Models with sliding-window layers (hardware.Model.Window) or chunked-local layers
+// (hardware.Model.Chunk, Llama 4): window freeing.
 //
 // By default the paged policy serves such a model the way vLLM's hybrid allocator
 // does: its layers are split into equal-size KV-cache groups
 // (hardware.Model.KVLayerGroups), each a paged.KVGroup with one block table per
 // sequence, all drawing from one pool whose blocks hold a group's worth of layers
 // (hardware.Deployment.GroupedNumBlocks), and a window group releases the blocks
-// that left its window. Config.DisableWindowFreeing serves it instead as if every
+// that left its window (a chunked group, paged.ChunkedLocal, those of its finished
+// chunks). Config.DisableWindowFreeing serves it instead as if every
 // layer attended fully (vLLM's --disable-hybrid-kv-cache-manager): one table, a
 // block holding every layer, nothing released. The attention itself (and so the
 // time model, which charges every layer the whole context in both cases) is the
@@ -24,7 +26,7 @@ import (
 // when the model has no window or window freeing is off.
 func pagedGroups(c *Config) ([]paged.KVGroup, int) {
 	hw := &c.Hardware
-	if hw.Model.Window == 0 || c.DisableWindowFreeing {
+	if !hw.Model.HasLocalAttention() || c.DisableWindowFreeing {
 		return nil, hw.KVSlots() / c.BlockSize
 	}
 	layers, _ := hw.Model.KVLayerGroups()
@@ -32,8 +34,11 @@ func pagedGroups(c *Config) ([]paged.KVGroup, int) {
 	groups := make([]paged.KVGroup, len(layers))
 	for i, l := range layers {
 		groups[i] = paged.KVGroup{BytesPerToken: int64(float64(l.Layers) * perLayer)}
-		if l.Window > 0 {
+		switch {
+		case l.Window > 0:
 			groups[i].Kind, groups[i].Window = paged.SlidingWindow, l.Window
+		case l.Chunk > 0:
+			groups[i].Kind, groups[i].Window = paged.ChunkedLocal, l.Chunk
 		}
 	}
 	return groups, hw.GroupedNumBlocks(c.BlockSize)
@@ -57,8 +62,8 @@ func pagedPolicyConfig(c *Config) pagedConfig {
 // validateWindow refuses what window freeing does not combine with: swapping (the
 // manager has no host tier with KV-cache groups).
 func (c *Config) validateWindow() error {
-	if c.Policy == PolicyPaged && c.Hardware.Model.Window > 0 && !c.DisableWindowFreeing && c.SwapSpaceGiB > 0 {
-		return fmt.Errorf("%w: SwapSpaceGiB with window freeing (model %s has sliding-window layers); set DisableWindowFreeing",
+	if c.Policy == PolicyPaged && c.Hardware.Model.HasLocalAttention() && !c.DisableWindowFreeing && c.SwapSpaceGiB > 0 {
+		return fmt.Errorf("%w: SwapSpaceGiB with window freeing (model %s has sliding-window or chunked layers); set DisableWindowFreeing",
 			ErrInvalid, c.Hardware.Model.Name)
 	}
 	return nil

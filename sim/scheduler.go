@@ -8,7 +8,8 @@ type batch struct {
 	budget    int         // tokens left in the iteration's budget
 	tokens    int         // new tokens computed (prefill chunks plus one per decoding sequence)
 	context   int         // cached KV tokens read
-	window    int         // the model's sliding window (0: none); windowed: the tokens its window layers read
+	window    int         // the model's sliding window (0: none); windowed: the tokens its window (or chunk) layers read
+	chunk     int         // the model's attention chunk (0: none)
 	windowed  int
 }
 
@@ -28,7 +29,7 @@ func (b *batch) add(r *reqState, kind, n, ctx int) {
 	r.fetchLeft -= loaded
 	b.tokens += n - loaded
 	b.context += ctx
-	b.windowed += hardware.WindowContext(b.window, n, ctx, kind == stepDecode)
+	b.windowed += hardware.WindowContext(b.window, n, ctx, kind == stepDecode) + hardware.ChunkContext(b.chunk, n, ctx, kind == stepDecode)
 	b.scheduled = append(b.scheduled, r)
 }
 
@@ -51,7 +52,7 @@ func (e *engine) begin() bool {
 	e.swapInHead()
 	b := &e.batch
 	b.reset(e.cfg.MaxBatchTokens)
-	b.window = e.hw.Model.Window
+	b.window, b.chunk = e.hw.Model.Window, e.hw.Model.Chunk
 	preempted := e.scheduleRunning(b)
 	if !preempted && len(e.swapped) == 0 && (!e.static || len(e.running) == 0) {
 		e.admit(b)

@@ -5,9 +5,11 @@
 // sharded over tensor-parallel ranks, each with its own cache and kernel; the tokens
 // and logits are exactly those of one rank. With -window W the model alternates full
 // attention and W-token sliding-window layers: two KV-cache groups, the window's
-// blocks released as the sequences grow, still equal to the recomputation.
+// blocks released as the sequences grow, still equal to the recomputation. With
+// -chunk C it alternates full attention and chunked local attention over chunks of
+// C tokens (Llama 4's local layers): the blocks of finished chunks are released.
 //
-//	go run ./examples/tinylm [-tp 2] [-window 6]
+//	go run ./examples/tinylm [-tp 2] [-window 6 | -chunk 8]
 package main
 
 import (
@@ -22,10 +24,17 @@ import (
 func main() {
 	tp := flag.Int("tp", 1, "tensor-parallel ranks (1, 2 or 4): each holds a shard of the KV heads")
 	window := flag.Int("window", 0, "if > 0, a hybrid model: full-attention layers alternating with sliding-window layers of this window")
+	chunk := flag.Int("chunk", 0, "if > 0, a hybrid model: full-attention layers alternating with chunked local attention over chunks of this many tokens")
 	flag.Parse()
 	m := NewModel(7)
-	if *window > 0 {
+	switch {
+	case *window > 0 && *chunk > 0:
+		fmt.Fprintln(os.Stderr, "tinylm: -window and -chunk: one or the other")
+		os.Exit(2)
+	case *window > 0:
 		m = NewHybridModel(7, *window)
+	case *chunk > 0:
+		m = NewChunkedModel(7, *chunk)
 	}
 	report, err := DemoModel(m, attention.Float32, *tp)
 	if err != nil {

@@ -88,3 +88,45 @@ func TestHybridGenerationEqualsRecomputation(t *testing.T) {
 		require.Equal(t, r.NumBlocks, r.FreeAtEnd)
 	}
 }
+
+// A chunked model — full attention alternating with chunked local attention over
+// 8-token chunks (Llama 4's local layers), two KV-cache groups — generates exactly
+// what a recomputation without a cache does (each chunked layer within its chunk),
+// through prefix sharing, a fork, speculative rollback and the blocks of finished
+// chunks released; it holds fewer KV bytes than with every block kept, and the
+// chunks matter (full attention, or a sliding window of the same size, differs).
+func TestChunkedGenerationEqualsRecomputation(t *testing.T) {
+	rep, err := DemoModel(NewChunkedModel(7, 8), attention.Float32, 1)
+	require.NoError(t, err)
+	t.Log("\n" + rep.String())
+	require.Equal(t, 16, rep.CachedTokens, "prompt B hits A's four full blocks in both groups")
+	require.Positive(t, rep.CopyOnWrites)
+	require.Zero(t, rep.TokenMismatches)
+	require.Less(t, rep.MaxLogitDiff, 1e-4)
+	require.Positive(t, rep.WindowReleases, "finished chunks' blocks released")
+	require.Equal(t, rep.NumBlocks, rep.FreeAtEnd)
+
+	m := NewChunkedModel(7, 8)
+	m.KeepWindowBlocks = true
+	keep, err := DemoModel(m, attention.Float32, 1)
+	require.NoError(t, err)
+	require.Equal(t, rep.Tokens, keep.Tokens)
+	require.Zero(t, keep.TokenMismatches)
+	require.Zero(t, keep.WindowReleases)
+	require.Greater(t, keep.PeakBytes, rep.PeakBytes)
+	t.Logf("peak KV bytes: %d with chunk release, %d keeping every block", rep.PeakBytes, keep.PeakBytes)
+
+	plain := NewChunkedModel(7, 8)
+	plain.Chunks = []int{0, 0, 0, 0}
+	other, err := DemoModel(plain, attention.Float32, 1)
+	require.NoError(t, err)
+	require.NotEqual(t, other.Logits, rep.Logits)
+	win, err := DemoModel(NewHybridModel(7, 8), attention.Float32, 1)
+	require.NoError(t, err)
+	require.NotEqual(t, win.Logits, rep.Logits)
+	for _, dt := range []attention.DType{attention.BFloat16, attention.FP8E4M3} {
+		r, err := DemoModel(NewChunkedModel(7, 8), dt, 1)
+		require.NoError(t, err)
+		require.Equal(t, r.NumBlocks, r.FreeAtEnd)
+	}
+}

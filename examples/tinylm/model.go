@@ -18,6 +18,10 @@ type Model struct {
 	// Windows[l] is layer l's sliding window (0: full attention); nil: every layer
 	// full (see NewHybridModel).
 	Windows []int
+	// Chunks[l] is layer l's attention chunk (chunked local attention, Llama 4's:
+	// 0 for none); nil: no chunked layers (see NewChunkedModel). A layer has a
+	// window or a chunk, not both.
+	Chunks []int
 	// KeepWindowBlocks serves the windowed layers from the full-attention layers'
 	// table (one KV-cache group, nothing released; vLLM's
 	// --disable-hybrid-kv-cache-manager): the same outputs, more memory.
@@ -70,7 +74,19 @@ func NewHybridModel(seed uint64, window int) *Model {
 	return m
 }
 
-// window returns layer l's sliding window (0: full attention).
+// NewChunkedModel makes a model of 4 layers alternating full attention and chunked
+// local attention over chunks of chunk tokens (Llama 4's pattern, there three
+// chunked layers of every four): two KV-cache groups.
+func NewChunkedModel(seed uint64, chunk int) *Model {
+	m := NewHybridModel(seed, 0)
+	m.Windows = nil
+	for l := range m.Layers {
+		m.Chunks = append(m.Chunks, chunk*(l%2))
+	}
+	return m
+}
+
+// window returns layer l's sliding window (0: none).
 func (m *Model) window(l int) int {
 	if m.Windows == nil {
 		return 0
@@ -78,12 +94,34 @@ func (m *Model) window(l int) int {
 	return m.Windows[l]
 }
 
+// chunk returns layer l's attention chunk (0: none).
+func (m *Model) chunk(l int) int {
+	if m.Chunks == nil {
+		return 0
+	}
+	return m.Chunks[l]
+}
+
+// hybrid reports whether the model has sliding-window or chunked layers.
+func (m *Model) hybrid() bool { return m.Windows != nil || m.Chunks != nil }
+
+// group returns layer l's KV-cache group kind: its attention and window or chunk.
+func (m *Model) group(l int) paged.KVGroup {
+	switch {
+	case m.window(l) > 0:
+		return paged.KVGroup{Kind: paged.SlidingWindow, Window: m.window(l)}
+	case m.chunk(l) > 0:
+		return paged.KVGroup{Kind: paged.ChunkedLocal, Window: m.chunk(l)}
+	}
+	return paged.KVGroup{Kind: paged.FullAttention}
+}
+
 // Groups returns the model's KV-cache groups for package paged: nil for a model
 // whose layers all attend fully (the plain single-table manager), else one group
-// per distinct window, in order of first appearance, with its layers' KV bytes per
-// token at elemBytes per element.
+// per distinct window or chunk, in order of first appearance, with its layers' KV
+// bytes per token at elemBytes per element.
 func (m *Model) Groups(elemBytes int) []paged.KVGroup {
-	if m.Windows == nil {
+	if !m.hybrid() {
 		return nil
 	}
 	if m.KeepWindowBlocks {
@@ -93,30 +131,27 @@ func (m *Model) Groups(elemBytes int) []paged.KVGroup {
 	for l := range m.Layers {
 		g := m.GroupOf(l)
 		if g == len(gs) {
-			k := paged.KVGroup{Kind: paged.FullAttention}
-			if w := m.window(l); w > 0 {
-				k = paged.KVGroup{Kind: paged.SlidingWindow, Window: w}
-			}
-			gs = append(gs, k)
+			gs = append(gs, m.group(l))
 		}
 		gs[g].BytesPerToken += int64(2 * m.KVHeads * m.HeadDim * elemBytes)
 	}
 	return gs
 }
 
-// GroupOf returns the KV-cache group of layer l: the index of its window among the
-// distinct windows in order of first appearance (0 without windows).
+// GroupOf returns the KV-cache group of layer l: the index of its kind (window or
+// chunk) among the distinct kinds in order of first appearance (0 without windows
+// or chunks).
 func (m *Model) GroupOf(l int) int {
-	if m.Windows == nil || m.KeepWindowBlocks {
+	if !m.hybrid() || m.KeepWindowBlocks {
 		return 0
 	}
-	var seen []int
-	for _, w := range m.Windows[:l+1] {
-		if !slices.Contains(seen, w) {
-			seen = append(seen, w)
+	var seen []paged.KVGroup
+	for j := range l + 1 {
+		if !slices.Contains(seen, m.group(j)) {
+			seen = append(seen, m.group(j))
 		}
 	}
-	return slices.Index(seen, m.window(l))
+	return slices.Index(seen, m.group(l))
 }
 
 // CacheConfig is the KV-cache shape of one tensor-parallel rank for this model.
@@ -127,7 +162,7 @@ func (m *Model) CacheConfig(ec EngineConfig, rank int) attention.Config {
 
 // Params are layer l's attention parameters.
 func (m *Model) Params(l int) attention.Params {
-	return attention.Params{QHeads: m.QHeads, Window: m.window(l)}
+	return attention.Params{QHeads: m.QHeads, Window: m.window(l), Chunk: m.chunk(l)}
 }
 
 func matvec(x, w []float32, out int) []float32 {
@@ -211,7 +246,7 @@ func (m *Model) forward(tokens []int32, positions []int, attend attendFunc) [][]
 }
 
 // Recompute runs the whole sequence without any cache (dense float64 attention over
-// every earlier position, or the layer's window) and returns the logits at every
+// every earlier position, or the layer's window or chunk) and returns the logits at every
 // position: the oracle.
 func (m *Model) Recompute(tokens []int32) [][]float32 {
 	pos := make([]int, len(tokens))
@@ -226,8 +261,11 @@ func (m *Model) Recompute(tokens []int32) [][]float32 {
 			}
 			return out
 		}
-		ref := attention.Reference(flat(q), flat(k), flat(v), m.QHeads, m.KVHeads, m.HeadDim, pos,
-			1/math.Sqrt(float64(m.HeadDim)), m.window(l))
+		scale := 1 / math.Sqrt(float64(m.HeadDim))
+		ref := attention.Reference(flat(q), flat(k), flat(v), m.QHeads, m.KVHeads, m.HeadDim, pos, scale, m.window(l))
+		if c := m.chunk(l); c > 0 {
+			ref = attention.ReferenceChunked(flat(q), flat(k), flat(v), m.QHeads, m.KVHeads, m.HeadDim, pos, scale, c)
+		}
 		out := make([][]float32, len(q))
 		w := m.QHeads * m.HeadDim
 		for i := range out {
