@@ -175,7 +175,7 @@ func (c *ClusterConfig) validate() error {
 	}
 	if m := c.Engine.Hardware.Model; c.hostCacheBlocks() > 0 && m.HasLocalAttention() && !c.Engine.DisableWindowFreeing {
 		return bad("CacheTokens %d is more than the GPUs hold, and the rest would be a host tier, which paged does not "+
-			"combine with KV-cache groups (%s has sliding-window layers): set Engine.DisableWindowFreeing", c.CacheTokens, m.Name)
+			"combine with KV-cache groups (%s has sliding-window or chunked-local layers): set Engine.DisableWindowFreeing", c.CacheTokens, m.Name)
 	}
 	if c.Router == string(cluster.PolicyApproximate) && c.replicaBlocks() > MaxClusterBlocks/c.Engines {
 		return bad("%d replicas of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, c.replicaBlocks(), MaxClusterBlocks)

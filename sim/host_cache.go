@@ -139,7 +139,7 @@ func (c *Config) validateHostCache() error {
 	case c.DisablePrefixCaching:
 		return bad("HostCacheGiB %v with DisablePrefixCaching: the host tier is a prefix cache", c.HostCacheGiB)
 	case c.Hardware.Model.HasLocalAttention() && !c.DisableWindowFreeing:
-		return bad("HostCacheGiB %v with window freeing (model %s has sliding-window layers); set DisableWindowFreeing",
+		return bad("HostCacheGiB %v with window freeing (model %s has sliding-window or chunked-local layers); set DisableWindowFreeing",
 			c.HostCacheGiB, c.Hardware.Model.Name)
 	}
 	return nil

@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.turns, "turns", 1, fmt.Sprintf("turns per multi-turn session, at most %d", workload.MaxTurns))
 	fs.BoolVar(&o.prefixCaching, "prefix-caching", true, "prefix caching (paged)")
 	fs.BoolVar(&o.chunked, "chunked-prefill", false, "split prompts across iterations")
-	fs.BoolVar(&o.windowFreeing, "window-freeing", true, "models with sliding-window layers: KV-cache groups whose windows release their blocks (paged; false: keep every block, one table)")
+	fs.BoolVar(&o.windowFreeing, "window-freeing", true, "models with sliding-window or chunked-local layers: KV-cache groups whose windows and chunks release their blocks (paged; false: keep every block, one table)")
 	fs.BoolVar(&o.groupedEviction, "grouped-eviction", false, "with window freeing: a prefix's blocks of every KV-cache group leave the prefix cache together "+
 		"(default: vLLM's order, where window blocks are evicted first and take the prefix's hits with them)")
 	fs.Float64Var(&o.swapGiB, "swap-gib", 0, fmt.Sprintf("host memory for swapped-out KV in GiB, at most %d (paged; 0: preempt by recompute)", sim.MaxSwapGiB))

@@ -88,7 +88,7 @@ func (o *options) resolveHostCache(fs *flag.FlagSet, gib string) error {
 		case !o.prefixCaching:
 			return usagef("-host-cache-gib needs prefix caching (the host tier is a prefix cache): drop -prefix-caching=false")
 		case o.hw.Model.HasLocalAttention() && o.windowFreeing:
-			return usagef("-host-cache-gib with %s's sliding-window layers needs -window-freeing=false", o.hw.Model.Name)
+			return usagef("-host-cache-gib with %s's sliding-window or chunked-local layers needs -window-freeing=false", o.hw.Model.Name)
 		}
 	}
 	return nil
