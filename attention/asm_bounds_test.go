@@ -2,6 +2,7 @@ package attention
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func TestAsmWrappersRefuseBadShapes(t *testing.T) {
 	requireAVX2(t)
 	f32 := func(n int) []float32 { return make([]float32, 256)[:n] }
 	view := func(n int) kvView { return kvView{f32: f32(n)} }
-	const huge = 1 << 62 // a multiple of 16 whose products with small counts wrap to 0
+	const huge = 1 << (bits.UintSize - 2) // a multiple of 16 whose products with small counts wrap to 0
 	cases := []struct {
 		name string
 		call func()

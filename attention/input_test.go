@@ -2,6 +2,7 @@ package attention
 
 import (
 	"math"
+	"math/bits"
 	"runtime"
 	"testing"
 
@@ -12,13 +13,15 @@ import (
 // cache with empty arenas or a negative make.
 func TestNewCacheRefusesOverflowingShapes(t *testing.T) {
 	for _, cfg := range []Config{
-		{KVHeads: 1 << 20, HeadDim: 1 << 20, BlockSize: 1 << 20, NumBlocks: 1 << 20}, // wraps to 0 elements
-		{KVHeads: 1, HeadDim: 1 << 31, BlockSize: 1 << 31, NumBlocks: 2},             // wraps negative
-		{KVHeads: 1, HeadDim: 1 << 30, BlockSize: 1 << 30, NumBlocks: 2, Layers: 8},  // only the total wraps
+		// Block sizes within MaxBlockSize, so the size check is what refuses them.
+		{KVHeads: 1 << 16, HeadDim: 1 << 16, BlockSize: 1 << 16, NumBlocks: 1 << 16},                  // wraps to 0 elements
+		{KVHeads: 1, HeadDim: 1 << (bits.UintSize - 20), BlockSize: 1 << 15, NumBlocks: 2},            // wraps negative
+		{KVHeads: 1, HeadDim: 1 << (bits.UintSize - 22), BlockSize: 1 << 15, NumBlocks: 2, Layers: 8}, // only the total wraps
 	} {
 		var err error
 		require.NotPanics(t, func() { _, err = NewCache(cfg) }, "%+v", cfg)
 		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", cfg)
+		require.ErrorContains(t, err, "overflows an int", "%+v", cfg)
 	}
 }
 
@@ -26,7 +29,7 @@ func TestNewCacheRefusesOverflowingShapes(t *testing.T) {
 // allocated (they used to end in the runtime's fatal out-of-memory error).
 func TestNewCacheRefusesHugeCaches(t *testing.T) {
 	for _, cfg := range []Config{
-		{KVHeads: 1, HeadDim: 1, NumBlocks: 1 << 36},               // 8 TiB
+		{KVHeads: 1, HeadDim: 64, NumBlocks: 1 << 30},              // 8 TiB
 		{KVHeads: 8, HeadDim: 128, NumBlocks: 1 << 20, Layers: 80}, // 5 TiB
 		{KVHeads: 1, HeadDim: 1, BlockSize: MaxBlockSize + 1, NumBlocks: 1},
 	} {

@@ -53,7 +53,7 @@ func (c *MemoryConfig) fill() error {
 		c.SweepPerApply = d.SweepPerApply
 	}
 	switch {
-	case c.MaxKeys < 0 || c.MaxKeys > 1<<40:
+	case c.MaxKeys < 0 || uint64(c.MaxKeys) > 1<<40:
 		return fmt.Errorf("%w: MaxKeys %d", ErrInvalidConfig, c.MaxKeys)
 	case c.Shards < 0 || c.Shards > 1<<16 || bits.OnesCount(uint(c.Shards)) != 1:
 		return fmt.Errorf("%w: Shards %d is not a power of two in [1, 65536]", ErrInvalidConfig, c.Shards)

@@ -331,7 +331,7 @@ func (b *Batch) Validate() error {
 	if b.Layout != LayoutMap && b.Layout != LayoutArray {
 		return fmt.Errorf("%w: layout %d", ErrInvalidEvent, b.Layout)
 	}
-	if len(b.Events) > maxLen32 {
+	if tooLong(len(b.Events)) {
 		return fmt.Errorf("%w: %d events do not fit a msgpack array header", ErrInvalidEvent, len(b.Events))
 	}
 	for i := range b.Events {
@@ -343,17 +343,20 @@ func (b *Batch) Validate() error {
 }
 
 // maxLen32 is the longest array, string or byte string a msgpack header can declare.
-const maxLen32 = 1<<32 - 1
+const maxLen32 uint64 = 1<<32 - 1
+
+// tooLong reports whether a length exceeds maxLen32 (never on 32-bit platforms).
+func tooLong(n int) bool { return uint64(n) > maxLen32 }
 
 // checkLengths refuses slices and strings too long for a 32-bit msgpack length header
 // (the encoder would otherwise write a truncated header: corrupt msgpack).
 func (e *Event) checkLengths() error {
-	long := len(e.BlockHashes) > maxLen32 || len(e.TokenIDs) > maxLen32 || len(e.Raw) > maxLen32 ||
-		len(e.Medium.Val) > maxLen32 || len(e.LoraName.Val) > maxLen32 || len(e.KVCacheSpecKind.Val) > maxLen32 ||
-		len(e.Locality.Val) > maxLen32 || len(e.Tag) > maxLen32 || len(e.ExtraKeys.Val) > maxLen32 ||
-		(e.ParentBlockHash.Valid && len(e.ParentBlockHash.Val.Bytes) > maxLen32)
+	long := tooLong(len(e.BlockHashes)) || tooLong(len(e.TokenIDs)) || tooLong(len(e.Raw)) ||
+		tooLong(len(e.Medium.Val)) || tooLong(len(e.LoraName.Val)) || tooLong(len(e.KVCacheSpecKind.Val)) ||
+		tooLong(len(e.Locality.Val)) || tooLong(len(e.Tag)) || tooLong(len(e.ExtraKeys.Val)) ||
+		(e.ParentBlockHash.Valid && tooLong(len(e.ParentBlockHash.Val.Bytes)))
 	for i := range e.BlockHashes {
-		long = long || len(e.BlockHashes[i].Bytes) > maxLen32
+		long = long || tooLong(len(e.BlockHashes[i].Bytes))
 	}
 	if long {
 		return fmt.Errorf("%w: a field longer than %d elements or bytes does not fit msgpack", ErrInvalidEvent, maxLen32)
