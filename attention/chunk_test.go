@@ -1,10 +1,7 @@
 package attention
 
 import (
-	"fmt"
-	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -106,87 +103,13 @@ func toF64(v []float32) []float64 {
 // the chunk of the earliest query: a paged manager's null entry, out-of-range ids
 // or a real block full of NaN give exactly the output of the intact table; an
 // invalid entry inside the chunk is refused, not read.
-func TestChunkNeverReadsReleasedBlocks(t *testing.T) { forEachPath(t, checkChunkNeverReadsReleased) }
-
-func checkChunkNeverReadsReleased(t *testing.T) {
-	r := rand.New(rand.NewPCG(45, 46))
-	k := NewKernel(3)
-	defer k.Close()
-	for trial := range 40 {
-		dt := DType(trial % 4)
-		kvHeads, group := 1+r.IntN(2), []int{1, 2}[r.IntN(2)]
-		cfg := Config{Layers: 1, KVHeads: kvHeads, HeadDim: []int{8, 16, 32}[r.IntN(3)], BlockSize: []int{1, 2, 4, 16}[r.IntN(4)],
-			NumBlocks: 300, DType: dt}
-		c, err := NewCache(cfg)
-		require.NoError(t, err)
-		n := 2 + r.IntN(150)
-		s := fill(t, c, r, []int{n})[0]
-		poison := int32(cfg.NumBlocks - 1)
-		for slices.Contains(s.table, poison) {
-			poison--
-		}
-		nan := make([]float32, cfg.BlockSize*cfg.KVHeads*cfg.HeadDim)
-		for i := range nan {
-			nan[i] = float32(math.NaN())
-		}
-		slots := make([]int64, cfg.BlockSize)
-		for i := range slots {
-			slots[i] = int64(poison)*int64(cfg.BlockSize) + int64(i)
-		}
-		require.NoError(t, c.Write(0, slots, nan, nan))
-		p := Params{QHeads: kvHeads * group, Chunk: 1 + r.IntN(40)}
-		d := cfg.HeadDim
-
-		q := make([]float32, p.QHeads*d)
-		for i := range q {
-			q[i] = float32(r.NormFloat64())
-		}
-		want := make([]float32, len(q))
-		require.NoError(t, k.Decode(c, 0, p, q, [][]int32{s.table}, []int{n}, want))
-		released := (n - 1) / p.Chunk * p.Chunk / cfg.BlockSize
-		for _, null := range []int32{-1, poison, math.MinInt32, math.MaxInt32} {
-			tb := append([]int32(nil), s.table...)
-			for j := range released {
-				tb[j] = null
-			}
-			got := make([]float32, len(q))
-			name := fmt.Sprintf("trial %d decode n %d chunk %d bs %d null %d", trial, n, p.Chunk, cfg.BlockSize, null)
-			require.NoError(t, k.Decode(c, 0, p, q, [][]int32{tb}, []int{n}, got), name)
-			require.Equal(t, want, got, name)
-		}
-		if released < len(s.table) {
-			tb := append([]int32(nil), s.table...)
-			tb[released] = -1 // the block holding the chunk's first key: refused, not read
-			require.ErrorIs(t, k.Decode(c, 0, p, q, [][]int32{tb}, []int{n}, make([]float32, len(q))), ErrOutOfRange)
-		}
-
-		// Prefill [start, n), which may span boundaries: released = blocks before the
-		// chunk of the first query.
-		start := r.IntN(n)
-		q = make([]float32, (n-start)*p.QHeads*d)
-		for i := range q {
-			q[i] = float32(r.NormFloat64())
-		}
-		want = make([]float32, len(q))
-		require.NoError(t, k.Prefill(c, 0, p, q, s.table, start, n-start, want))
-		pos := make([]int, n-start)
-		for i := range pos {
-			pos[i] = start + i
-		}
-		ref := ReferenceChunked(q, s.kStore, s.vStore, p.QHeads, kvHeads, d, pos, 1/math.Sqrt(float64(d)), p.Chunk)
-		require.Less(t, maxDiff(want, ref), kernelTol)
-		released = start / p.Chunk * p.Chunk / cfg.BlockSize
-		for _, null := range []int32{-1, poison} {
-			tb := append([]int32(nil), s.table...)
-			for j := range released {
-				tb[j] = null
-			}
-			got := make([]float32, len(q))
-			name := fmt.Sprintf("trial %d prefill [%d,%d) chunk %d bs %d null %d", trial, start, n, p.Chunk, cfg.BlockSize, null)
-			require.NoError(t, k.Prefill(c, 0, p, q, tb, start, n-start, got), name)
-			require.Equal(t, want, got, name)
-		}
-	}
+func TestChunkNeverReadsReleasedBlocks(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		checkNeverReadsReleased(t, localMask{name: "chunk", seed: 45, params: func(n int) Params { return Params{Chunk: n} },
+			ref: func(q, k, v []float32, qh, kvh, d int, pos []int, scale float64, p Params) []float64 {
+				return ReferenceChunked(q, k, v, qh, kvh, d, pos, scale, p.Chunk)
+			}})
+	})
 }
 
 // A negative chunk, or a chunk together with a window, is refused before anything
