@@ -54,20 +54,34 @@ func TestTensorParallelEqualsSingleRank(t *testing.T) {
 // rollback and the window's blocks released as the sequences grow; it holds fewer
 // blocks than the same scenario with every block kept.
 func TestHybridGenerationEqualsRecomputation(t *testing.T) {
-	rep, err := DemoModel(NewHybridModel(7, 6), attention.Float32, 1)
+	rep := checkLocalGeneration(t, func() *Model { return NewHybridModel(7, 6) }, "window")
+	// And a model without windows differs: the windows matter.
+	plain := NewHybridModel(7, 6)
+	plain.Windows = []int{0, 0, 0, 0}
+	other, err := DemoModel(plain, attention.Float32, 1)
+	require.NoError(t, err)
+	require.NotEqual(t, other.Logits, rep.Logits)
+}
+
+// checkLocalGeneration serves the model mk makes (local attention layers: windows or
+// chunks) and checks that generation equals recomputation with the local layers'
+// blocks released; that keeping every block (vLLM's
+// --disable-hybrid-kv-cache-manager) generates the same tokens, with logits equal
+// within float32 accumulation error, and holds more KV bytes; and that bf16 and FP8
+// caches free everything too. It returns the float32 report.
+func checkLocalGeneration(t *testing.T, mk func() *Model, what string) *Report {
+	t.Helper()
+	rep, err := DemoModel(mk(), attention.Float32, 1)
 	require.NoError(t, err)
 	t.Log("\n" + rep.String())
 	require.Equal(t, 16, rep.CachedTokens, "prompt B hits A's four full blocks in both groups")
 	require.Positive(t, rep.CopyOnWrites)
 	require.Zero(t, rep.TokenMismatches)
 	require.Less(t, rep.MaxLogitDiff, 1e-4)
-	require.Positive(t, rep.WindowReleases)
+	require.Positive(t, rep.WindowReleases, "the %s layers' blocks released", what)
 	require.Equal(t, rep.NumBlocks, rep.FreeAtEnd)
 
-	// The same model served from one table that keeps every block (vLLM's
-	// --disable-hybrid-kv-cache-manager) generates the same tokens, with logits
-	// equal within float32 accumulation error, and holds more KV bytes.
-	m := NewHybridModel(7, 6)
+	m := mk()
 	m.KeepWindowBlocks = true
 	keep, err := DemoModel(m, attention.Float32, 1)
 	require.NoError(t, err)
@@ -75,18 +89,13 @@ func TestHybridGenerationEqualsRecomputation(t *testing.T) {
 	require.Zero(t, keep.TokenMismatches)
 	require.Zero(t, keep.WindowReleases)
 	require.Greater(t, keep.PeakBytes, rep.PeakBytes)
-	t.Logf("peak KV bytes: %d with window release, %d keeping every block", rep.PeakBytes, keep.PeakBytes)
-	// And a model without windows differs: the windows matter.
-	plain := NewHybridModel(7, 6)
-	plain.Windows = []int{0, 0, 0, 0}
-	other, err := DemoModel(plain, attention.Float32, 1)
-	require.NoError(t, err)
-	require.NotEqual(t, other.Logits, rep.Logits)
+	t.Logf("peak KV bytes: %d with %s release, %d keeping every block", rep.PeakBytes, what, keep.PeakBytes)
 	for _, dt := range []attention.DType{attention.BFloat16, attention.FP8E4M3} {
-		r, err := DemoModel(NewHybridModel(7, 6), dt, 1)
+		r, err := DemoModel(mk(), dt, 1)
 		require.NoError(t, err)
 		require.Equal(t, r.NumBlocks, r.FreeAtEnd)
 	}
+	return rep
 }
 
 // A chunked model — full attention alternating with chunked local attention over
@@ -96,26 +105,7 @@ func TestHybridGenerationEqualsRecomputation(t *testing.T) {
 // chunks released; it holds fewer KV bytes than with every block kept, and the
 // chunks matter (full attention, or a sliding window of the same size, differs).
 func TestChunkedGenerationEqualsRecomputation(t *testing.T) {
-	rep, err := DemoModel(NewChunkedModel(7, 8), attention.Float32, 1)
-	require.NoError(t, err)
-	t.Log("\n" + rep.String())
-	require.Equal(t, 16, rep.CachedTokens, "prompt B hits A's four full blocks in both groups")
-	require.Positive(t, rep.CopyOnWrites)
-	require.Zero(t, rep.TokenMismatches)
-	require.Less(t, rep.MaxLogitDiff, 1e-4)
-	require.Positive(t, rep.WindowReleases, "finished chunks' blocks released")
-	require.Equal(t, rep.NumBlocks, rep.FreeAtEnd)
-
-	m := NewChunkedModel(7, 8)
-	m.KeepWindowBlocks = true
-	keep, err := DemoModel(m, attention.Float32, 1)
-	require.NoError(t, err)
-	require.Equal(t, rep.Tokens, keep.Tokens)
-	require.Zero(t, keep.TokenMismatches)
-	require.Zero(t, keep.WindowReleases)
-	require.Greater(t, keep.PeakBytes, rep.PeakBytes)
-	t.Logf("peak KV bytes: %d with chunk release, %d keeping every block", rep.PeakBytes, keep.PeakBytes)
-
+	rep := checkLocalGeneration(t, func() *Model { return NewChunkedModel(7, 8) }, "chunk")
 	plain := NewChunkedModel(7, 8)
 	plain.Chunks = []int{0, 0, 0, 0}
 	other, err := DemoModel(plain, attention.Float32, 1)
@@ -124,9 +114,4 @@ func TestChunkedGenerationEqualsRecomputation(t *testing.T) {
 	win, err := DemoModel(NewHybridModel(7, 8), attention.Float32, 1)
 	require.NoError(t, err)
 	require.NotEqual(t, win.Logits, rep.Logits)
-	for _, dt := range []attention.DType{attention.BFloat16, attention.FP8E4M3} {
-		r, err := DemoModel(NewChunkedModel(7, 8), dt, 1)
-		require.NoError(t, err)
-		require.Equal(t, r.NumBlocks, r.FreeAtEnd)
-	}
 }
