@@ -50,6 +50,7 @@ type fleet struct {
 	cfg     *ClusterConfig
 	ctx     context.Context
 	engines []*clusterEngine
+	byID    map[cluster.EngineID]*clusterEngine // the router's decisions name engines (positions shift with outages)
 	router  *cluster.Router
 	scorer  *cluster.Scorer // global cache: every engine's prefix of a prompt
 	idx     cluster.Index
@@ -82,15 +83,21 @@ type fleet struct {
 	records         []reqRecord
 	lastReport      int
 	outBuf          []int32
-	scores          []cluster.PrefixScore
-	nextDelivery    int
+	// Outages (cluster_outage.go): the membership events in the order they apply,
+	// the next one, the requests re-routed, and the time of the last event.
+	members      []memberEvent
+	nextMember   int
+	rerouted     int
+	now          float64
+	scores       []cluster.PrefixScore
+	nextDelivery int
 }
 
 func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	ec := cfg.Engine
 	f := &fleet{cfg: cfg, ctx: context.Background(), bs: ec.BlockSize, maxLen: ec.Hardware.Model.MaxSeqLen,
 		bytesPerTok: ec.Hardware.Model.KVBytesPerToken(ec.Hardware.KVBytesPerElem), netBytes: cfg.NetGbps * 1e9 / 8,
-		total: span.count, first: span.first, win: -1}
+		total: span.count, first: span.first, win: -1, byID: map[cluster.EngineID]*clusterEngine{}}
 	blocks := cfg.engineBlocks()
 	ids := make([]cluster.EngineID, cfg.Engines)
 	for i := range cfg.Engines {
@@ -112,6 +119,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 		ce := &clusterEngine{idx: i, id: cluster.EngineID(fmt.Sprintf("e%d", i)), e: e, pol: pol.(*pagedPolicy), last: span.first}
 		e.onDone = func(r *reqState, finished bool) { f.finish(ce, r, finished) }
 		f.engines = append(f.engines, ce)
+		f.byID[ce.id] = ce
 		ids[i] = ce.id
 	}
 	hash := cluster.HashConfig{BlockSize: f.bs, Hasher: prefix.XXH3{}} // the managers' hashing (paged's default)
@@ -160,6 +168,7 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 		f.close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	f.members = newMemberEvents(f, cfg.Outages)
 	if cfg.CacheMode == CacheGlobal {
 		if f.scorer, err = cluster.NewScorer(cluster.ScorerConfig{Index: f.idx, Hash: hash}); err != nil {
 			f.close()
@@ -169,9 +178,9 @@ func newFleet(cfg *ClusterConfig, span sourceSpan) (*fleet, error) {
 	return f, nil
 }
 
-// kvUsage is engine i's KV-cache usage: referenced blocks over all blocks.
-func (f *fleet) kvUsage(i int) float64 {
-	st := f.engines[i].pol.m.Stats()
+// kvUsage is engine e's KV-cache usage: referenced blocks over all blocks.
+func (f *fleet) kvUsage(e cluster.EngineID) float64 {
+	st := f.byID[e].pol.m.Stats()
 	return float64(st.UsedBlocks) / float64(st.NumBlocks)
 }
 
@@ -206,6 +215,8 @@ func (f *fleet) run() error {
 		if math.IsInf(t, 1) {
 			break
 		}
+		t = min(t, f.nextMemberAt()) // (only while there is work left)
+		f.now = t
 		for _, ce := range f.engines {
 			if ce.busy && ce.end <= t {
 				ce.commit()
@@ -217,6 +228,7 @@ func (f *fleet) run() error {
 				}
 			}
 		}
+		f.applyMembers(t)
 		for arrival <= t {
 			req := f.arr.take()
 			f.taken++
@@ -256,7 +268,7 @@ func (f *fleet) sync() {
 	}
 	polled := false
 	for _, ce := range f.engines {
-		if !ce.events {
+		if !ce.events || ce.src == nil { // (nil: down)
 			continue
 		}
 		n, err := ce.src.Poll(f.feed)

@@ -93,9 +93,16 @@ type ClusterConfig struct {
 	// spacing kept; TTFT counts from the shifted arrival). Needs Windows. Default
 	// off: arrivals are the source's.
 	DrainWindows bool
+	// Outages are engines going down and coming back (see Outage): each crash
+	// re-routes the engine's requests to the engines still up
+	// (ClusterResult.Rerouted). Checked by ValidateOutages. Default none.
+	Outages []Outage
 	// Progress, if set, is called now and then with the fraction of requests done.
 	Progress func(done float64)
 
+	// onRoute, if set (tests), is called at every routing decision with the chosen
+	// engine's index and the time.
+	onRoute func(engine int, t float64)
 	// eventQueue, when positive, bounds each manager's event queue (tests: force
 	// overflows).
 	eventQueue int
@@ -169,6 +176,9 @@ func (c *ClusterConfig) validate() error {
 		if math.IsNaN(w) || math.IsInf(w, 0) || i > 0 && w <= c.Windows[i-1] {
 			return bad("Windows %v are not finite and strictly ascending", c.Windows)
 		}
+	}
+	if err := ValidateOutages(c.Engines, c.Outages); err != nil {
+		return err
 	}
 	if blocks := c.engineBlocks() + c.hostCacheBlocks(); blocks > MaxClusterBlocks/c.Engines {
 		return bad("%d engines of %d blocks each exceed MaxClusterBlocks (%d)", c.Engines, blocks, MaxClusterBlocks)

@@ -29,7 +29,13 @@ type clusterEngine struct {
 	outstanding, peak int
 	area, last        float64
 	routed            int
-	series            []Point // outstanding, at most one point per simulated second
+	// Outages (cluster_outage.go): down while crashed (not in the router, holding
+	// nothing, its cache empty); downAt is when it went down, downS the time spent
+	// down before that, rerouted the requests taken from it at crashes.
+	down          bool
+	downAt, downS float64
+	rerouted      int
+	series        []Point // outstanding, at most one point per simulated second
 }
 
 // routeInfo is the fleet's bookkeeping of one request (reqState.route).

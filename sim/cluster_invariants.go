@@ -17,7 +17,9 @@ import (
 //   - the router's load accounting;
 //   - each engine's outstanding count is the requests it holds (waiting, running,
 //     swapped) plus those on their way to it; together with the requests done
-//     they add up to the requests routed;
+//     and those taken from crashed engines they add up to the requests routed;
+//   - the engines down are out of the router and hold and cache nothing
+//     (checkMembers);
 //   - once synchronised, the index agrees with the managers on the running
 //     requests' prompts (checkIndexAgrees);
 //   - a memory index's own structure.
@@ -26,7 +28,7 @@ func (f *fleet) checkInvariants() error {
 	for _, d := range f.pending {
 		inTransfer[d.ce]++
 	}
-	routed, outstanding := 0, 0
+	routed, outstanding, rerouted := 0, 0, 0
 	for _, ce := range f.engines {
 		e := ce.e
 		if !ce.busy { // (between begin and commit its requests are scheduled)
@@ -39,9 +41,14 @@ func (f *fleet) checkInvariants() error {
 		}
 		routed += ce.routed
 		outstanding += ce.outstanding
+		rerouted += ce.rerouted
 	}
-	if finished := f.done - f.rejected; routed != outstanding+finished {
-		return fmt.Errorf("sim: cluster: %d routed != %d outstanding + %d done", routed, outstanding, finished)
+	if finished := f.done - f.rejected; routed != outstanding+finished+rerouted || rerouted != f.rerouted {
+		return fmt.Errorf("sim: cluster: %d routed != %d outstanding + %d done + %d taken at outages (%d re-routed)",
+			routed, outstanding, finished, rerouted, f.rerouted)
+	}
+	if err := f.checkMembers(); err != nil {
+		return err
 	}
 	if err := f.router.CheckInvariants(); err != nil {
 		return fmt.Errorf("sim: cluster: router: %w", err)

@@ -64,9 +64,13 @@ type ClusterResult struct {
 	Preemptions   int     `json:"preemptions"`
 	// IndexErrors counts failed index calls (the router then routed on load alone,
 	// or the global cache found nothing, until the index answered again).
-	IndexErrors int     `json:"index_errors"`
-	SimulatedS  float64 `json:"simulated_s"`
-	WallS       float64 `json:"wall_s"`
+	IndexErrors int `json:"index_errors"`
+	// Rerouted counts the requests taken from engines at their crashes
+	// (ClusterConfig.Outages) and routed again; each re-routing is also counted in
+	// the chosen engine's RequestsRouted.
+	Rerouted   int     `json:"requests_rerouted"`
+	SimulatedS float64 `json:"simulated_s"`
+	WallS      float64 `json:"wall_s"`
 
 	PerEngine []EngineResult `json:"per_engine"`
 	Windows   []WindowResult `json:"windows,omitempty"`
@@ -95,6 +99,11 @@ type EngineResult struct {
 	Preemptions       int     `json:"preemptions"`
 	NumBlocks         int     `json:"num_blocks"`
 	PeakBlocksUsed    int     `json:"peak_blocks_used"`
+	// Rerouted counts the requests taken from the engine when it crashed;
+	// DownS is the simulated time it spent down (ClusterConfig.Outages), up to the
+	// run's last event for an engine that never came back.
+	Rerouted int     `json:"requests_rerouted"`
+	DownS    float64 `json:"down_s"`
 	// LoadSeries is the outstanding requests over time (charts).
 	LoadSeries []Point `json:"-"`
 }
@@ -150,7 +159,7 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 	cfg := f.cfg
 	r := &ClusterResult{Engines: cfg.Engines, Router: cfg.Router, Selector: cfg.Selector, CacheMode: cfg.CacheMode, BlockSize: f.bs,
 		CacheTokens: (cfg.engineBlocks() + cfg.hostCacheBlocks()) * f.bs, HostTokens: cfg.hostCacheBlocks() * f.bs, PrefillOnly: cfg.PrefillOnly, RequestsTooLong: f.tooLong,
-		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors}
+		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors, Rerouted: f.rerouted}
 	switch f.idx.(type) {
 	case nil:
 	case *cluster.MemoryIndex:
@@ -190,7 +199,11 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 			HitRatePct: pct(float64(m.hitTokens+m.fetchedTokens), float64(m.queried)), RemoteHitPct: pct(float64(m.fetchedTokens), float64(m.queried)),
 			HostHitPct:      pct(float64(m.hostHitTokens), float64(m.queried)),
 			PrefillSavedPct: 100 - pct(m.prefillFLOPs, m.prefillFLOPsNoCache), PeakOutstanding: ce.peak, Preemptions: m.preemptions,
-			NumBlocks: ce.pol.m.Config().NumBlocks, PeakBlocksUsed: m.peakBlocks, LoadSeries: ce.series}
+			NumBlocks: ce.pol.m.Config().NumBlocks, PeakBlocksUsed: m.peakBlocks, LoadSeries: ce.series,
+			Rerouted: ce.rerouted, DownS: ce.downS}
+		if ce.down {
+			er.DownS += max(0, f.now-ce.downAt)
+		}
 		if m.queried == 0 {
 			er.PrefillSavedPct = 0
 		}

@@ -82,7 +82,13 @@ func (f *fleet) route(req workload.Request, window int, t float64) error {
 	}
 	f.routeWall += time.Since(t0)
 	f.decisions++
-	ce := f.engines[d.EngineIndex]
+	ce := f.byID[d.Engine]
+	if ce == nil || ce.down { // cannot happen: the router chooses among the engines up
+		panic(fmt.Sprintf("sim: cluster: request %d routed to engine %s, which is not up", req.ID, d.Engine))
+	}
+	if f.cfg.onRoute != nil {
+		f.cfg.onRoute(ce.idx, t)
+	}
 	ce.routed++
 	ce.addLoad(1, t)
 	dl := delivery{at: t, seq: f.nextDelivery, ce: ce, req: req, ticket: d.Ticket, remote: remote, window: int32(window)}

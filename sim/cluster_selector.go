@@ -36,11 +36,11 @@ func SelectorNames() []string { return []string{SelectorCost, SelectorLLMD} }
 // tie order (cluster.Request.TieBreak), so runs repeat.
 type llmdSelector struct {
 	prefixW float64
-	ratio   bool                // approximate prefix scorer (fraction of the prompt)
-	usage   func(i int) float64 // engine i's KV usage in [0, 1]
+	ratio   bool                             // approximate prefix scorer (fraction of the prompt)
+	usage   func(e cluster.EngineID) float64 // engine e's KV usage in [0, 1]
 }
 
-func newLLMDSelector(router string, usage func(int) float64) *llmdSelector {
+func newLLMDSelector(router string, usage func(cluster.EngineID) float64) *llmdSelector {
 	s := &llmdSelector{usage: usage}
 	switch cluster.PolicyKind(router) {
 	case cluster.PolicyPrecise:
@@ -82,7 +82,7 @@ func (s *llmdSelector) Select(req *cluster.Request, cands []cluster.Candidate) i
 		if cd.ActiveRequests > 0 {
 			active = float64(maxActive-cd.ActiveRequests) / float64(maxActive)
 		}
-		score := s.prefixW*prefix + (1 - s.usage(i)) + active
+		score := s.prefixW*prefix + (1 - s.usage(cd.Engine)) + active
 		cd.Cost = -score
 		if best < 0 || score > bestScore || score == bestScore && tieBefore(req, i, best, n) {
 			best, bestScore = i, score

@@ -106,6 +106,14 @@
 // (write-back: offloaded on eviction, onloaded on a hit, each copy charged to the
 // iteration as swaps are), whose blocks the index knows as CPU-tier entries.
 //
+// ClusterConfig.Outages take engines down and bring them back (cluster_outage.go;
+// Outage says exactly how): at a crash the router stops choosing the engine
+// (cluster.Router.RemoveEngine), its cache is emptied and dropped from the index,
+// and the requests it held are routed again at once to the engines up — prompts
+// recomputed, TTFT still counted from their first arrival — their router tickets
+// finished; it comes back empty (AddEngine). ClusterResult.Rerouted counts them,
+// EngineResult.DownS the time each engine spent down.
+//
 // The global cache (CacheGlobal) is modelled as follows, and nothing more. The pool
 // is the union of the engines' caches: a block is in it while some engine caches
 // it, and leaves it when the last one evicts it. When a request is routed, the index

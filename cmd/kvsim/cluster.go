@@ -64,7 +64,7 @@ func simulateCluster(o *options, stderr io.Writer) (*clusterReport, error) {
 	for i, router := range c.routers {
 		cfg := sim.ClusterConfig{Engine: engine, Engines: c.engines, Router: router, Selector: c.selector, CacheMode: c.cacheMode,
 			CacheTokens: c.cacheTokens, ReplicaTokens: c.replicaTokens, NetGbps: c.netGbps, PrefillOnly: c.prefillOnly,
-			Windows: windows, DrainWindows: windows != nil && c.drain}
+			Windows: windows, DrainWindows: windows != nil && c.drain, Outages: c.outages}
 		if usesIndex(router, c.cacheMode) && c.index == "redis" {
 			// One key space per process and router run: runs never see each
 			// other's entries (the engines' entries are dropped at the start too).

@@ -37,11 +37,13 @@ type clusterOptions struct {
 	on                           bool // cluster mode: -engines > 1, or a fleet flag set
 	sharedPrefix                 workload.SharedPrefix
 	stagesSet, sharedPrefixFlags bool
+	outageSpec                   string       // -outage, parsed by resolveCluster into outages
+	outages                      []sim.Outage // engines going down and coming back (cluster_outage.go)
 }
 
 // fleetFlags are the flags that turn cluster mode on even with one engine.
 var fleetFlags = []string{"engines", "router", "selector", "cache", "cache-tokens", "replica-tokens", "net-gbps",
-	"prefill-only", "index", "redis-addr", "per-engine"}
+	"prefill-only", "index", "redis-addr", "per-engine", "outage"}
 
 // addClusterFlags defines the fleet and shared-prefix flags on fs; the string
 // lists are parsed by resolveCluster.
@@ -58,6 +60,8 @@ func addClusterFlags(fs *flag.FlagSet, c *clusterOptions) (routers, stages *stri
 	fs.StringVar(&c.index, "index", "memory", "cluster index: memory, or redis (-redis-addr)")
 	fs.StringVar(&c.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis address for -index redis")
 	fs.BoolVar(&c.perEngine, "per-engine", false, "print a table per engine (cluster mode)")
+	fs.StringVar(&c.outageSpec, "outage", "", "engine outages ENGINE@AT[+FOR],... (cluster mode): engine ENGINE (0-based, or eN) crashes at AT s "+
+		"of simulated time, its cache lost and its requests re-routed, and comes back empty FOR s later (no +FOR: never)")
 	d := workload.LLMD37Capacity()
 	fs.IntVar(&c.groups, "groups", d.Groups, "shared-prefix workload: groups sharing a system prompt (-system-prompt tokens)")
 	fs.IntVar(&c.promptsPerGroup, "prompts-per-group", d.PromptsPerGroup, "shared-prefix workload: questions per group")
@@ -138,6 +142,9 @@ func (o *options) resolveCluster(fs *flag.FlagSet, routers, stages string) error
 		}
 	}
 	var err error
+	if c.outages, err = parseOutages(c.outageSpec, c.engines); err != nil {
+		return err
+	}
 	if c.stages, err = parseStages(stages); err != nil {
 		return err
 	}

@@ -74,6 +74,7 @@ func (r *clusterReport) writeTable(w io.Writer, perEngine bool) error {
 			return err
 		}
 	}
+	r.writeOutages(w)
 	var wall float64
 	for _, res := range r.Runs {
 		wall += res.WallS
