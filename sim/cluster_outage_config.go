@@ -67,6 +67,8 @@ func ValidateOutages(engines int, outages []Outage) error {
 			return bad("outage %d: At %v is not a finite time ≥ 0", i, o.At)
 		case !finite(o.For) || o.For < 0 || !finite(o.At+o.For):
 			return bad("outage %d: For %v is not a finite duration ≥ 0 (0: never returns)", i, o.For)
+		case o.For > 0 && o.At+o.For <= o.At:
+			return bad("outage %d: For %v is too short to end after At %v", i, o.For, o.At)
 		}
 	}
 	order := make([]int, len(outages))

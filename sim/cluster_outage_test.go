@@ -154,6 +154,7 @@ func TestClusterOutageValidation(t *testing.T) {
 		{3, []Outage{{Engine: 0, At: 1, For: -2}}, "outage 0: For -2 is not a finite duration"},
 		{3, []Outage{{Engine: 0, At: 1, For: inf}}, "outage 0: For +Inf"},
 		{3, []Outage{{Engine: 0, At: math.MaxFloat64, For: math.MaxFloat64}}, "outage 0: For"},
+		{3, []Outage{{Engine: 1, At: 50, For: 1e-15}}, "outage 0: For 1e-15 is too short to end after At 50"}, // At+For == At
 		{3, []Outage{{Engine: 1, At: 5, For: 10}, {Engine: 1, At: 14}}, "outages 0 and 1 of engine 1 overlap (the engine is down from 5 to 15)"},
 		{3, []Outage{{Engine: 1, At: 20}, {Engine: 1, At: 5, For: 10}, {Engine: 1, At: 30}}, "outages 0 and 2 of engine 1 overlap"},
 		{1, []Outage{{Engine: 0, At: 5, For: 1}}, "outage 0: at 5 s all 1 engines would be down"},

@@ -21,9 +21,19 @@ func parseOutages(spec string, engines int) ([]sim.Outage, error) {
 		part = strings.TrimSpace(part)
 		e, rest, ok := strings.Cut(part, "@")
 		at, dur, hasFor := rest, "", false
-		if _, err := strconv.ParseFloat(rest, 64); err != nil { // (an exponent may carry its own +)
-			if i := strings.LastIndex(rest, "+"); i >= 0 {
-				at, dur, hasFor = rest[:i], rest[i+1:], true
+		if _, err := strconv.ParseFloat(rest, 64); err != nil {
+			// AT+FOR: split at the first + with a number on both sides (an exponent
+			// may carry its own +, in AT or in FOR).
+			for i := 1; i < len(rest); i++ {
+				if rest[i] != '+' {
+					continue
+				}
+				_, errA := strconv.ParseFloat(rest[:i], 64)
+				_, errF := strconv.ParseFloat(rest[i+1:], 64)
+				if errA == nil && errF == nil {
+					at, dur, hasFor = rest[:i], rest[i+1:], true
+					break
+				}
 			}
 		}
 		engine, err1 := strconv.Atoi(strings.TrimPrefix(e, "e"))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagedkv/pagedkv/sim"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,6 +32,7 @@ func TestOutageBadInput(t *testing.T) {
 		{[]string{"-engines", "3", "-outage", "1@5+10,e1@14"}, "outages 0 and 1 of engine 1 overlap"},
 		{[]string{"-engines", "2", "-outage", "0@5,1@8+1"}, "outage 1: at 8 s all 2 engines would be down"},
 		{[]string{"-outage", "0@5+1"}, "-outage 0@5+1 (-engines 1): outage 0: at 5 s all 1 engines would be down"},
+		{[]string{"-engines", "3", "-outage", "e1@5+1e-17"}, "outage 0: For 1e-17 is too short to end after At 5"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append(c.args, "-progress=false"), &out, &errb)
@@ -77,4 +79,19 @@ func TestOutageRun(t *testing.T) {
 	require.Equal(t, 0, code, errb.String())
 	require.Contains(t, out.String(), "precise: outages re-routed ")
 	require.Contains(t, out.String(), "e1 down 4.0 s")
+}
+
+// AT and FOR may both carry exponents, with their own signs.
+func TestOutageParseExponents(t *testing.T) {
+	for spec, want := range map[string]sim.Outage{
+		"e1@5+1e+3":   {Engine: 1, At: 5, For: 1000},
+		"1@1e+1+5":    {Engine: 1, At: 10, For: 5},
+		"2@1e+1+1e+2": {Engine: 2, At: 10, For: 100},
+		"0@2.5e1":     {Engine: 0, At: 25},
+		"e2@7":        {Engine: 2, At: 7},
+	} {
+		got, err := parseOutages(spec, 3)
+		require.NoError(t, err, spec)
+		require.Equal(t, []sim.Outage{want}, got, spec)
+	}
 }
