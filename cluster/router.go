@@ -204,14 +204,15 @@ const MaxRequestTokens = paged.MaxSeqLen
 // meanwhile waits for it). An index failure never fails Route: the
 // request is routed on load alone and Decision.Degraded is set. Errors:
 // ErrInvalidArgument (empty prompt, prompt plus expected output beyond
-// MaxRequestTokens, bad options), or the caller's context error.
+// MaxRequestTokens, extras the prompt cannot carry — prefix.Extras.ValidatePrompt —
+// or other bad options), or the caller's context error.
 func (r *Router) Route(ctx context.Context, tokens []int32, opts RouteOptions) (Decision, error) {
 	if len(tokens) == 0 || len(tokens) > MaxRequestTokens || opts.ExpectedOutputTokens < 0 ||
 		opts.ExpectedOutputTokens > MaxRequestTokens-len(tokens) {
 		return Decision{}, fmt.Errorf("%w: %d prompt tokens, %d expected output tokens (together at most %d)",
 			ErrInvalidArgument, len(tokens), opts.ExpectedOutputTokens, MaxRequestTokens)
 	}
-	if err := opts.Extras.Validate(); err != nil {
+	if err := opts.Extras.ValidatePrompt(len(tokens)); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -290,11 +290,26 @@ func TestRouterBadInput(t *testing.T) {
 		{[]int32{1}, RouteOptions{ExpectedOutputTokens: math.MaxInt - 10}}, // would overflow the engine's load
 		{[]int32{1, 2}, RouteOptions{ExpectedOutputTokens: MaxRequestTokens - 1}},
 		{[]int32{1}, RouteOptions{Extras: prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 5, Length: 0}}}}},
+		// Items outside the prompt: refused, not taken for an index failure (which
+		// would degrade routing for everyone).
+		{seqTokens(40, 1), RouteOptions{Extras: prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 30, Length: 20}}}}},
+		{seqTokens(40, 1), RouteOptions{Extras: prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 3, Length: 5}, {ID: "y", Offset: 4, Length: 1}}}}},
 	} {
 		_, err := r.Route(context.Background(), c.tokens, c.opts)
 		require.ErrorIs(t, err, ErrInvalidArgument)
 	}
 	require.Zero(t, r.Status().Decisions)
+	require.False(t, r.Status().Degraded)
+	// The approximate policy's replicas refuse such items too: the request is
+	// refused and the router stays healthy for the next one.
+	ap := newRouter(t, RouterConfig{Policy: PolicyApproximate, ReplicaBlocks: 64})
+	_, err := ap.Route(context.Background(), seqTokens(40, 1),
+		RouteOptions{Extras: prefix.Extras{MM: []prefix.MMItem{{ID: "x", Offset: 30, Length: 20}}}})
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	ok, err := ap.Route(context.Background(), seqTokens(40, 1), RouteOptions{})
+	require.NoError(t, err)
+	require.False(t, ok.Degraded)
+	require.NoError(t, ap.Finish(ok.Ticket, FinishOptions{}))
 	d, err := r.Route(context.Background(), []int32{1}, RouteOptions{ExpectedOutputTokens: MaxRequestTokens - 1})
 	require.NoError(t, err, "the largest request")
 	require.NoError(t, r.Finish(d.Ticket, FinishOptions{}))

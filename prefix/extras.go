@@ -60,6 +60,29 @@ func (e Extras) Validate() error {
 
 const maxInt = int(^uint(0) >> 1)
 
+// ValidatePrompt is Validate for the extras of a prompt of n tokens: moreover every
+// multimodal item lies inside the prompt and none overlaps another, and prompt
+// embeddings, if any, have one row per token (what paged.SeqOptions requires).
+func (e Extras) ValidatePrompt(n int) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	end := 0
+	for i, it := range e.MM {
+		switch {
+		case it.Offset > n || it.Length > n-it.Offset:
+			return fmt.Errorf("%w: item %d at [%d, +%d) is not inside the %d-token prompt", ErrInvalidExtras, i, it.Offset, it.Length, n)
+		case it.Offset < end:
+			return fmt.Errorf("%w: item %d at %d overlaps the previous item", ErrInvalidExtras, i, it.Offset)
+		}
+		end = it.Offset + it.Length
+	}
+	if len(e.PromptEmbeds) > 0 && len(e.PromptEmbeds)/e.EmbedRowBytes != n {
+		return fmt.Errorf("%w: %d embedding rows for a %d-token prompt", ErrInvalidExtras, len(e.PromptEmbeds)/e.EmbedRowBytes, n)
+	}
+	return nil
+}
+
 // hasEmbeds reports whether blocks carry a prompt-embedding key.
 func (e *Extras) hasEmbeds() bool { return len(e.PromptEmbeds) > 0 }
 
