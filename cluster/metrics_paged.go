@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pagedkv/pagedkv/paged"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,9 @@ func NewManagerCollector(opts CollectorOptions) *ManagerCollector {
 // Add registers a manager under an engine label. Adding a label twice is an error
 // (ErrInvalidArgument): Prometheus would reject the duplicate series at scrape time.
 func (c *ManagerCollector) Add(engine string, src StatsSource) error {
+	if !utf8.ValidString(engine) {
+		return fmt.Errorf("%w: engine %q is not valid UTF-8 (a Prometheus label value)", ErrInvalidArgument, engine)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.sources {

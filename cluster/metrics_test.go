@@ -172,6 +172,7 @@ func TestManagerCollector(t *testing.T) {
 	c := NewManagerCollector(CollectorOptions{ConstLabels: prometheus.Labels{"model_name": "m"}})
 	require.NoError(t, c.Add("0", m))
 	require.ErrorIs(t, c.Add("0", m), ErrInvalidArgument)
+	require.ErrorIs(t, c.Add("e\xff", m), ErrInvalidArgument, "label values must be UTF-8")
 	want := `
 # HELP pagedkv_kv_cache_blocks KV cache blocks by state (total, used, free, cached).
 # TYPE pagedkv_kv_cache_blocks gauge

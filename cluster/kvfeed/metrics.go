@@ -2,7 +2,9 @@ package kvfeed
 
 import (
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/pagedkv/pagedkv/cluster"
 	"github.com/pagedkv/pagedkv/kvevents"
@@ -119,6 +121,9 @@ func add[T comparable](c *Collector, list *[]named[T], what, name string, src T)
 	if name == "" || src == zero {
 		return fmt.Errorf("%w: %s needs a name and a non-nil value", cluster.ErrInvalidArgument, what)
 	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: %s name %q is not valid UTF-8 (a Prometheus label value)", cluster.ErrInvalidArgument, what, name)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, x := range *list {
@@ -163,11 +168,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ads, subs, pubs := append([]named[*Adapter](nil), c.ads...), append([]named[*kvevents.Subscriber](nil), c.subs...),
 		append([]named[*kvevents.Publisher](nil), c.pubs...)
 	c.mu.Unlock()
+	// Label values must be UTF-8: names are checked by add, but a subscriber's engine
+	// names are its endpoints', which may not be; invalid bytes become U+FFFD rather
+	// than failing the whole scrape.
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, validLabels(l)...)
 	}
 	counter := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), validLabels(l)...)
 	}
 	for _, a := range ads {
 		s, n := a.src.Stats(), a.name
@@ -219,4 +227,14 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// validLabels replaces invalid UTF-8 in label values by U+FFFD, in place.
+func validLabels(l []string) []string {
+	for i, v := range l {
+		if !utf8.ValidString(v) {
+			l[i] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+	}
+	return l
 }

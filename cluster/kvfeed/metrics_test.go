@@ -235,10 +235,28 @@ func TestCollectorAddErrors(t *testing.T) {
 		"nil adapter":          c.Add("b", nil),
 		"nil subscriber":       c.AddSubscriber("b", nil),
 		"nil publisher":        c.AddPublisher("b", nil),
+		"not UTF-8":            c.Add("e\xff", a),
 	} {
 		require.ErrorIs(t, err, cluster.ErrInvalidArgument, name)
 	}
 	// The failed calls changed nothing: one adapter (8 series) and one publisher
 	// (7); the subscriber follows no engine yet.
 	require.Equal(t, 15, testutil.CollectAndCount(c))
+
+	// A subscriber's engine names are its endpoints': one that is not UTF-8 gets
+	// U+FFFD in its labels instead of failing the whole scrape.
+	require.NoError(t, sub.Add(kvevents.Endpoint{Engine: "e\xff", Pub: "tcp://127.0.0.1:1"}))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	found := false
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				found = found || l.GetName() == "engine" && l.GetValue() == "e\uFFFD"
+			}
+		}
+	}
+	require.True(t, found, "the engine's series are there, with U+FFFD")
 }
