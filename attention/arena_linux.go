@@ -1,6 +1,11 @@
 package attention
 
-import "syscall"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
 
 // mapHuge maps n zeroed bytes (rounded up to whole huge pages) and asks for huge
 // pages; nil if the mapping fails. A refused madvise keeps the mapping (4 KiB pages).
@@ -16,12 +21,21 @@ func mapHuge(n int) []byte {
 
 func unmapHuge(mem []byte) { _ = syscall.Munmap(mem[:cap(mem)]) }
 
-// physicalMemory returns the machine's RAM and swap in bytes.
+// physicalMemory returns the memory this process may use, in bytes: the machine's
+// RAM and swap, or its control group's limit when that is lower (a container).
 func physicalMemory() (uint64, bool) {
 	var si syscall.Sysinfo_t
 	if err := syscall.Sysinfo(&si); err != nil {
 		return 0, false
 	}
 	unit := uint64(max(si.Unit, 1))
-	return (uint64(si.Totalram) + uint64(si.Totalswap)) * unit, true
+	mem := (uint64(si.Totalram) + uint64(si.Totalswap)) * unit
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if b, err := os.ReadFile(f); err == nil {
+			if lim, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && lim > 0 {
+				mem = min(mem, lim) // "max" (no limit) does not parse
+			}
+		}
+	}
+	return mem, true
 }

@@ -24,7 +24,8 @@ const (
 	// MaxBlockSize bounds Config.BlockSize (blockpool's and paged's limit).
 	MaxBlockSize = 1 << 16
 	// MaxCacheBytes bounds a cache's K and V arenas together (1 TiB). On Linux a
-	// cache is also refused when it is larger than the machine's RAM and swap.
+	// cache is also refused when it is larger than the machine's RAM and swap or
+	// its control group's memory limit.
 	MaxCacheBytes = 1 << 40
 )
 
@@ -42,7 +43,7 @@ type Config struct {
 	BlockSize int
 	// NumBlocks is the number of blocks (required). The cache's bytes,
 	// NumBlocks × BytesPerBlock, must not exceed MaxCacheBytes nor, on Linux, the
-	// machine's RAM and swap.
+	// machine's RAM and swap or its control group's memory limit.
 	NumBlocks int
 	// DType is the stored element type (zero value: Float32).
 	DType DType
@@ -110,7 +111,7 @@ func (c Config) validate() error {
 			ErrInvalidConfig, c.NumBlocks, c.BytesPerBlock(), bytes, uint64(MaxCacheBytes))
 	}
 	if mem, ok := physicalMemory(); ok && bytes > mem {
-		return fmt.Errorf("%w: %d blocks of %d bytes make %d bytes of KV, more than this machine's %d bytes of RAM and swap",
+		return fmt.Errorf("%w: %d blocks of %d bytes make %d bytes of KV, more than the %d bytes this process may use (RAM and swap, or its control group's limit)",
 			ErrInvalidConfig, c.NumBlocks, c.BytesPerBlock(), bytes, mem)
 	}
 	return nil
