@@ -76,6 +76,7 @@ type fleet struct {
 	lastFeedErr             error // the last feed error
 	transfers               int
 	transferS               float64
+	failedTransfers         int // transfers whose source engine went down first (outages)
 	// DrainWindows: arrivals from window win on are shifted by shift; taken counts
 	// the requests taken from the source, lastDone is when the last one finished.
 	shift, lastDone float64

@@ -114,6 +114,10 @@ func (f *fleet) crash(ce *clusterEngine, t float64) {
 			take(d.ticket, d.req, d.window)
 			continue
 		}
+		if d.src == ce { // or from ce: the transfer fails, the request arrives now and computes what its engine lacks
+			d.at, d.remote, d.src = t, 0, nil
+			f.failedTransfers++
+		}
 		kept = append(kept, d)
 	}
 	clear(f.pending[len(kept):])

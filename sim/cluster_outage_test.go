@@ -173,3 +173,31 @@ func TestClusterOutageValidation(t *testing.T) {
 	require.NoError(t, ValidateOutages(2, []Outage{{Engine: 0, At: 5, For: 10}, {Engine: 1, At: 15, For: 1}, {Engine: 0, At: 16}}))
 	require.NoError(t, ValidateOutages(2, nil))
 }
+
+// With a global cache, a transfer whose source engine goes down fails: the request
+// arrives at once and computes what its engine lacks; nothing is lost or counted
+// twice, and without outages no transfer fails.
+func TestClusterOutageFailsTransfersFromIt(t *testing.T) {
+	reqs := generate(t, clusterWorkload(horizon(150, 60)))
+	last := reqs[len(reqs)-1].Arrival
+	for _, down := range []bool{false, true} {
+		// Round-robin scatters the prefixes, and a slow network keeps transfers in
+		// flight long enough for crashes to catch some.
+		cfg := ClusterConfig{Engine: DefaultConfig(), Engines: 3, Router: "round-robin", CacheMode: CacheGlobal, NetGbps: 0.5}
+		if down {
+			for k := range 6 {
+				cfg.Outages = append(cfg.Outages, Outage{Engine: k % 3, At: last * float64(k+1) / 8, For: last / 40})
+			}
+		}
+		cfg.Engine.checkEvery = horizon(11, 15)
+		r := runCluster(t, cfg, reqs)
+		require.Equal(t, len(reqs), r.RequestsCompleted+r.RequestsRejected)
+		require.Positive(t, r.Transfers)
+		t.Logf("outages %v: %d transfers, %d failed, %d re-routed", down, r.Transfers, r.TransfersFailed, r.Rerouted)
+		if down {
+			require.Positive(t, r.TransfersFailed)
+		} else {
+			require.Zero(t, r.TransfersFailed)
+		}
+	}
+}

@@ -59,9 +59,13 @@ type ClusterResult struct {
 	RouterDecisionsPerS float64 `json:"router_decisions_per_s"`
 	// Transfers counts requests that loaded a prefix from another engine (global
 	// cache); TransferMeanS is their mean transfer time.
-	Transfers     int     `json:"transfers"`
-	TransferMeanS float64 `json:"transfer_mean_s"`
-	Preemptions   int     `json:"preemptions"`
+	Transfers int `json:"transfers"`
+	// TransfersFailed counts the transfers whose source engine went down before
+	// they ended (Outages): the request then arrived at once and computed what its
+	// engine lacked.
+	TransfersFailed int     `json:"transfers_failed"`
+	TransferMeanS   float64 `json:"transfer_mean_s"`
+	Preemptions     int     `json:"preemptions"`
 	// IndexErrors counts failed index calls (the router then routed on load alone,
 	// or the global cache found nothing, until the index answered again).
 	IndexErrors int `json:"index_errors"`
@@ -159,7 +163,8 @@ func (f *fleet) result(start time.Time) *ClusterResult {
 	cfg := f.cfg
 	r := &ClusterResult{Engines: cfg.Engines, Router: cfg.Router, Selector: cfg.Selector, CacheMode: cfg.CacheMode, BlockSize: f.bs,
 		CacheTokens: (cfg.engineBlocks() + cfg.hostCacheBlocks()) * f.bs, HostTokens: cfg.hostCacheBlocks() * f.bs, PrefillOnly: cfg.PrefillOnly, RequestsTooLong: f.tooLong,
-		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors, Rerouted: f.rerouted}
+		RequestsRejected: f.rejected, Transfers: f.transfers, IndexErrors: f.scoreErrors, Rerouted: f.rerouted,
+		TransfersFailed: f.failedTransfers}
 	switch f.idx.(type) {
 	case nil:
 	case *cluster.MemoryIndex:

@@ -68,13 +68,16 @@ func (f *fleet) route(req workload.Request, window int, t float64) error {
 		return fmt.Errorf("%w: routing request %d: %w", ErrInvalid, req.ID, err)
 	}
 	local, remote := 0, 0
+	var src cluster.EngineID // the engine the prefix is loaded from (the first holding the most)
 	if f.scorer != nil {
 		if f.scores, err = f.scorer.Score(f.ctx, req.Prompt, prefix.Extras{}, f.scores[:0]); err != nil {
 			f.scoreErrors++ // the index is unreachable: no remote prefix
 		}
 		for _, s := range f.scores {
 			n := s.Blocks * f.bs
-			remote = max(remote, n)
+			if n > remote {
+				remote, src = n, s.Engine
+			}
 			if s.Engine == d.Engine {
 				local = n
 			}
@@ -94,6 +97,7 @@ func (f *fleet) route(req workload.Request, window int, t float64) error {
 	dl := delivery{at: t, seq: f.nextDelivery, ce: ce, req: req, ticket: d.Ticket, remote: remote, window: int32(window)}
 	f.nextDelivery++
 	if fetch := remote - local; fetch > 0 {
+		dl.src = f.byID[src]
 		dt := float64(fetch) * f.bytesPerTok / f.netBytes
 		dl.at += dt
 		f.transfers++
@@ -130,6 +134,7 @@ type delivery struct {
 	ticket cluster.Ticket
 	remote int
 	window int32
+	src    *clusterEngine // the engine the prefix comes from (global cache)
 }
 
 type deliveries []delivery
