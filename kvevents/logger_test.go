@@ -1,67 +1,17 @@
 package kvevents
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pagedkv/pagedkv/internal/testio"
 )
-
-// lockedBuffer is an io.Writer safe to read while zmq4's goroutines write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// captureStderr points os.Stderr at a pipe until the returned function is called;
-// that function restores os.Stderr and returns what was written. zmq4's default
-// logger takes os.Stderr when a socket is created, so sockets created in between
-// write to the pipe. The tests using it must not run in parallel.
-func captureStderr(t *testing.T) func() string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	got := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(r)
-		got <- string(b)
-	}()
-	var once sync.Once
-	var out string
-	stop := func() string {
-		once.Do(func() {
-			os.Stderr = saved
-			_ = w.Close()
-			out = <-got
-			_ = r.Close()
-		})
-		return out
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
 
 // garbagePeer listens on loopback and answers each connection with bytes that are
 // not a ZMTP greeting, then hangs up. It counts the connections it served.
@@ -119,8 +69,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // goes to Config.Logger (with its prefix) and is counted, and nothing reaches the
 // process's stderr.
 func TestPublisherLogger(t *testing.T) {
-	stderr := captureStderr(t)
-	var buf lockedBuffer
+	stderr := testio.CaptureStderr(t)
+	var buf testio.SyncBuffer
 	p := testPublisher(t, PublisherConfig{Logger: log.New(&buf, "test: ", 0)})
 	sendGarbage(t, p.Endpoint())
 	sendGarbage(t, p.ReplayEndpoint())
@@ -145,7 +95,7 @@ func TestPublisherLogger(t *testing.T) {
 
 // A discarding logger keeps stderr clean; the failures are still counted.
 func TestPublisherDiscardLogger(t *testing.T) {
-	stderr := captureStderr(t)
+	stderr := testio.CaptureStderr(t)
 	p := testPublisher(t, PublisherConfig{Logger: log.New(io.Discard, "", 0)})
 	sendGarbage(t, p.Endpoint())
 	waitUntil(t, "a counted handshake failure", func() bool { return p.Stats().HandshakeFailures == 1 })
@@ -157,7 +107,7 @@ func TestPublisherDiscardLogger(t *testing.T) {
 
 // The default (nil) is zmq4's own: os.Stderr with the prefix "zmq4: ".
 func TestPublisherDefaultLogger(t *testing.T) {
-	stderr := captureStderr(t)
+	stderr := testio.CaptureStderr(t)
 	p := testPublisher(t, PublisherConfig{})
 	sendGarbage(t, p.Endpoint())
 	waitUntil(t, "a counted handshake failure", func() bool { return p.Stats().HandshakeFailures == 1 })
@@ -171,9 +121,9 @@ func TestPublisherDefaultLogger(t *testing.T) {
 // retries, counts the failures, reports the replay lost, and writes nothing to its
 // logger or to stderr.
 func TestSubscriberNonZMTPPeer(t *testing.T) {
-	stderr := captureStderr(t)
+	stderr := testio.CaptureStderr(t)
 	ep, conns := garbagePeer(t)
-	var buf lockedBuffer
+	var buf testio.SyncBuffer
 	c := newCollector()
 	s, err := NewSubscriber(context.Background(), SubscriberConfig{Handler: c.handle, DialRetry: 5 * time.Millisecond,
 		Logger: log.New(&buf, "test: ", 0)})

@@ -125,20 +125,7 @@ func (m *Manager) prefetch(c *prefix.Chain, table []blockpool.BlockID, j, full i
 // event, given that block j was just cached (first: its hash is new to the device
 // tier). It returns the run's first block, or -1.
 func (m *Manager) storedRun(s *sequence, j int, first bool, runStart int) int {
-	ev := &m.events
-	if !ev.on {
-		return -1
-	}
-	if first || !ev.distinct {
-		if runStart < 0 {
-			runStart = j
-		}
-		return runStart
-	}
-	if runStart >= 0 {
-		ev.stored(s, runStart, j)
-	}
-	return -1
+	return m.storedRunGroup(s, 0, j, first, runStart)
 }
 
 // identityFor returns the identity a block about to be cached under k gets: a fresh

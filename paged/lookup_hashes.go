@@ -1,6 +1,10 @@
 package paged
 
-import "github.com/pagedkv/pagedkv/prefix"
+import (
+	"fmt"
+
+	"github.com/pagedkv/pagedkv/prefix"
+)
 
 // Lookups with hashes computed once elsewhere: a router that models many engines
 // (one Manager each) hashes a prompt once and asks every Manager with the same
@@ -38,8 +42,8 @@ func (m *Manager) LookupChainTiers(c *prefix.Chain, prompt []int32) (PrefixHit, 
 		return PrefixHit{}, nil
 	}
 	ex := c.Extras()
-	if err := validateMM(ex.MM, len(prompt)); err != nil {
-		return PrefixHit{}, err
+	if err := ex.ValidatePrompt(len(prompt)); err != nil {
+		return PrefixHit{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -148,7 +148,10 @@ func (m *Manager) registerGroup(s *sequence, g, full int) {
 	}
 }
 
-// storedRunGroup is storedRun for group g's events.
+// storedRunGroup is storedRun for group g's events: it extends or closes the run
+// of blocks of s in group g reported in one BlockStored event, given that block j
+// was just cached (first: its hash is new to the device tier), and returns the
+// run's first block, or -1.
 func (m *Manager) storedRunGroup(s *sequence, g, j int, first bool, runStart int) int {
 	ev := &m.events
 	if !ev.on {

@@ -55,22 +55,6 @@ type SeqOptions struct {
 	PriorityDuration int64
 }
 
-// validateMM checks multimodal items against a prompt of n tokens: each inside the
-// prompt, sorted by offset, none overlapping another.
-func validateMM(items []prefix.MMItem, n int) error {
-	end := 0
-	for i, it := range items {
-		switch {
-		case it.Offset < 0 || it.Length <= 0 || it.Offset > n || it.Length > n-it.Offset:
-			return fmt.Errorf("%w: multimodal item %d at [%d, +%d) is not inside the %d-token prompt", ErrInvalidArgument, i, it.Offset, it.Length, n)
-		case it.Offset < end:
-			return fmt.Errorf("%w: multimodal item %d at %d overlaps the previous item or is out of order", ErrInvalidArgument, i, it.Offset)
-		}
-		end = it.Offset + it.Length
-	}
-	return nil
-}
-
 // validate checks the options against a prompt of n tokens.
 func (o *SeqOptions) validate(n int) error {
 	if o.Capacity < 0 || o.Capacity > MaxSeqLen {
@@ -79,16 +63,7 @@ func (o *SeqOptions) validate(n int) error {
 	if err := o.validateRetention(); err != nil {
 		return err
 	}
-	if err := validateMM(o.MM, n); err != nil {
-		return err
-	}
-	if len(o.PromptEmbeds) > 0 || o.EmbedRowBytes != 0 {
-		if rb := o.EmbedRowBytes; rb <= 0 || len(o.PromptEmbeds)%rb != 0 || len(o.PromptEmbeds)/rb != n {
-			return fmt.Errorf("%w: %d prompt-embedding bytes are not %d rows of EmbedRowBytes %d", ErrInvalidArgument, len(o.PromptEmbeds), n, o.EmbedRowBytes)
-		}
-	}
-	ex := o.extras()
-	if err := ex.Validate(); err != nil {
+	if err := o.extras().ValidatePrompt(n); err != nil { // items inside the prompt and apart, one embedding row per token
 		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return nil

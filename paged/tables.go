@@ -4,13 +4,7 @@ package paged
 // and returns it. The table covers every reserved slot. With KV-cache groups it is
 // group 0's table (BlockTableGroup).
 func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.onDevice(id)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, s.table...), nil
+	return m.BlockTableGroup(id, 0, dst)
 }
 
 // BlockTables reads the block tables of a batch under one lock: it returns dst
@@ -18,22 +12,7 @@ func (m *Manager) BlockTable(id SeqID, dst []int32) ([]int32, error) {
 // dst[i] already has (so a caller that keeps dst allocates nothing in steady state).
 // All or nothing: an unknown or swapped id returns dst unchanged with the error.
 func (m *Manager) BlockTables(ids []SeqID, dst [][]int32) ([][]int32, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, id := range ids {
-		if _, err := m.onDevice(id); err != nil {
-			return dst, err
-		}
-	}
-	if cap(dst) < len(ids) {
-		dst = append(dst[:cap(dst)], make([][]int32, len(ids)-cap(dst))...)
-	}
-	dst = dst[:len(ids)]
-	for i, id := range ids {
-		s, _ := m.seq(id)
-		dst[i] = append(dst[i][:0], s.table...)
-	}
-	return dst, nil
+	return m.BlockTablesGroup(ids, 0, dst)
 }
 
 // SlotMapping appends the slots of positions [start, end) of the sequence to dst: slot

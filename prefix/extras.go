@@ -62,7 +62,8 @@ const maxInt = int(^uint(0) >> 1)
 
 // ValidatePrompt is Validate for the extras of a prompt of n tokens: moreover every
 // multimodal item lies inside the prompt and none overlaps another, and prompt
-// embeddings, if any, have one row per token (what paged.SeqOptions requires).
+// embeddings, if any (or a row size), have one row per token (what
+// paged.SeqOptions requires).
 func (e Extras) ValidatePrompt(n int) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -77,7 +78,7 @@ func (e Extras) ValidatePrompt(n int) error {
 		}
 		end = it.Offset + it.Length
 	}
-	if len(e.PromptEmbeds) > 0 && len(e.PromptEmbeds)/e.EmbedRowBytes != n {
+	if e.EmbedRowBytes != 0 && len(e.PromptEmbeds)/e.EmbedRowBytes != n {
 		return fmt.Errorf("%w: %d embedding rows for a %d-token prompt", ErrInvalidExtras, len(e.PromptEmbeds)/e.EmbedRowBytes, n)
 	}
 	return nil

@@ -38,6 +38,7 @@ func TestExtrasValidatePrompt(t *testing.T) {
 		"item starts beyond": {Extras{MM: []MMItem{{ID: "a", Offset: 30, Length: 20}}}, 40},
 		"overlap":            {Extras{MM: []MMItem{{ID: "a", Offset: 0, Length: 3}, {ID: "b", Offset: 2, Length: 1}}}, 10},
 		"rows":               {Extras{PromptEmbeds: make([]byte, 12), EmbedRowBytes: 4}, 4},
+		"row size, no rows":  {Extras{EmbedRowBytes: 4}, 3},
 		"invalid anyway":     {Extras{MM: []MMItem{{ID: "a", Offset: -1, Length: 1}}}, 10},
 	} {
 		require.ErrorIs(t, c.ex.ValidatePrompt(c.n), ErrInvalidExtras, name)

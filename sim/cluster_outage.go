@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"math"
@@ -32,7 +33,7 @@ func newMemberEvents(f *fleet, outages []Outage) []memberEvent {
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b memberEvent) int {
-		if c := cmpFloat(a.at, b.at); c != 0 {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		if a.up != b.up {
@@ -141,10 +142,10 @@ func (f *fleet) crash(ce *clusterEngine, t float64) {
 		f.flushFeed()
 	}
 	slices.SortFunc(victims, func(a, b rerouteReq) int {
-		if c := cmpFloat(a.req.Arrival, b.req.Arrival); c != 0 {
+		if c := cmp.Compare(a.req.Arrival, b.req.Arrival); c != 0 {
 			return c
 		}
-		return cmpInt64(int64(a.req.ID), int64(b.req.ID))
+		return cmp.Compare(a.req.ID, b.req.ID)
 	})
 	for _, v := range victims {
 		f.rerouted++
@@ -204,14 +205,4 @@ func (f *fleet) checkMembers() error {
 		}
 	}
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

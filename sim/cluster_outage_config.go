@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -80,7 +81,7 @@ func ValidateOutages(engines int, outages []Outage) error {
 		if x.Engine != y.Engine {
 			return x.Engine - y.Engine
 		}
-		return cmpFloat(x.At, y.At)
+		return cmp.Compare(x.At, y.At)
 	})
 	for k := 1; k < len(order); k++ {
 		p, n := outages[order[k-1]], outages[order[k]]
@@ -103,7 +104,7 @@ func ValidateOutages(engines int, outages []Outage) error {
 		}
 	}
 	slices.SortFunc(edges, func(a, b edge) int {
-		if c := cmpFloat(a.t, b.t); c != 0 {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
 		return a.down - b.down
@@ -115,14 +116,4 @@ func ValidateOutages(engines int, outages []Outage) error {
 		}
 	}
 	return nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -100,20 +100,15 @@ func (p *pagedPolicy) collect(running []*reqState) {
 }
 
 // sampleByTables is sample's reference: it reads every running sequence's block
-// table (one BlockTables call) and classifies each distinct block by the most any
-// of its holders has computed (token states) or will fill (reserved). O(blocks).
+// table in every KV-cache group (one BlockTablesGroup call per group; NullBlock
+// entries, released by windows, skipped) and classifies each distinct block by the
+// most any of its holders has computed (token states) or will fill (reserved).
+// O(blocks).
 func (p *pagedPolicy) sampleByTables(running []*reqState, s *memSample) {
-	if p.groups > 1 {
-		p.sampleByTablesGroups(running, s)
-		return
-	}
 	bd := &p.bd
 	p.collect(running)
 	var err error
 	if bd.states, err = p.m.SeqStates(bd.ids, bd.states[:0]); err != nil {
-		panic(err)
-	}
-	if bd.tables, err = p.m.BlockTables(bd.ids, bd.tables); err != nil {
 		panic(err)
 	}
 	if len(bd.tok) < len(bd.stamp) {
@@ -125,16 +120,24 @@ func (p *pagedPolicy) sampleByTables(running []*reqState, s *memSample) {
 	bd.n++
 	n := bd.n
 	bd.distinct = bd.distinct[:0]
-	for i, tbl := range bd.tables {
-		computed, final := bd.states[i].Computed, bd.owner[i].final
-		s.logical += len(tbl)
-		for j, b := range tbl {
-			if bd.stamp[b] != n {
-				bd.stamp[b], bd.tok[b], bd.res[b] = n, 0, 0
-				bd.distinct = append(bd.distinct, b)
+	for grp := range p.groups {
+		if bd.tables, err = p.m.BlockTablesGroup(bd.ids, grp, bd.tables); err != nil {
+			panic(err)
+		}
+		for i, tbl := range bd.tables {
+			computed, final := bd.states[i].Computed, bd.owner[i].final
+			for j, b := range tbl {
+				if b == paged.NullBlock {
+					continue
+				}
+				s.logical++
+				if bd.stamp[b] != n {
+					bd.stamp[b], bd.tok[b], bd.res[b] = n, 0, 0
+					bd.distinct = append(bd.distinct, b)
+				}
+				bd.tok[b] = max(bd.tok[b], min(p.bs, max(0, computed-j*p.bs)))
+				bd.res[b] = max(bd.res[b], min(p.bs, max(0, final-j*p.bs)))
 			}
-			bd.tok[b] = max(bd.tok[b], min(p.bs, max(0, computed-j*p.bs)))
-			bd.res[b] = max(bd.res[b], min(p.bs, max(0, final-j*p.bs)))
 		}
 	}
 	s.physical += len(bd.distinct)

@@ -2,36 +2,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pagedkv/pagedkv/internal/testio"
+
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a stderr that zmq4's goroutines may write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // notZMQ connects to a tcp:// endpoint, writes what no ZeroMQ peer would and
 // hangs up.
@@ -50,7 +31,7 @@ func runEngineProbed(t *testing.T, extra ...string) (engineSummary, string) {
 	t.Helper()
 	trace := writeTrace(t, 2)
 	pr, pw := io.Pipe()
-	var stderr syncBuffer
+	var stderr testio.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		defer pw.Close()
@@ -74,7 +55,7 @@ func runEngineProbed(t *testing.T, extra ...string) (engineSummary, string) {
 // default; kvctl engine drops it (counting it in the summary) unless -v, which
 // prints one "kvctl engine: zmq4: " line per connection.
 func TestEngineZMQLog(t *testing.T) {
-	osStderr := captureStderr(t)
+	osStderr := testio.CaptureStderr(t)
 	sum, stderr := runEngineProbed(t)
 	require.Equal(t, uint64(2), sum.Handshakes, "both probes were seen within -linger")
 	require.Empty(t, stderr)
@@ -115,33 +96,4 @@ func TestEventsNotZMQPeer(t *testing.T) {
 		require.True(t, strings.HasPrefix(stderr, "kvctl events: 0 of 1 events within -timeout 500ms ("), stderr)
 		require.Contains(t, stderr, "failed the ZeroMQ handshake", stderr)
 	}
-}
-
-// captureStderr points os.Stderr at a pipe until the returned function is called;
-// that function restores it and returns what was written. zmq4's default logger
-// takes os.Stderr when a socket is created. Not for parallel tests.
-func captureStderr(t *testing.T) func() string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	saved := os.Stderr
-	os.Stderr = w
-	got := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(r)
-		got <- string(b)
-	}()
-	var once sync.Once
-	var out string
-	stop := func() string {
-		once.Do(func() {
-			os.Stderr = saved
-			_ = w.Close()
-			out = <-got
-			_ = r.Close()
-		})
-		return out
-	}
-	t.Cleanup(func() { stop() })
-	return stop
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/pagedkv/pagedkv/sim"
 	"github.com/pagedkv/pagedkv/workload"
@@ -15,7 +16,7 @@ func (o *options) checkDeployment() error {
 	if err := o.hw.Validate(); err != nil {
 		return fmt.Errorf("-model %s -gpu %s -tp %d -mem-util %g (-kv-bits %d): %w", o.model, o.gpu, o.hw.TP, o.memUtil, o.kvBits, err)
 	}
-	if !contains(o.policies, sim.PolicyPaged) {
+	if !slices.Contains(o.policies, sim.PolicyPaged) {
 		return nil
 	}
 	for _, bs := range o.blockSizes {
@@ -104,15 +105,6 @@ func (o *options) source() (workload.Source, string, error) {
 		s.SystemPrompt = 0
 	}
 	return s.Source(), o.workload, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // plural returns "1 request" or "n requests".
